@@ -1,0 +1,4 @@
+export * from "./lead.js";
+export * from "./deadlines.js";
+export * from "./lifecycle.js";
+export * from "./plan.js";
