@@ -1,0 +1,203 @@
+import { validate as isValidCron } from "node-cron";
+import { z } from "zod";
+
+/**
+ * The whole config file's shape. Objects are strict so a misspelt option is an error with a line
+ * number, not a silently ignored key.
+ */
+
+const cron = (fallback: string) =>
+  z
+    .string()
+    .refine((value) => isValidCron(value), {
+      message: 'not a valid cron expression (five or six fields, e.g. "* * * * *" for every minute)',
+    })
+    .default(fallback);
+
+const name = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "use lower-case letters, digits and dashes (at most 63), starting with a letter or digit");
+
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+
+/** A value that only ever arrives through `${ENV}` or `${file:…}`; the loader refuses clear text. */
+const secret = z.string().min(1, "is empty: check that the environment variable or secret file has a value");
+
+const sandboxAuth = z.strictObject({ mode: z.literal("sandbox") });
+
+const partnerCenterAuth = z.discriminatedUnion("mode", [
+  z.strictObject({
+    /** A dedicated service user's delegated token, renewed and kept in an encrypted cache file. */
+    mode: z.literal("delegated"),
+    tenantId: z.string().min(1),
+    clientId: z.string().min(1),
+    clientSecret: secret.optional(),
+    /** Seeds the cache on first start; afterwards the cache holds the renewed token. */
+    refreshToken: secret.optional(),
+    tokenCacheFile: z.string().default("./data/pc-token-cache.bin"),
+    tokenCacheKey: secret,
+    authority: httpUrl.default("https://login.microsoftonline.com"),
+  }),
+  z.strictObject({
+    mode: z.literal("client-credentials"),
+    tenantId: z.string().min(1),
+    clientId: z.string().min(1),
+    clientSecret: secret,
+    authority: httpUrl.default("https://login.microsoftonline.com"),
+  }),
+  sandboxAuth,
+]);
+
+const partnerCenterAccount = z.strictObject({
+  baseUrl: httpUrl.default("https://api.partner.microsoft.com/v1.0/engagements"),
+  auth: partnerCenterAuth,
+});
+
+const salesforce = z.strictObject({
+  type: z.literal("salesforce"),
+  instanceUrl: httpUrl.optional(),
+  loginUrl: httpUrl.default("https://login.salesforce.com"),
+  apiVersion: z.string().regex(/^\d{2,3}\.0$/, 'write it like "62.0"').default("62.0"),
+  auth: z.discriminatedUnion("mode", [
+    z.strictObject({ mode: z.literal("jwt"), clientId: z.string().min(1), username: z.string().min(1), privateKey: secret }),
+    z.strictObject({ mode: z.literal("client-credentials"), clientId: z.string().min(1), clientSecret: secret }),
+    z.strictObject({ mode: z.literal("access-token"), accessToken: secret }),
+    sandboxAuth,
+  ]),
+});
+
+const hubspot = z.strictObject({
+  type: z.literal("hubspot"),
+  basePath: httpUrl.default("https://api.hubapi.com"),
+  /** Sets the default pacing: 100 requests / 10 s (free, starter) or 190 (professional, enterprise). */
+  tier: z.enum(["free", "starter", "professional", "enterprise"]).default("professional"),
+  auth: z.discriminatedUnion("mode", [
+    z.strictObject({ mode: z.literal("private-app"), accessToken: secret }),
+    sandboxAuth,
+  ]),
+});
+
+const dynamics = z.strictObject({
+  type: z.literal("dynamics"),
+  url: httpUrl.optional(),
+  apiVersion: z.string().regex(/^\d+\.\d+$/, 'write it like "9.2"').default("9.2"),
+  auth: z.discriminatedUnion("mode", [
+    z.strictObject({
+      mode: z.literal("client-credentials"),
+      tenantId: z.string().min(1),
+      clientId: z.string().min(1),
+      clientSecret: secret,
+      authority: httpUrl.default("https://login.microsoftonline.com"),
+    }),
+    sandboxAuth,
+  ]),
+});
+
+const crm = z.discriminatedUnion("type", [salesforce, hubspot, dynamics]);
+
+const pair = z.strictObject({
+  name,
+  /** Name of an account under partnerCenter.accounts. */
+  partnerCenter: z.string().min(1),
+  /** Name of a CRM under crms. */
+  crm: z.string().min(1),
+  /** The mapping file for this pair (see mappings/README.md). */
+  mapping: z.string().min(1),
+  enabled: z.boolean().default(true),
+  schedule: z
+    .strictObject({
+      pull: cron("* * * * *"),
+      reconcile: cron("0 3 * * *"),
+      crmPoll: cron("* * * * *"),
+    })
+    .prefault({}),
+});
+
+export const configSchema = z
+  .strictObject({
+    store: z
+      .strictObject({
+        /** `sqlite:PATH` (default) or a `postgres://` URL. */
+        url: z
+          .string()
+          .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, "use sqlite:PATH or a postgres:// URL")
+          .default("sqlite:./data/cosell-sync.db"),
+        busyTimeoutMs: z.coerce.number().int().min(0).default(5000),
+        poolMax: z.coerce.number().int().min(1).max(100).default(10),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+        /** `auto`: human-readable on a terminal, JSON otherwise. */
+        pretty: z.enum(["auto", "always", "never"]).default("auto"),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        host: z.string().default("127.0.0.1"),
+        port: z.coerce.number().int().min(0).max(65535).default(8787),
+      })
+      .prefault({}),
+    sandbox: z
+      .strictObject({
+        /** Start the local Partner Center and CRM sandboxes and point every `mode: sandbox` account at them. */
+        enabled: z.boolean().default(false),
+        host: z.string().default("127.0.0.1"),
+      })
+      .prefault({}),
+    partnerCenter: z.strictObject({
+      accounts: z.record(name, partnerCenterAccount).refine((accounts) => Object.keys(accounts).length > 0, {
+        message: "define at least one Partner Center account",
+      }),
+    }),
+    crms: z.record(name, crm).refine((crms) => Object.keys(crms).length > 0, { message: "define at least one CRM" }),
+    pairs: z.array(pair).min(1, "define at least one sync pair"),
+  })
+  .superRefine((config, ctx) => {
+    const seenNames = new Map<string, number>();
+    const seenLinks = new Map<string, number>();
+    config.pairs.forEach((p, index) => {
+      const first = seenNames.get(p.name);
+      if (first !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["pairs", index, "name"], message: `duplicates the name of pairs[${first}]; pair names must be unique` });
+      } else seenNames.set(p.name, index);
+      if (!(p.partnerCenter in config.partnerCenter.accounts)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["pairs", index, "partnerCenter"],
+          message: `names no account under partnerCenter.accounts (known: ${Object.keys(config.partnerCenter.accounts).join(", ")})`,
+        });
+      }
+      if (!(p.crm in config.crms)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["pairs", index, "crm"],
+          message: `names no CRM under crms (known: ${Object.keys(config.crms).join(", ")})`,
+        });
+      }
+      const link = `${p.partnerCenter}\u0000${p.crm}`;
+      const twin = seenLinks.get(link);
+      if (twin !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["pairs", index],
+          message: `connects the same account and CRM as pairs[${twin}]; two pairs would write every lead twice`,
+        });
+      } else seenLinks.set(link, index);
+    });
+    for (const [crmName, crmConfig] of Object.entries(config.crms)) {
+      const needsUrl =
+        (crmConfig.type === "dynamics" && crmConfig.auth.mode !== "sandbox" && !crmConfig.url) ||
+        (crmConfig.type === "salesforce" && crmConfig.auth.mode === "access-token" && !crmConfig.instanceUrl);
+      if (needsUrl) {
+        const key = crmConfig.type === "dynamics" ? "url" : "instanceUrl";
+        ctx.addIssue({ code: "custom", path: ["crms", crmName, key], message: `is required for this CRM and auth mode` });
+      }
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type PairConfig = Config["pairs"][number];
+export type CrmConfig = Config["crms"][string];
+export type PartnerCenterAccountConfig = Config["partnerCenter"]["accounts"][string];
