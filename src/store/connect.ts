@@ -1,0 +1,90 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import knexFactory from "knex";
+import type { Knex } from "knex";
+import type { Logger } from "../log/logger.js";
+import { CosellError } from "../shared/errors.js";
+
+export type StoreKind = "sqlite" | "postgres";
+
+export interface StoreOptions {
+  /** `sqlite:PATH`, `sqlite::memory:` or a `postgres://` URL. */
+  url: string;
+  busyTimeoutMs?: number;
+  poolMax?: number;
+  /** Base for a relative SQLite path; the process's working directory by default. */
+  cwd?: string;
+}
+
+export function storeKind(url: string): StoreKind {
+  if (url.startsWith("sqlite:")) return "sqlite";
+  if (/^postgres(ql)?:\/\//.test(url)) return "postgres";
+  throw new CosellError("STORE_URL_INVALID", `Store URL "${redactUrl(url)}" is neither sqlite:PATH nor postgres://…; fix store.url in the config.`);
+}
+
+/**
+ * SQLite settings, per connection:
+ * - WAL so readers (status page, CLI) never block the writer;
+ * - foreign keys on (SQLite leaves them off);
+ * - a busy timeout so a second process (`db migrate` beside a running daemon) waits instead of failing;
+ * - synchronous=FULL. The effect-recording tables (outbox, crm_links, cursors, lead_events) are
+ *   written in the same transaction as `leads`, and SQLite sets durability per database file, not per
+ *   table; splitting them into an attached file would make those transactions non-atomic under WAL.
+ *   So the whole file syncs every commit: a commit the daemon acted on survives a power loss.
+ */
+function sqlitePragmas(busyTimeoutMs: number): string {
+  return [
+    "PRAGMA journal_mode = WAL;",
+    "PRAGMA foreign_keys = ON;",
+    `PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs)};`,
+    "PRAGMA synchronous = FULL;",
+  ].join(" ");
+}
+
+/** Knex writes its warnings to the console unless given a logger; keep every line pino JSON. */
+function knexLog(logger: Logger | undefined): Knex.Config["log"] {
+  const sink = logger ?? undefined;
+  const say = (level: "warn" | "error" | "debug") => (message: unknown) => {
+    if (sink) sink[level]({ component: "store", detail: String(message) }, "knex");
+  };
+  return { warn: say("warn"), error: say("error"), deprecate: say("warn"), debug: say("debug") };
+}
+
+export function connect(options: StoreOptions, logger?: Logger): { knex: Knex; kind: StoreKind } {
+  const kind = storeKind(options.url);
+  const log = knexLog(logger);
+  if (kind === "sqlite") {
+    const location = options.url.slice("sqlite:".length);
+    const filename = location === ":memory:" ? ":memory:" : resolve(options.cwd ?? process.cwd(), location);
+    if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true });
+    const pragmas = sqlitePragmas(options.busyTimeoutMs ?? 5000);
+    const knex = knexFactory({
+      client: "sqlite3",
+      connection: { filename },
+      useNullAsDefault: true,
+      log,
+      // One connection: SQLite has one writer anyway, and a single connection keeps a transaction
+      // from waiting on a second connection of the same process.
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate: (conn: { exec(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) => {
+          conn.exec(pragmas, (err) => done(err, conn));
+        },
+      },
+    });
+    return { knex, kind };
+  }
+  const knex = knexFactory({
+    client: "pg",
+    connection: { connectionString: options.url, application_name: "cosell-sync" },
+    pool: { min: 0, max: options.poolMax ?? 10 },
+    log,
+  });
+  return { knex, kind };
+}
+
+/** A store URL fit for logs and error messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^/:@]*:)[^@/]*@/, "$1***@");
+}

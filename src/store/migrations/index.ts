@@ -1,0 +1,18 @@
+import type { Knex } from "knex";
+import * as initial from "./001-initial.js";
+
+/**
+ * Migrations are listed here rather than discovered on disk, so the same list runs from compiled
+ * JavaScript, under the test runner and inside a bundled image. Append; never edit a shipped one.
+ */
+const MIGRATIONS: ReadonlyArray<{ name: string; migration: Knex.Migration }> = [
+  { name: "001-initial", migration: initial },
+];
+
+export const migrationSource: Knex.MigrationSource<{ name: string; migration: Knex.Migration }> = {
+  getMigrations: async () => [...MIGRATIONS],
+  getMigrationName: (entry) => entry.name,
+  getMigration: async (entry) => entry.migration,
+};
+
+export const MIGRATION_TABLE = "cosell_migrations";

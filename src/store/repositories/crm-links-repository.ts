@@ -1,0 +1,84 @@
+import type { Knex } from "knex";
+import { toDate, toNumber, toOptional, toOptionalDate } from "../rows.js";
+
+/**
+ * Which CRM record holds a lead, per pair and CRM object. The link is reserved (pending) in the
+ * transaction that decides a write and confirmed when the CRM answers, so a crash in between never
+ * leads to a second record: the retry upserts on the same external id and confirms the link.
+ */
+export interface CrmLink {
+  id: number;
+  leadId: number;
+  pair: string;
+  crmObject: string;
+  crmRecordId?: string;
+  status: "pending" | "confirmed";
+  lastPushedHash?: string;
+  lastPushedAt?: Date;
+  lastSeenCrmModstamp?: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export class CrmLinksRepository {
+  constructor(private readonly db: Knex | Knex.Transaction) {}
+
+  /** The link for (lead, pair, object), created pending when there is none yet. */
+  async reserve(leadId: number, pair: string, crmObject: string, now: Date): Promise<CrmLink> {
+    const existing = await this.find(leadId, pair, crmObject);
+    if (existing) return existing;
+    await this.db("crm_links")
+      .insert({ lead_id: leadId, pair, crm_object: crmObject, status: "pending", created_at: now, updated_at: now })
+      .onConflict(["pair", "lead_id", "crm_object"])
+      .ignore();
+    const created = await this.find(leadId, pair, crmObject);
+    if (!created) throw new Error(`crm link for lead ${leadId} on ${pair}/${crmObject} vanished after insert`);
+    return created;
+  }
+
+  /** Records what the CRM answered to a write: its record id and the hash of what we sent. */
+  async confirmPush(linkId: number, crmRecordId: string, pushedHash: string, now: Date): Promise<void> {
+    await this.db("crm_links").where({ id: linkId }).update({
+      crm_record_id: crmRecordId,
+      status: "confirmed",
+      last_pushed_hash: pushedHash,
+      last_pushed_at: now,
+      updated_at: now,
+    });
+  }
+
+  async recordSeenModstamp(linkId: number, modstamp: string, now: Date): Promise<void> {
+    await this.db("crm_links").where({ id: linkId }).update({ last_seen_crm_modstamp: modstamp, updated_at: now });
+  }
+
+  async find(leadId: number, pair: string, crmObject: string): Promise<CrmLink | undefined> {
+    const row = await this.db("crm_links").where({ lead_id: leadId, pair, crm_object: crmObject }).first();
+    return row ? fromRow(row) : undefined;
+  }
+
+  async findByRecordId(pair: string, crmObject: string, crmRecordId: string): Promise<CrmLink | undefined> {
+    const row = await this.db("crm_links").where({ pair, crm_object: crmObject, crm_record_id: crmRecordId }).first();
+    return row ? fromRow(row) : undefined;
+  }
+
+  async forLead(leadId: number): Promise<CrmLink[]> {
+    const rows = await this.db("crm_links").where({ lead_id: leadId }).orderBy(["pair", "crm_object"]);
+    return rows.map(fromRow);
+  }
+}
+
+function fromRow(row: Record<string, unknown>): CrmLink {
+  return {
+    id: toNumber(row.id),
+    leadId: toNumber(row.lead_id),
+    pair: String(row.pair),
+    crmObject: String(row.crm_object),
+    crmRecordId: toOptional(row.crm_record_id as string | null),
+    status: row.status as CrmLink["status"],
+    lastPushedHash: toOptional(row.last_pushed_hash as string | null),
+    lastPushedAt: toOptionalDate(row.last_pushed_at),
+    lastSeenCrmModstamp: toOptional(row.last_seen_crm_modstamp as string | null),
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+  };
+}

@@ -1,0 +1,57 @@
+import type { Knex } from "knex";
+import { parseJson, toDate, toNumber, toOptional } from "../rows.js";
+
+/** Which side a timeline event came from or acted on. */
+export type EventSide = "partner-center" | "crm" | "daemon" | "admin";
+
+/** One entry of a lead's timeline: what happened, why, and from which side. */
+export interface LeadEvent {
+  id: number;
+  leadId: number;
+  pair?: string;
+  at: Date;
+  side: EventSide;
+  /** Short machine-readable kind: pulled, stored, mapped, crm-upserted, echo-dropped, pushed, retried, reminded… */
+  kind: string;
+  /** Human-readable reason, e.g. "webhook referral-updated" or "seller marked Qualify complete". */
+  cause?: string;
+  details?: Record<string, unknown>;
+}
+
+export type NewLeadEvent = Omit<LeadEvent, "id">;
+
+export class LeadEventsRepository {
+  constructor(private readonly db: Knex | Knex.Transaction) {}
+
+  async append(event: NewLeadEvent): Promise<number> {
+    const [row] = await this.db("lead_events")
+      .insert({
+        lead_id: event.leadId,
+        pair: event.pair ?? null,
+        at: event.at,
+        side: event.side,
+        kind: event.kind,
+        cause: event.cause ?? null,
+        details: event.details === undefined ? null : JSON.stringify(event.details),
+      })
+      .returning("id");
+    return toNumber(typeof row === "object" && row !== null ? (row as { id: unknown }).id : row);
+  }
+
+  /** Newest first, paged backwards by id. */
+  async timeline(leadId: number, options: { limit?: number; beforeId?: number } = {}): Promise<LeadEvent[]> {
+    const query = this.db("lead_events").where({ lead_id: leadId }).orderBy("id", "desc").limit(options.limit ?? 100);
+    if (options.beforeId !== undefined) query.andWhere("id", "<", options.beforeId);
+    const rows = await query;
+    return rows.map((row: Record<string, unknown>) => ({
+      id: toNumber(row.id),
+      leadId: toNumber(row.lead_id),
+      pair: toOptional(row.pair as string | null),
+      at: toDate(row.at),
+      side: row.side as EventSide,
+      kind: String(row.kind),
+      cause: toOptional(row.cause as string | null),
+      details: parseJson(row.details) as Record<string, unknown> | undefined,
+    }));
+  }
+}

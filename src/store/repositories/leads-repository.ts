@@ -1,0 +1,173 @@
+import type { Knex } from "knex";
+import type { LeadState } from "../../domain/lead.js";
+import { TERMINAL_STATES, WORKING_STATES } from "../../domain/lead.js";
+import { parseJson, toDate, toNumber, toOptional, toOptionalDate } from "../rows.js";
+
+/** One Partner Center lead as the store keeps it: the canonical columns plus the raw record. */
+export interface LeadRecord {
+  id: number;
+  account: string;
+  referralId: string;
+  engagementId?: string;
+  program: string;
+  name: string;
+  state: LeadState;
+  /** Partner Center's own status and substatus strings, kept verbatim (enums are open). */
+  status: string;
+  substatus: string;
+  statusReason?: string;
+  qualifyCompletedAt?: Date;
+  evaluateCompletedAt?: Date;
+  ownerEmail?: string;
+  eTag: string;
+  remoteCreatedAt: Date;
+  remoteUpdatedAt: Date;
+  remoteAcceptedAt?: Date;
+  remoteClosedAt?: Date;
+  expiresAt?: Date;
+  acceptBy?: Date;
+  actBy?: Date;
+  contentHash: string;
+  raw: unknown;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type LeadInput = Omit<LeadRecord, "id" | "createdAt" | "updatedAt">;
+
+export type SaveOutcome = "created" | "updated" | "unchanged";
+
+export interface SavedLead {
+  lead: LeadRecord;
+  outcome: SaveOutcome;
+  /** The content hash before this save, to decide whether mapped payloads need pushing. */
+  previousHash?: string;
+}
+
+export interface DueLead {
+  lead: LeadRecord;
+  deadline: "accept" | "act";
+  at: Date;
+}
+
+const OPEN_WORKING = [...WORKING_STATES];
+
+export class LeadsRepository {
+  constructor(private readonly db: Knex | Knex.Transaction) {}
+
+  /**
+   * Stores a lead pulled from Partner Center. A record whose content hash and eTag match the stored
+   * one is left alone, so replays (overlap windows, webhook plus poll) write nothing.
+   */
+  async save(input: LeadInput, now: Date): Promise<SavedLead> {
+    const existing = await this.findByReferralId(input.account, input.referralId);
+    if (!existing) {
+      const [row] = await this.db("leads")
+        .insert({ ...toRow(input), created_at: now, updated_at: now })
+        .returning("id");
+      const id = toNumber(typeof row === "object" && row !== null ? (row as { id: unknown }).id : row);
+      return { lead: { ...input, id, createdAt: now, updatedAt: now }, outcome: "created" };
+    }
+    if (existing.contentHash === input.contentHash && existing.eTag === input.eTag) {
+      return { lead: existing, outcome: "unchanged", previousHash: existing.contentHash };
+    }
+    await this.db("leads").where({ id: existing.id }).update({ ...toRow(input), updated_at: now });
+    return {
+      lead: { ...input, id: existing.id, createdAt: existing.createdAt, updatedAt: now },
+      outcome: "updated",
+      previousHash: existing.contentHash,
+    };
+  }
+
+  async findById(id: number): Promise<LeadRecord | undefined> {
+    const row = await this.db("leads").where({ id }).first();
+    return row ? fromRow(row) : undefined;
+  }
+
+  async findByReferralId(account: string, referralId: string): Promise<LeadRecord | undefined> {
+    const row = await this.db("leads").where({ account, referral_id: referralId }).first();
+    return row ? fromRow(row) : undefined;
+  }
+
+  /** Open leads whose current deadline falls at or before `at`, soonest first. */
+  async listDueBy(at: Date, limit = 500): Promise<DueLead[]> {
+    const accept = await this.db("leads").where("state", "new").andWhere("accept_by", "<=", at).orderBy("accept_by").limit(limit);
+    const act = await this.db("leads").whereIn("state", OPEN_WORKING).andWhere("act_by", "<=", at).orderBy("act_by").limit(limit);
+    const due: DueLead[] = [
+      ...accept.map((row) => ({ lead: fromRow(row), deadline: "accept" as const, at: toDate(row.accept_by) })),
+      ...act.map((row) => ({ lead: fromRow(row), deadline: "act" as const, at: toDate(row.act_by) })),
+    ];
+    return due.sort((a, b) => a.at.getTime() - b.at.getTime()).slice(0, limit);
+  }
+
+  async countByState(account?: string): Promise<Partial<Record<LeadState, number>>> {
+    const query = this.db("leads").select("state").count({ count: "*" }).groupBy("state");
+    if (account) query.where({ account });
+    const rows = (await query) as Array<{ state: LeadState; count: unknown }>;
+    return Object.fromEntries(rows.map((row) => [row.state, toNumber(row.count)]));
+  }
+
+  async countOpen(): Promise<number> {
+    const [row] = await this.db("leads").whereNotIn("state", [...TERMINAL_STATES]).count({ count: "*" });
+    return toNumber(row?.count ?? 0);
+  }
+}
+
+type Row = Record<string, unknown>;
+
+function toRow(lead: LeadInput): Row {
+  return {
+    account: lead.account,
+    referral_id: lead.referralId,
+    engagement_id: lead.engagementId ?? null,
+    program: lead.program,
+    name: lead.name,
+    state: lead.state,
+    status: lead.status,
+    substatus: lead.substatus,
+    status_reason: lead.statusReason ?? null,
+    qualify_completed_at: lead.qualifyCompletedAt ?? null,
+    evaluate_completed_at: lead.evaluateCompletedAt ?? null,
+    owner_email: lead.ownerEmail ?? null,
+    etag: lead.eTag,
+    remote_created_at: lead.remoteCreatedAt,
+    remote_updated_at: lead.remoteUpdatedAt,
+    remote_accepted_at: lead.remoteAcceptedAt ?? null,
+    remote_closed_at: lead.remoteClosedAt ?? null,
+    expires_at: lead.expiresAt ?? null,
+    accept_by: lead.acceptBy ?? null,
+    act_by: lead.actBy ?? null,
+    content_hash: lead.contentHash,
+    raw: JSON.stringify(lead.raw),
+  };
+}
+
+function fromRow(row: Row): LeadRecord {
+  return {
+    id: toNumber(row.id),
+    account: String(row.account),
+    referralId: String(row.referral_id),
+    engagementId: toOptional(row.engagement_id as string | null),
+    program: String(row.program),
+    name: String(row.name),
+    state: row.state as LeadState,
+    status: String(row.status),
+    substatus: String(row.substatus),
+    statusReason: toOptional(row.status_reason as string | null),
+    qualifyCompletedAt: toOptionalDate(row.qualify_completed_at),
+    evaluateCompletedAt: toOptionalDate(row.evaluate_completed_at),
+    ownerEmail: toOptional(row.owner_email as string | null),
+    eTag: String(row.etag),
+    remoteCreatedAt: toDate(row.remote_created_at),
+    remoteUpdatedAt: toDate(row.remote_updated_at),
+    remoteAcceptedAt: toOptionalDate(row.remote_accepted_at),
+    remoteClosedAt: toOptionalDate(row.remote_closed_at),
+    expiresAt: toOptionalDate(row.expires_at),
+    acceptBy: toOptionalDate(row.accept_by),
+    actBy: toOptionalDate(row.act_by),
+    contentHash: String(row.content_hash),
+    raw: parseJson(row.raw),
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+  };
+}

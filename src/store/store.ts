@@ -1,0 +1,96 @@
+import type { Knex } from "knex";
+import type { Logger } from "../log/logger.js";
+import { CosellError } from "../shared/errors.js";
+import type { StoreKind, StoreOptions } from "./connect.js";
+import { connect, redactUrl } from "./connect.js";
+import { MIGRATION_TABLE, migrationSource } from "./migrations/index.js";
+import { CrmLinksRepository } from "./repositories/crm-links-repository.js";
+import { CursorsRepository } from "./repositories/cursors-repository.js";
+import { LeadEventsRepository } from "./repositories/lead-events-repository.js";
+import { LeadsRepository } from "./repositories/leads-repository.js";
+
+export interface Repositories {
+  leads: LeadsRepository;
+  crmLinks: CrmLinksRepository;
+  cursors: CursorsRepository;
+  events: LeadEventsRepository;
+}
+
+function repositories(db: Knex | Knex.Transaction): Repositories {
+  return {
+    leads: new LeadsRepository(db),
+    crmLinks: new CrmLinksRepository(db),
+    cursors: new CursorsRepository(db),
+    events: new LeadEventsRepository(db),
+  };
+}
+
+export interface MigrationReport {
+  applied: string[];
+  current: string[];
+}
+
+/**
+ * The only door to the database. Everything outside src/store speaks to repositories with
+ * intent-named methods; knex stays in here.
+ */
+export class Store {
+  readonly kind: StoreKind;
+  readonly repos: Repositories;
+  readonly #knex: Knex;
+  readonly #url: string;
+
+  private constructor(knex: Knex, kind: StoreKind, url: string) {
+    this.#knex = knex;
+    this.kind = kind;
+    this.#url = url;
+    this.repos = repositories(knex);
+  }
+
+  /** Opens the store and checks it answers; fails with STORE_UNAVAILABLE and what to check. */
+  static async open(options: StoreOptions, logger?: Logger): Promise<Store> {
+    const { knex, kind } = connect(options, logger);
+    const store = new Store(knex, kind, options.url);
+    try {
+      await store.ping();
+    } catch (error) {
+      await knex.destroy().catch(() => undefined);
+      throw new CosellError(
+        "STORE_UNAVAILABLE",
+        `Cannot open the store at ${redactUrl(options.url)}: ${(error as Error).message}. Check store.url, that the database is running and reachable, and that the service user may write there.`,
+        { retryable: true, cause: error },
+      );
+    }
+    logger?.debug({ store: kind, url: redactUrl(options.url) }, "store opened");
+    return store;
+  }
+
+  async ping(): Promise<void> {
+    await this.#knex.raw("select 1");
+  }
+
+  /** Brings the schema up to date. Safe to run from several processes at once (knex takes a lock). */
+  async migrate(): Promise<MigrationReport> {
+    const config = { migrationSource, tableName: MIGRATION_TABLE };
+    try {
+      const [, applied] = (await this.#knex.migrate.latest(config)) as [number, string[]];
+      const [completed] = (await this.#knex.migrate.list(config)) as [Array<{ name: string } | string>, unknown];
+      return { applied, current: completed.map((entry) => (typeof entry === "string" ? entry : entry.name)) };
+    } catch (error) {
+      throw new CosellError(
+        "STORE_MIGRATION_FAILED",
+        `Migrating the store at ${redactUrl(this.#url)} failed: ${(error as Error).message}. Nothing after the failed step was applied; fix the cause and run \`cosell-sync db migrate\` again.`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Runs `work` in one transaction: all its writes land together or not at all. */
+  async transaction<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
+    return this.#knex.transaction(async (trx) => work(repositories(trx)));
+  }
+
+  async close(): Promise<void> {
+    await this.#knex.destroy();
+  }
+}

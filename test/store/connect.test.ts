@@ -1,0 +1,39 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { redactUrl, Store, storeKind } from "../../src/store/index.js";
+import { connect } from "../../src/store/connect.js";
+
+describe("store connection", () => {
+  it("tells SQLite from PostgreSQL by URL and refuses anything else", () => {
+    expect(storeKind("sqlite:./data/x.db")).toBe("sqlite");
+    expect(storeKind("postgres://u@h/db")).toBe("postgres");
+    expect(storeKind("postgresql://u@h/db")).toBe("postgres");
+    expect(() => storeKind("mysql://u:p@h/db")).toThrow(/neither sqlite:PATH nor postgres/);
+  });
+
+  it("never shows a URL's password", () => {
+    expect(redactUrl("postgres://cosell:hunter2@db:5432/x")).toBe("postgres://cosell:***@db:5432/x");
+  });
+
+  it("opens SQLite with WAL, foreign keys, the busy timeout and synchronous=FULL", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cosell-pragmas-"));
+    const { knex } = connect({ url: `sqlite:${join(dir, "nested", "p.db")}`, busyTimeoutMs: 1234 });
+    try {
+      const read = async (pragma: string) => Object.values((await knex.raw(`PRAGMA ${pragma}`))[0] as object)[0];
+      expect(await read("journal_mode")).toBe("wal");
+      expect(await read("foreign_keys")).toBe(1);
+      expect(await read("busy_timeout")).toBe(1234);
+      expect(await read("synchronous")).toBe(2); // FULL
+    } finally {
+      await knex.destroy();
+    }
+  });
+
+  it("an unreachable PostgreSQL gives STORE_UNAVAILABLE without the password", async () => {
+    const error = await Store.open({ url: "postgres://u:topsecret@127.0.0.1:1/none" }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "STORE_UNAVAILABLE", retryable: true });
+    expect((error as Error).message).not.toContain("topsecret");
+  });
+});

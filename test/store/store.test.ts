@@ -1,0 +1,158 @@
+import { afterEach, beforeEach, expect, it } from "vitest";
+import type { LeadInput, Store } from "../../src/store/index.js";
+import { contentHash } from "../../src/shared/content-hash.js";
+import type { TestDatabase } from "../helpers/stores.js";
+import { createTestDatabase, describeEachStore, openMigratedStore } from "../helpers/stores.js";
+
+const T0 = new Date("2026-04-01T10:00:00Z");
+const later = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
+
+function leadInput(overrides: Partial<LeadInput> = {}): LeadInput {
+  const raw = { id: overrides.referralId ?? "ref-1", name: "Contoso JP lead", status: "New" };
+  return {
+    account: "acme",
+    referralId: "ref-1",
+    engagementId: "eng-1",
+    program: "JointPlanning",
+    name: "Contoso JP lead",
+    state: "new",
+    status: "New",
+    substatus: "Received",
+    eTag: '"etag-1"',
+    remoteCreatedAt: T0,
+    remoteUpdatedAt: T0,
+    acceptBy: new Date(T0.getTime() + 14 * 86_400_000),
+    contentHash: contentHash(raw),
+    raw,
+    ...overrides,
+  };
+}
+
+describeEachStore("store", (kind) => {
+  let database: TestDatabase;
+  let store: Store;
+
+  beforeEach(async () => {
+    database = await createTestDatabase(kind);
+    store = await openMigratedStore(database);
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await database.drop();
+  });
+
+  it("migrates once: a second run applies nothing", async () => {
+    const again = await store.migrate();
+    expect(again.applied).toEqual([]);
+    expect(again.current).toEqual(["001-initial"]);
+  });
+
+  it("saves a lead, round-trips every column, and skips an unchanged replay", async () => {
+    const input = leadInput({
+      qualifyCompletedAt: later(5),
+      ownerEmail: "ada@partner.example",
+      statusReason: "Working",
+      expiresAt: later(60),
+    });
+    const created = await store.repos.leads.save(input, T0);
+    expect(created.outcome).toBe("created");
+    const found = await store.repos.leads.findByReferralId("acme", "ref-1");
+    expect(found).toEqual({ ...input, id: created.lead.id, createdAt: T0, updatedAt: T0 });
+    expect(found?.qualifyCompletedAt).toBeInstanceOf(Date);
+
+    const replay = await store.repos.leads.save(input, later(1));
+    expect(replay.outcome).toBe("unchanged");
+    expect((await store.repos.leads.findById(created.lead.id))?.updatedAt).toEqual(T0);
+  });
+
+  it("updates on a new eTag or content and reports the previous hash", async () => {
+    const first = await store.repos.leads.save(leadInput(), T0);
+    const raw = { id: "ref-1", status: "Active" };
+    const update = leadInput({ state: "accepted", status: "Active", substatus: "Accepted", eTag: '"etag-2"', raw, contentHash: contentHash(raw) });
+    const saved = await store.repos.leads.save(update, later(2));
+    expect(saved).toMatchObject({ outcome: "updated", previousHash: first.lead.contentHash });
+    expect(await store.repos.leads.findById(first.lead.id)).toMatchObject({ state: "accepted", eTag: '"etag-2"', raw, updatedAt: later(2) });
+  });
+
+  it("keeps the same referral id apart per account", async () => {
+    await store.repos.leads.save(leadInput(), T0);
+    await store.repos.leads.save(leadInput({ account: "other" }), T0);
+    expect(await store.repos.leads.countByState()).toEqual({ new: 2 });
+    expect(await store.repos.leads.countByState("other")).toEqual({ new: 1 });
+  });
+
+  it("lists open leads due by a time, soonest first, across both windows", async () => {
+    await store.repos.leads.save(leadInput({ referralId: "a", acceptBy: later(30) }), T0);
+    await store.repos.leads.save(leadInput({ referralId: "b", state: "qualified", acceptBy: later(1), actBy: later(10) }), T0);
+    await store.repos.leads.save(leadInput({ referralId: "c", state: "won", acceptBy: later(1), actBy: later(2) }), T0);
+    await store.repos.leads.save(leadInput({ referralId: "d", acceptBy: later(500) }), T0);
+    const due = await store.repos.leads.listDueBy(later(60));
+    expect(due.map((d) => [d.lead.referralId, d.deadline])).toEqual([
+      ["b", "act"],
+      ["a", "accept"],
+    ]);
+    expect(await store.repos.leads.countOpen()).toBe(3);
+  });
+
+  it("a transaction that throws leaves nothing behind", async () => {
+    await expect(
+      store.transaction(async (repos) => {
+        const { lead } = await repos.leads.save(leadInput(), T0);
+        await repos.events.append({ leadId: lead.id, at: T0, side: "partner-center", kind: "pulled" });
+        await repos.cursors.save("partner-center:acme", "changes", { at: T0.toISOString(), id: "ref-1" }, T0);
+        throw new Error("crash between the write and the commit");
+      }),
+    ).rejects.toThrow("crash between");
+    expect(await store.repos.leads.findByReferralId("acme", "ref-1")).toBeUndefined();
+    expect(await store.repos.cursors.get("partner-center:acme", "changes")).toBeUndefined();
+  });
+
+  it("reserves a CRM link once, confirms it, and finds it by record id", async () => {
+    const { lead } = await store.repos.leads.save(leadInput(), T0);
+    const link = await store.repos.crmLinks.reserve(lead.id, "acme-sf", "Lead", T0);
+    expect(link).toMatchObject({ status: "pending", crmRecordId: undefined });
+    expect((await store.repos.crmLinks.reserve(lead.id, "acme-sf", "Lead", later(1))).id).toBe(link.id);
+
+    await store.repos.crmLinks.confirmPush(link.id, "00Q000000000001", "hash-1", later(2));
+    await store.repos.crmLinks.recordSeenModstamp(link.id, "2026-04-01T10:05:00.000Z", later(3));
+    expect(await store.repos.crmLinks.findByRecordId("acme-sf", "Lead", "00Q000000000001")).toMatchObject({
+      leadId: lead.id,
+      status: "confirmed",
+      lastPushedHash: "hash-1",
+      lastPushedAt: later(2),
+      lastSeenCrmModstamp: "2026-04-01T10:05:00.000Z",
+    });
+    expect(await store.repos.crmLinks.forLead(lead.id)).toHaveLength(1);
+  });
+
+  it("refuses a CRM link to a lead that does not exist", async () => {
+    await expect(store.repos.crmLinks.reserve(999_999, "acme-sf", "Lead", T0)).rejects.toThrow();
+  });
+
+  it("saves and overwrites cursors", async () => {
+    await store.repos.cursors.save("crm:acme-sf", "changes", { modstamp: "a", id: "1" }, T0);
+    await store.repos.cursors.save("crm:acme-sf", "changes", { modstamp: "b", id: "2" }, later(1));
+    expect(await store.repos.cursors.get("crm:acme-sf", "changes")).toEqual({ value: { modstamp: "b", id: "2" }, updatedAt: later(1) });
+  });
+
+  it("keeps a per-lead timeline, newest first, paged by id", async () => {
+    const { lead } = await store.repos.leads.save(leadInput(), T0);
+    for (let i = 0; i < 5; i += 1) {
+      await store.repos.events.append({
+        leadId: lead.id,
+        pair: "acme-sf",
+        at: later(i),
+        side: i % 2 ? "crm" : "partner-center",
+        kind: `step-${i}`,
+        cause: i === 0 ? "webhook referral-created" : undefined,
+        details: { i },
+      });
+    }
+    const page = await store.repos.events.timeline(lead.id, { limit: 2 });
+    expect(page.map((e) => e.kind)).toEqual(["step-4", "step-3"]);
+    const next = await store.repos.events.timeline(lead.id, { limit: 10, beforeId: page[1]?.id });
+    expect(next.map((e) => e.kind)).toEqual(["step-2", "step-1", "step-0"]);
+    expect(next[2]).toMatchObject({ cause: "webhook referral-created", details: { i: 0 }, at: later(0), side: "partner-center" });
+  });
+});
