@@ -11,6 +11,8 @@ const SINGLE_SECRET_REFERENCE = /^\$\{(?:file:[^}]+|[A-Za-z_][A-Za-z0-9_]*)\}$/;
 export interface InterpolationContext {
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** The key holds a secret: a missing variable is then never "fixed" with a default in the file. */
+  secret?: boolean;
 }
 
 export interface InterpolationProblem {
@@ -51,9 +53,12 @@ export function interpolate(
     const found = context.env[name];
     if (found !== undefined && found !== "") return found;
     if (fallback !== undefined) return fallback;
+    const alternative = context.secret
+      ? "or point the key at a secret file with ${file:PATH}"
+      : `or give a default: \${${name}:-value}`;
     problems.push({
       code: "CONFIG_ENV_MISSING",
-      message: `environment variable ${name} is not set; set it in the service's environment (or give a default: \${${name}:-value})`,
+      message: `environment variable ${name} is not set; set it in the service's environment (${alternative})`,
     });
     return "";
   });

@@ -40,7 +40,8 @@ type Path = Array<string | number>;
 export async function loadConfig(file: string, options: LoadOptions = {}): Promise<LoadedConfig> {
   const cwd = options.cwd ?? process.cwd();
   const absolute = resolve(cwd, file);
-  const shown = relative(cwd, absolute) || absolute;
+  const fromCwd = relative(cwd, absolute);
+  const shown = fromCwd && !fromCwd.startsWith("..") ? fromCwd : absolute;
   let text: string;
   try {
     text = await readFile(absolute, "utf8");
@@ -75,7 +76,8 @@ export function parseConfigText(text: string, shownName: string, options: Requir
     const raw = node.value;
     const key = path[path.length - 1];
     const at = toLineColumn(position(node.range?.[0]));
-    if (typeof key === "string" && isSecretKey(key) && raw.trim() !== "" && !isSingleSecretReference(raw)) {
+    const secret = typeof key === "string" && isSecretKey(key);
+    if (secret && raw.trim() !== "" && !isSingleSecretReference(raw)) {
       issues.push({ code: "CONFIG_SECRET_IN_CLEAR", path: formatPath(path), ...at, message: clearSecretMessage(path) });
       continue;
     }
@@ -90,7 +92,7 @@ export function parseConfigText(text: string, shownName: string, options: Requir
       continue;
     }
     if (!hasReference(raw)) continue;
-    const result = interpolate(raw, options);
+    const result = interpolate(raw, { ...options, secret });
     for (const problem of result.problems) issues.push({ code: problem.code, path: formatPath(path), ...at, message: problem.message });
     node.value = result.value;
   }

@@ -43,9 +43,8 @@ function sqlitePragmas(busyTimeoutMs: number): string {
 
 /** Knex writes its warnings to the console unless given a logger; keep every line pino JSON. */
 function knexLog(logger: Logger | undefined): Knex.Config["log"] {
-  const sink = logger ?? undefined;
   const say = (level: "warn" | "error" | "debug") => (message: unknown) => {
-    if (sink) sink[level]({ component: "store", detail: String(message) }, "knex");
+    logger?.[level]({ component: "store", detail: String(message) }, "knex");
   };
   return { warn: say("warn"), error: say("error"), deprecate: say("warn"), debug: say("debug") };
 }

@@ -20,7 +20,7 @@ export default function setup(project: TestProject): void {
       url = execFileSync("bash", ["scripts/test-postgres.sh", "start"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
     } catch (error) {
       const reason = (error as { stderr?: string }).stderr?.trim() || (error as Error).message;
-      if (process.env.CI) throw new Error(`PostgreSQL is required under CI and could not be started: ${reason}`);
+      if (process.env.CI) throw new Error(`PostgreSQL is required under CI and could not be started: ${reason}`, { cause: error });
       console.warn(`\n[cosell-sync tests] PostgreSQL unavailable (${reason}); PostgreSQL store suites are SKIPPED.\n`);
     }
   }

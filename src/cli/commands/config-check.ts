@@ -1,0 +1,29 @@
+import type { Command } from "commander";
+import { describeConfig, loadConfig } from "../../config/index.js";
+import type { CliIo } from "../io.js";
+import { printJson } from "../io.js";
+import type { ConfigOptions, JsonOptions } from "../options.js";
+import { withConfigOption, withJsonOption } from "../options.js";
+
+export function registerConfigCheck(parent: Command, io: CliIo): void {
+  const command = parent
+    .command("check")
+    .description("validate a config file (references resolved, secrets checked) without starting anything")
+    .addHelpText("after", "\nExit codes: 0 valid, 78 invalid or missing (every problem is listed with file:line).");
+  withJsonOption(withConfigOption(command)).action(async (options: ConfigOptions & JsonOptions) => {
+    const { file, config } = await loadConfig(options.config, { env: io.env, cwd: io.cwd });
+    const summary = describeConfig(config);
+    if (options.json) {
+      printJson(io, { ok: true, file, ...summary });
+      return;
+    }
+    io.stdout.write(`${options.config}: OK\n`);
+    io.stdout.write(`  store: ${summary.store}${summary.sandbox ? " (sandboxes on)" : ""}\n`);
+    for (const pair of summary.pairs) {
+      const crm = summary.crms.find((c) => c.name === pair.crm);
+      io.stdout.write(
+        `  pair ${pair.name}: Partner Center ${pair.partnerCenter} <-> ${crm?.type ?? "?"} ${pair.crm}, mapping ${pair.mapping}${pair.enabled ? "" : " (disabled)"}\n`,
+      );
+    }
+  });
+}

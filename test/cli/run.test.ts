@@ -1,0 +1,33 @@
+import { existsSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { spawnCli, tempConfig } from "../helpers/cli.js";
+
+/** These run the built CLI as a real process, the way a service manager does. */
+beforeAll(() => {
+  if (!existsSync("dist/src/cli/main.js")) throw new Error("dist/ is missing: run `npm run build` (npm test does it first)");
+});
+
+describe("cosell-sync run", () => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`migrates, starts, and stops cleanly on ${signal}`, async () => {
+      const { file, dbFile } = tempConfig();
+      const child = spawnCli(["run", "--config", file]);
+      await child.waitFor("cosell-sync started");
+      expect(existsSync(dbFile)).toBe(true);
+      child.signal(signal);
+      const result = await child.exited;
+      expect(result.code).toBe(0);
+      const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines.map((line) => line.msg)).toEqual(["store migrated", "cosell-sync started", "cosell-sync stopping", "cosell-sync stopped"]);
+      expect(lines[3]).toMatchObject({ component: "daemon", reason: signal });
+    });
+  }
+
+  it("refuses to start on a broken config, exit 78, nothing created", async () => {
+    const { file, dbFile } = tempConfig("    crm: nowhere\n");
+    const result = await spawnCli(["run", "--config", file]).exited;
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain("CONFIG_INVALID");
+    expect(existsSync(dbFile)).toBe(false);
+  });
+});
