@@ -1,0 +1,155 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { LeadState, LifecycleSnapshot } from "../src/domain/index.js";
+import { DAY_MS, emptySubstages, LEAD_STATES, planTransition, transition } from "../src/domain/index.js";
+import { createLogger } from "../src/log/logger.js";
+import { contentHash } from "../src/shared/content-hash.js";
+import type { LeadInput } from "../src/store/index.js";
+import { Store } from "../src/store/index.js";
+
+/**
+ * `npm run bench`: speed and memory of what the daemon does today, written to
+ * bench/results/latest.json and latest.md. Later issues add the sync, CRM and replica figures.
+ */
+const { values: args } = parseArgs({
+  options: {
+    leads: { type: "string", default: "10000" },
+    out: { type: "string", default: "bench/results" },
+    pg: { type: "string", default: process.env.COSELL_BENCH_PG_URL ?? "" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (args.help) {
+  process.stdout.write(
+    "Usage: npm run bench -- [--leads N] [--out DIR] [--pg postgres://…]\n\nWrites DIR/latest.json and DIR/latest.md. --pg (or COSELL_BENCH_PG_URL) adds the PostgreSQL store figures.\n",
+  );
+  process.exit(0);
+}
+
+const log = createLogger({ name: "cosell-bench", destination: process.stderr as never, pretty: "auto" });
+const leadCount = Number(args.leads);
+const started = new Date();
+
+interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
+const figures: Figure[] = [];
+
+function record(name: string, value: number, unit: string, note?: string): void {
+  figures.push({ name, value: Math.round(value * 100) / 100, unit, ...(note ? { note } : {}) });
+  log.info({ figure: name, value: Math.round(value), unit }, "measured");
+}
+
+function leadInput(i: number, now: Date): LeadInput {
+  const raw = { id: `ref-${i}`, name: `Lead ${i}`, status: "New", customerProfile: { name: `Customer ${i}` } };
+  return {
+    account: "bench",
+    referralId: `ref-${i}`,
+    engagementId: `eng-${i}`,
+    program: "JointPlanning",
+    name: `Lead ${i}`,
+    state: "new",
+    status: "New",
+    substatus: "Received",
+    eTag: `"${i}"`,
+    remoteCreatedAt: now,
+    remoteUpdatedAt: now,
+    acceptBy: new Date(now.getTime() + 14 * DAY_MS),
+    contentHash: contentHash(raw),
+    raw,
+  };
+}
+
+function benchDomain(): void {
+  const runs = 200_000;
+  const start = new Date("2026-01-01T00:00:00Z");
+  const owner = { firstName: "A", lastName: "B", email: "a@b.example" };
+  const base: LifecycleSnapshot = { state: "new", receivedAt: start, substages: emptySubstages() };
+  const accepted = transition(base, { type: "accept", owner }, start);
+  const leads = [base, accepted.ok ? accepted.lead : base];
+  const targets: LeadState[] = [...LEAD_STATES];
+  const t0 = process.hrtime.bigint();
+  let ok = 0;
+  for (let i = 0; i < runs; i += 1) {
+    const lead = leads[i % 2] as LifecycleSnapshot;
+    const plan = planTransition(lead, { state: targets[i % targets.length] as LeadState, owner, reason: "r", qualifyComplete: true, evaluateComplete: true }, start);
+    if (plan.ok) ok += 1;
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  record("domain.planTransition", runs / seconds, "plans/s", `${ok} of ${runs} plans succeeded`);
+}
+
+async function benchStore(label: string, url: string): Promise<void> {
+  const store = await Store.open({ url });
+  await store.migrate();
+  try {
+    const now = new Date();
+    const single = Math.min(leadCount, 2_000);
+    let t0 = process.hrtime.bigint();
+    for (let i = 0; i < single; i += 1) {
+      await store.transaction((repos) => repos.leads.save(leadInput(i, now), now));
+    }
+    let seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    record(`${label}.save.oneTransactionPerLead`, single / seconds, "leads/s", "every commit synced (worst case: one lead per page)");
+
+    t0 = process.hrtime.bigint();
+    const batch = 100;
+    for (let offset = single; offset < single + leadCount; offset += batch) {
+      await store.transaction(async (repos) => {
+        for (let i = offset; i < Math.min(offset + batch, single + leadCount); i += 1) await repos.leads.save(leadInput(i, now), now);
+      });
+      if ((offset - single) % (batch * 20) === 0) log.info({ store: label, done: offset - single, of: leadCount }, "progress");
+    }
+    seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    record(`${label}.save.pageOf100`, leadCount / seconds, "leads/s", "one transaction per Partner Center page of 100");
+
+    t0 = process.hrtime.bigint();
+    for (let i = single; i < single + leadCount; i += 1) await store.repos.leads.save(leadInput(i, now), now);
+    seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    record(`${label}.save.unchangedReplay`, leadCount / seconds, "leads/s", "replays skip the write (hash and eTag match)");
+  } finally {
+    await store.close();
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "cosell-bench-"));
+try {
+  log.info({ leads: leadCount }, "bench starting");
+  benchDomain();
+  await benchStore("sqlite", `sqlite:${join(dir, "bench.db")}`);
+  if (args.pg) await benchStore("postgres", args.pg);
+  else log.info("no --pg / COSELL_BENCH_PG_URL: PostgreSQL figures skipped");
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const usage = process.resourceUsage();
+record("process.peakRss", usage.maxRSS / 1024, "MB");
+record("process.cpu", (usage.userCPUTime + usage.systemCPUTime) / 1e6, "s");
+
+const result = {
+  startedAt: started.toISOString(),
+  node: process.version,
+  platform: `${process.platform}-${process.arch}`,
+  leads: leadCount,
+  figures,
+};
+mkdirSync(args.out, { recursive: true });
+writeFileSync(join(args.out, "latest.json"), `${JSON.stringify(result, null, 2)}\n`);
+const table = [
+  `# cosell-sync bench (${result.startedAt}, Node ${result.node}, ${leadCount} leads)`,
+  "",
+  "| figure | value | unit | note |",
+  "|---|---:|---|---|",
+  ...figures.map((f) => `| ${f.name} | ${f.value} | ${f.unit} | ${f.note ?? ""} |`),
+  "",
+].join("\n");
+writeFileSync(join(args.out, "latest.md"), table);
+process.stdout.write(table);
+log.info({ out: args.out }, "bench written");

@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { parseConfigText } from "../../src/config/index.js";
+import { Daemon } from "../../src/daemon/daemon.js";
+import { ManualClock } from "../../src/shared/clock.js";
+import { captureLogger } from "../helpers/log-capture.js";
+import { createTestDatabase } from "../helpers/stores.js";
+
+function configFor(url: string) {
+  return parseConfigText(
+    `store:\n  url: ${url}\npartnerCenter:\n  accounts:\n    a:\n      auth:\n        mode: sandbox\ncrms:\n  c:\n    type: hubspot\n    auth:\n      mode: sandbox\npairs:\n  - name: p\n    partnerCenter: a\n    crm: c\n    mapping: m.yaml\n`,
+    "test.yaml",
+    { env: {}, cwd: process.cwd() },
+  );
+}
+
+describe("daemon", () => {
+  it("starts once, reports its uptime from the injected clock, and stops idempotently", async () => {
+    const database = await createTestDatabase("sqlite");
+    const clock = new ManualClock("2026-06-01T00:00:00Z");
+    const { logger, lines } = captureLogger();
+    const daemon = new Daemon({ config: configFor(database.url), logger, clock });
+    await daemon.start();
+    expect(daemon.state).toBe("running");
+    await expect(daemon.store.repos.leads.countOpen()).resolves.toBe(0);
+    await expect(daemon.start()).rejects.toMatchObject({ code: "DAEMON_ALREADY_STARTED" });
+
+    clock.advance(90_000);
+    await daemon.stop("test");
+    await daemon.stop("again");
+    expect(daemon.state).toBe("stopped");
+    expect(() => daemon.store).toThrow(/not running/);
+    const stopped = lines().filter((line) => line.msg === "cosell-sync stopped");
+    expect(stopped).toEqual([expect.objectContaining({ reason: "test", uptimeMs: 90_000 })]);
+    await database.drop();
+  });
+
+  it("a store it cannot open fails start and leaves the daemon stopped", async () => {
+    const { logger } = captureLogger();
+    const daemon = new Daemon({ config: configFor("postgres://u@127.0.0.1:1/none"), logger });
+    await expect(daemon.start()).rejects.toMatchObject({ code: "STORE_UNAVAILABLE" });
+    expect(daemon.state).toBe("stopped");
+  });
+});
