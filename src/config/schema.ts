@@ -25,6 +25,17 @@ const secret = z.string().min(1, "is empty: check that the environment variable 
 
 const sandboxAuth = z.strictObject({ mode: z.literal("sandbox") });
 
+const ENTRA_AUTHORITY = "https://login.microsoftonline.com";
+
+/** An Entra ID app registration with a client secret (Partner Center app-only, Dataverse). */
+const entraClientCredentials = z.strictObject({
+  mode: z.literal("client-credentials"),
+  tenantId: z.string().min(1),
+  clientId: z.string().min(1),
+  clientSecret: secret,
+  authority: httpUrl.default(ENTRA_AUTHORITY),
+});
+
 const partnerCenterAuth = z.discriminatedUnion("mode", [
   z.strictObject({
     /** A dedicated service user's delegated token, renewed and kept in an encrypted cache file. */
@@ -36,15 +47,9 @@ const partnerCenterAuth = z.discriminatedUnion("mode", [
     refreshToken: secret.optional(),
     tokenCacheFile: z.string().default("./data/pc-token-cache.bin"),
     tokenCacheKey: secret,
-    authority: httpUrl.default("https://login.microsoftonline.com"),
+    authority: httpUrl.default(ENTRA_AUTHORITY),
   }),
-  z.strictObject({
-    mode: z.literal("client-credentials"),
-    tenantId: z.string().min(1),
-    clientId: z.string().min(1),
-    clientSecret: secret,
-    authority: httpUrl.default("https://login.microsoftonline.com"),
-  }),
+  entraClientCredentials,
   sandboxAuth,
 ]);
 
@@ -82,13 +87,7 @@ const dynamics = z.strictObject({
   url: httpUrl.optional(),
   apiVersion: z.string().regex(/^\d+\.\d+$/, 'write it like "9.2"').default("9.2"),
   auth: z.discriminatedUnion("mode", [
-    z.strictObject({
-      mode: z.literal("client-credentials"),
-      tenantId: z.string().min(1),
-      clientId: z.string().min(1),
-      clientSecret: secret,
-      authority: httpUrl.default("https://login.microsoftonline.com"),
-    }),
+    entraClientCredentials,
     sandboxAuth,
   ]),
 });
