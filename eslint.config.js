@@ -11,16 +11,17 @@ const LAYERS = {
   mapping: ["shared", "domain"],
   log: ["shared"],
   config: ["shared"],
+  auth: ["shared", "log"],
   store: ["shared", "domain", "log"],
   queue: ["shared", "domain", "log", "store"],
-  "partner-center": ["shared", "domain", "log"],
-  connectors: ["shared", "domain", "log", "mapping"],
-  notify: ["shared", "domain", "log"],
+  "partner-center": ["shared", "domain", "log", "auth"],
+  connectors: ["shared", "domain", "log", "mapping", "auth"],
+  notify: ["shared", "domain", "log", "auth"],
   sandbox: ["shared", "domain", "log", "partner-center", "connectors"],
-  sync: ["shared", "domain", "log", "config", "mapping", "store", "queue", "partner-center", "connectors", "notify"],
+  sync: ["shared", "domain", "log", "auth", "config", "mapping", "store", "queue", "partner-center", "connectors", "notify"],
   http: ["shared", "domain", "log", "store", "queue"],
-  daemon: ["shared", "domain", "log", "config", "mapping", "store", "queue", "partner-center", "connectors", "notify", "sync", "http", "sandbox"],
-  cli: ["shared", "domain", "log", "config", "mapping", "store", "daemon", "sandbox", "connectors", "partner-center"],
+  daemon: ["shared", "domain", "log", "auth", "config", "mapping", "store", "queue", "partner-center", "connectors", "notify", "sync", "http", "sandbox"],
+  cli: ["shared", "domain", "log", "auth", "config", "mapping", "store", "daemon", "sandbox", "connectors", "partner-center"],
 };
 
 const elements = [

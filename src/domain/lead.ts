@@ -103,6 +103,8 @@ export interface Lead extends LifecycleSnapshot {
   team: Person[];
   /** The Microsoft seller who sent the lead, when known. */
   microsoftSeller?: Person;
+  /** The customer's consent as Partner Center records it; converting needs it. */
+  consent: { shareWithOthers?: boolean; contact?: boolean; shareWithMicrosoftSellers?: boolean };
   /** Solutions, products and industries the lead names (free strings: enums are open). */
   requirements: { industries: string[]; products: string[]; services: string[]; solutions: string[] };
   updatedAt: Date;
