@@ -3,7 +3,8 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { TokenProvider } from "../../src/auth/token-provider.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { ReferralClient } from "../../src/partner-center/client.js";
-import { PartnerCenterError, ReferralConflictError } from "../../src/partner-center/errors.js";
+import type { PartnerCenterError} from "../../src/partner-center/errors.js";
+import { ReferralConflictError } from "../../src/partner-center/errors.js";
 import { ManualClock } from "../../src/shared/clock.js";
 
 const HOST = "https://api.partner.microsoft.com";
