@@ -23,7 +23,7 @@ export function createNetworkClient(options: { ca?: string; timeoutMs?: number }
           res.on("data", (chunk: Buffer) => chunks.push(chunk));
           res.on("end", () => {
             const text = Buffer.concat(chunks).toString("utf8");
-            let parsed: unknown = {};
+            let parsed: unknown;
             try {
               parsed = text ? JSON.parse(text) : {};
             } catch {
