@@ -190,7 +190,9 @@ export function requestsForSteps(referral: WireReferral, steps: readonly LeadAct
   };
   const close = (substatus: string, reason?: string) => {
     pending.push({ op: "replace", path: "/status", value: STATUS.closed }, { op: "replace", path: "/substatus", value: substatus });
-    if (reason !== undefined) pending.push({ op: "replace", path: "/statusReason", value: reason });
+    // `add`, not `replace`: RFC 6902 refuses to replace a member the record does not have yet, and
+    // `add` on an object member sets it either way.
+    if (reason !== undefined) pending.push({ op: "add", path: "/statusReason", value: reason });
   };
   const complete = (name: string) => {
     const index = substages.findIndex((s) => s.name.toLowerCase() === name.toLowerCase());

@@ -133,11 +133,11 @@ describe("lifecycle steps → referral requests", () => {
       operations: [
         { op: "replace", path: "/status", value: "Closed" },
         { op: "replace", path: "/substatus", value: "Declined" },
-        { op: "replace", path: "/statusReason", value: "No capacity" },
+        { op: "add", path: "/statusReason", value: "No capacity" },
       ],
     });
     expect(requestsForSteps(referral, [{ type: "closeInError", reason: "Duplicate" }])[0]).toMatchObject({
-      operations: expect.arrayContaining([{ op: "replace", path: "/statusReason", value: "Error: Duplicate" }]),
+      operations: expect.arrayContaining([{ op: "add", path: "/statusReason", value: "Error: Duplicate" }]),
     });
   });
 
@@ -152,7 +152,7 @@ describe("lifecycle steps → referral requests", () => {
       operations: [
         { op: "replace", path: "/status", value: "Closed" },
         { op: "replace", path: "/substatus", value: "Won" },
-        { op: "replace", path: "/statusReason", value: "ConvertedToOpportunity" },
+        { op: "add", path: "/statusReason", value: "ConvertedToOpportunity" },
       ],
     });
   });

@@ -45,8 +45,10 @@ export function validateChange(before: WireReferral, after: WireReferral): void 
   }
 
   if (to === "closed") {
-    const reason = (after.statusReason ?? "").trim();
-    const inError = reason.startsWith(JOINT_PLANNING.errorReasonPrefix);
+    const statusReason = (after.statusReason ?? "").trim();
+    const inError = statusReason.startsWith(JOINT_PLANNING.errorReasonPrefix);
+    // Closing in error is Lost with an "Error:" reason; the prefix alone is no reason.
+    const reason = inError ? statusReason.slice(JOINT_PLANNING.errorReasonPrefix.length).trim() : statusReason;
     if (substatus === "expired") throw invalidRequest("Only Partner Center expires a referral.", "substatus");
     if (substatus === "declined" && from !== "new") throw invalidRequest("Only a new referral can be declined.", "substatus");
     if ((substatus === "declined" || substatus === "lost") && reason === "") {
