@@ -17,7 +17,7 @@ const LAYERS = {
   "partner-center": ["shared", "domain", "log", "auth"],
   connectors: ["shared", "domain", "log", "mapping", "auth"],
   notify: ["shared", "domain", "log", "auth"],
-  sandbox: ["shared", "domain", "log", "partner-center", "connectors"],
+  sandbox: ["shared", "domain", "log", "auth", "partner-center", "connectors"],
   sync: ["shared", "domain", "log", "auth", "config", "mapping", "store", "queue", "partner-center", "connectors", "notify"],
   http: ["shared", "domain", "log", "store", "queue"],
   daemon: ["shared", "domain", "log", "auth", "config", "mapping", "store", "queue", "partner-center", "connectors", "notify", "sync", "http", "sandbox"],

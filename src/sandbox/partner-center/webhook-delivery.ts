@@ -91,7 +91,7 @@ export class WebhookDelivery {
 
   async #attempt(delivery: Delivery): Promise<void> {
     const signature = sign("sha256", Buffer.from(delivery.body), this.options.signingKeyPem).toString("base64");
-    let ok = false;
+    let ok: boolean;
     try {
       const response = await fetch(delivery.url, {
         method: "POST",
