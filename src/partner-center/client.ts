@@ -1,28 +1,18 @@
-import { randomUUID } from "node:crypto";
-import type { TokenProvider } from "../auth/token-provider.js";
 import type { Logger } from "../log/logger.js";
 import { componentLogger } from "../log/logger.js";
-import type { Clock } from "../shared/clock.js";
-import { systemClock } from "../shared/clock.js";
 import type { PartnerCenterErrorContext } from "./errors.js";
-import { codeFor, PartnerCenterError, readErrorBody, ReferralConflictError, retryAfterMs } from "./errors.js";
+import { PartnerCenterError, ReferralConflictError } from "./errors.js";
+import type { PartnerCenterHttpOptions } from "./http.js";
+import { PartnerCenterHttp } from "./http.js";
 import type { JsonPatchOperation, ReferralPage, WireReferral } from "./wire.js";
 import { parseReferral } from "./adapter.js";
 
 export const DEFAULT_BASE_URL = "https://api.partner.microsoft.com/v1.0/engagements";
 export const MAX_PAGE_SIZE = 100;
 
-export interface ReferralClientOptions {
+export interface ReferralClientOptions extends PartnerCenterHttpOptions {
   /** The engagements base; the client appends `/referrals`. */
   baseUrl: string;
-  tokens: TokenProvider;
-  logger: Logger;
-  clock?: Clock;
-  /** Per-request timeout. */
-  timeoutMs?: number;
-  /** Sent as MS-CorrelationId so one sync run can be traced across calls. */
-  correlationId?: string;
-  fetch?: typeof fetch;
 }
 
 export interface ListChangedOptions {
@@ -34,38 +24,23 @@ export interface ListChangedOptions {
   signal?: AbortSignal;
 }
 
-interface Sent {
-  status: number;
-  headers: Headers;
-  text: string;
-  context: PartnerCenterErrorContext;
-}
-
 /**
  * The referral API client: the only code that speaks Partner Center's wire protocol. It retries
  * nothing but a refused token (once, with a fresh one); the outbox owns every other retry.
  */
 export class ReferralClient {
-  readonly #base: URL;
-  readonly #tokens: TokenProvider;
+  readonly #http: PartnerCenterHttp;
   readonly #log: Logger;
-  readonly #clock: Clock;
-  readonly #timeoutMs: number;
-  readonly #correlationId: string | undefined;
-  readonly #fetch: typeof fetch;
+  readonly #referralsUrl: string;
 
   constructor(options: ReferralClientOptions) {
-    this.#base = new URL(options.baseUrl.replace(/\/+$/, ""));
-    this.#tokens = options.tokens;
     this.#log = componentLogger(options.logger, "partner-center");
-    this.#clock = options.clock ?? systemClock;
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#correlationId = options.correlationId;
-    this.#fetch = options.fetch ?? fetch;
+    this.#http = new PartnerCenterHttp({ ...options, logger: this.#log });
+    this.#referralsUrl = `${options.baseUrl.replace(/\/+$/, "")}/referrals`;
   }
 
   get referralsUrl(): string {
-    return `${this.#base.toString().replace(/\/+$/, "")}/referrals`;
+    return this.#referralsUrl;
   }
 
   /**
@@ -81,8 +56,8 @@ export class ReferralClient {
     let next: string | undefined = first.toString();
     while (next) {
       options.signal?.throwIfAborted();
-      const sent = await this.#send("GET", next, undefined, {}, options.signal);
-      const body = this.#json<{ value?: unknown[]; items?: unknown[]; "@odata.nextLink"?: string; continuationToken?: string }>(sent);
+      const sent = await this.#http.send("GET", next, undefined, {}, options.signal);
+      const body = this.#http.json<{ value?: unknown[]; items?: unknown[]; "@odata.nextLink"?: string; continuationToken?: string }>(sent);
       const items: WireReferral[] = [];
       for (const raw of body.value ?? body.items ?? []) {
         try {
@@ -98,14 +73,14 @@ export class ReferralClient {
   }
 
   async get(id: string): Promise<WireReferral> {
-    const sent = await this.#send("GET", `${this.referralsUrl}/${encodeURIComponent(id)}`);
-    return parseReferral(this.#json(sent));
+    const sent = await this.#http.send("GET", `${this.referralsUrl}/${encodeURIComponent(id)}`);
+    return parseReferral(this.#http.json(sent));
   }
 
   /** Creates a referral (the Shared co-sell referral of a conversion). */
   async create(referral: Record<string, unknown>): Promise<WireReferral> {
-    const sent = await this.#send("POST", this.referralsUrl, JSON.stringify(referral), { "Content-Type": "application/json" });
-    return parseReferral(this.#json(sent));
+    const sent = await this.#http.send("POST", this.referralsUrl, JSON.stringify(referral), { "Content-Type": "application/json" });
+    return parseReferral(this.#http.json(sent));
   }
 
   /**
@@ -115,13 +90,13 @@ export class ReferralClient {
   async patch(id: string, operations: readonly JsonPatchOperation[], eTag: string): Promise<WireReferral> {
     const url = `${this.referralsUrl}/${encodeURIComponent(id)}`;
     try {
-      const sent = await this.#send("PATCH", url, JSON.stringify(operations), {
+      const sent = await this.#http.send("PATCH", url, JSON.stringify(operations), {
         "Content-Type": "application/json",
         "If-Match": eTag,
         Prefer: "return=representation",
       });
       if (sent.status === 204 || sent.text.trim() === "") return this.get(id);
-      return parseReferral(this.#json(sent));
+      return parseReferral(this.#http.json(sent));
     } catch (error) {
       if (error instanceof PartnerCenterError && error.code === "PC_PRECONDITION_FAILED" && !(error instanceof ReferralConflictError)) {
         const current = await this.get(id);
@@ -142,69 +117,4 @@ export class ReferralClient {
     }
     return `${this.referralsUrl}${query}`;
   }
-
-  #json<T>(sent: Sent): T {
-    try {
-      return JSON.parse(sent.text) as T;
-    } catch (error) {
-      throw new PartnerCenterError("PC_UNEXPECTED_RESPONSE", { ...sent.context, remoteMessage: "response body is not JSON" }, error);
-    }
-  }
-
-  async #send(method: string, url: string, body?: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Sent> {
-    let refreshed = false;
-    for (;;) {
-      const clientRequestId = randomUUID();
-      const context: PartnerCenterErrorContext = { method, url, clientRequestId };
-      const token = await this.#tokens.getToken(refreshed ? { forceRefresh: true } : undefined);
-      const started = this.#clock.now().getTime();
-      let response: Response;
-      try {
-        const timeout = AbortSignal.timeout(this.#timeoutMs);
-        response = await this.#fetch(url, {
-          method,
-          headers: {
-            Authorization: `Bearer ${token}`,
-            Accept: "application/json",
-            "client-request-id": clientRequestId,
-            ...(this.#correlationId ? { "MS-CorrelationId": this.#correlationId } : {}),
-            ...headers,
-          },
-          ...(body === undefined ? {} : { body }),
-          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-        });
-      } catch (error) {
-        if (signal?.aborted) throw error;
-        this.#log.warn({ method, url: redactQuery(url), clientRequestId, err: error }, "Partner Center unreachable");
-        throw new PartnerCenterError("PC_UNREACHABLE", { ...context, remoteMessage: (error as Error).message }, error);
-      }
-      const text = await response.text();
-      const requestId = response.headers.get("request-id") ?? undefined;
-      const sent: Sent = { status: response.status, headers: response.headers, text, context: { ...context, status: response.status, ...(requestId ? { requestId } : {}) } };
-      const elapsedMs = this.#clock.now().getTime() - started;
-      this.#log.debug({ method, url: redactQuery(url), status: response.status, clientRequestId, requestId, elapsedMs }, "Partner Center call");
-      if (response.ok) return sent;
-      if (response.status === 401 && !refreshed) {
-        refreshed = true;
-        this.#log.info({ clientRequestId }, "token refused; retrying once with a fresh one");
-        continue;
-      }
-      const remote = readErrorBody(text);
-      const wait = retryAfterMs(response.headers.get("retry-after"), remote.message, this.#clock.now());
-      const code = codeFor(response.status, remote.code);
-      const error = new PartnerCenterError(code, {
-        ...sent.context,
-        ...(remote.code ? { remoteCode: remote.code } : {}),
-        ...(remote.message ? { remoteMessage: remote.message } : {}),
-        ...(remote.target ? { target: remote.target } : {}),
-        ...(wait === undefined ? {} : { retryAfterMs: wait }),
-      });
-      this.#log.warn({ method, url: redactQuery(url), status: response.status, code, clientRequestId, requestId, retryAfterMs: wait }, "Partner Center call failed");
-      throw error;
-    }
-  }
-}
-
-function redactQuery(url: string): string {
-  return url.replace(/(\$skiptoken=)[^&]+/i, "$1…");
 }
