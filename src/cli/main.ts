@@ -3,6 +3,8 @@ import { isCosellError, toCosellError } from "../shared/errors.js";
 import { registerConfigCheck } from "./commands/config-check.js";
 import { registerDbMigrate } from "./commands/db-migrate.js";
 import { registerRun } from "./commands/run.js";
+import { registerSandboxCommands } from "./commands/sandbox.js";
+import { registerWebhookCommands } from "./commands/webhook.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
 import { defaultIo, printError } from "./io.js";
@@ -38,6 +40,8 @@ export function buildProgram(io: CliIo): Command {
   registerDbMigrate(db, io);
 
   registerRun(program, io);
+  registerWebhookCommands(program, io);
+  registerSandboxCommands(program, io);
 
   for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
     command.exitOverride().configureOutput({ writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t) });

@@ -28,12 +28,16 @@ const sandboxAuth = z.strictObject({ mode: z.literal("sandbox") });
 const ENTRA_AUTHORITY = "https://login.microsoftonline.com";
 
 /** An Entra ID app registration with a client secret (Partner Center app-only, Dataverse). */
+/** A PEM file of extra CAs to trust for the authority (a private PKI, or a standalone sandbox). */
+const caFile = z.string().min(1).optional();
+
 const entraClientCredentials = z.strictObject({
   mode: z.literal("client-credentials"),
   tenantId: z.string().min(1),
   clientId: z.string().min(1),
   clientSecret: secret,
   authority: httpUrl.default(ENTRA_AUTHORITY),
+  caFile,
 });
 
 const partnerCenterAuth = z.discriminatedUnion("mode", [
@@ -48,14 +52,32 @@ const partnerCenterAuth = z.discriminatedUnion("mode", [
     tokenCacheFile: z.string().default("./data/pc-token-cache.bin"),
     tokenCacheKey: secret,
     authority: httpUrl.default(ENTRA_AUTHORITY),
+    caFile,
   }),
   entraClientCredentials,
   sandboxAuth,
 ]);
 
+const WEBHOOK_EVENTS = ["referral-created", "referral-updated", "related-referral-created", "related-referral-updated"] as const;
+
 const partnerCenterAccount = z.strictObject({
   baseUrl: httpUrl.default("https://api.partner.microsoft.com/v1.0/engagements"),
+  /** Webhook registration lives on another host and audience than the referral API. */
+  webhookApiUrl: httpUrl.default("https://api.partnercenter.microsoft.com/webhooks/v1"),
   auth: partnerCenterAuth,
+  webhook: z
+    .strictObject({
+      /** The public https URL Partner Center posts to (this daemon's /webhooks/partner-center behind your proxy). */
+      publicUrl: httpUrl.optional(),
+      events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).default([...WEBHOOK_EVENTS]),
+      /** Put the signature in x-ms-signature instead of Authorization. */
+      signatureInHeader: z.boolean().default(false),
+      /** Hosts the signing certificate may come from; `*.name` allows subdomains. */
+      certificateHosts: z.array(z.string().min(1)).min(1).default(["*.partnercenter.microsoft.com", "*.partner.microsoft.com"]),
+      /** Extra CAs for the signing certificate (beyond the system roots). */
+      trustedCaFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
 });
 
 const salesforce = z.strictObject({

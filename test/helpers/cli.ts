@@ -39,6 +39,8 @@ export interface SpawnedCli {
   /** Resolves once a stdout line contains `text`; rejects if the process exits first. */
   waitFor(text: string): Promise<void>;
   signal(name: NodeJS.Signals): void;
+  /** The first complete stdout line. */
+  firstLine(): Promise<string>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
@@ -71,6 +73,7 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): SpawnedCl
             void exited.then((result) => reject(new Error(`exited (${result.code}) before "${text}":\n${result.stdout}\n${result.stderr}`)));
           }),
     signal: (name) => child.kill(name),
+    firstLine: async () => stdout.slice(0, stdout.indexOf("\n") + 1),
     exited,
   };
 }
