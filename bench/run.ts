@@ -8,6 +8,7 @@ import { createLogger } from "../src/log/logger.js";
 import { contentHash } from "../src/shared/content-hash.js";
 import type { LeadInput } from "../src/store/index.js";
 import { Store } from "../src/store/index.js";
+import { benchPull } from "./pull-partner-center.js";
 
 /**
  * `npm run bench`: speed and memory of what the daemon does today, written to
@@ -18,13 +19,14 @@ const { values: args } = parseArgs({
     leads: { type: "string", default: "10000" },
     out: { type: "string", default: "bench/results" },
     pg: { type: "string", default: process.env.COSELL_BENCH_PG_URL ?? "" },
+    "pull-leads": { type: "string", default: "10000" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 
 if (args.help) {
   process.stdout.write(
-    "Usage: npm run bench -- [--leads N] [--out DIR] [--pg postgres://…]\n\nWrites DIR/latest.json and DIR/latest.md. --pg (or COSELL_BENCH_PG_URL) adds the PostgreSQL store figures.\n",
+    "Usage: npm run bench -- [--leads N] [--pull-leads N] [--out DIR] [--pg postgres://…]\n\nWrites DIR/latest.json and DIR/latest.md. --pg (or COSELL_BENCH_PG_URL) adds the PostgreSQL store figures;\n--pull-leads sets how many sandbox leads the Partner Center pull benchmark pulls (default 10000).\n",
   );
   process.exit(0);
 }
@@ -125,6 +127,11 @@ try {
   await benchStore("sqlite", `sqlite:${join(dir, "bench.db")}`);
   if (args.pg) await benchStore("postgres", args.pg);
   else log.info("no --pg / COSELL_BENCH_PG_URL: PostgreSQL figures skipped");
+  const pulled = await benchPull(Number(args["pull-leads"]), log);
+  record("partnerCenter.pull.rate", pulled.leadsPerSecond, "leads/s", `${pulled.leads} sandbox leads over HTTP into SQLite, sandbox in its own process`);
+  record("partnerCenter.pull.peakRss", pulled.peakRssMb, "MB", "peak RSS of the pulling process");
+  record("partnerCenter.pull.rssGrowth", pulled.rssGrowthMb, "MB", "RSS at the end minus after the first 10% of pages (flat ≈ 0)");
+  record("partnerCenter.pull.heapGrowth", pulled.heapGrowthMb, "MB", "heap used at the end minus after the first 10% of pages");
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
