@@ -4,6 +4,7 @@ import knexFactory from "knex";
 import type { Knex } from "knex";
 import type { Logger } from "../log/logger.js";
 import { CosellError } from "../shared/errors.js";
+import { sqliteImmediateClient } from "./sqlite-immediate-client.js";
 
 export type StoreKind = "sqlite" | "postgres";
 
@@ -58,7 +59,7 @@ export function connect(options: StoreOptions, logger?: Logger): { knex: Knex; k
     if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true });
     const pragmas = sqlitePragmas(options.busyTimeoutMs ?? 5000);
     const knex = knexFactory({
-      client: "sqlite3",
+      client: sqliteImmediateClient,
       connection: { filename },
       useNullAsDefault: true,
       log,

@@ -8,20 +8,23 @@ import { CrmLinksRepository } from "./repositories/crm-links-repository.js";
 import { CursorsRepository } from "./repositories/cursors-repository.js";
 import { LeadEventsRepository } from "./repositories/lead-events-repository.js";
 import { LeadsRepository } from "./repositories/leads-repository.js";
+import { OutboxRepository } from "./repositories/outbox-repository.js";
 
 export interface Repositories {
   leads: LeadsRepository;
   crmLinks: CrmLinksRepository;
   cursors: CursorsRepository;
   events: LeadEventsRepository;
+  outbox: OutboxRepository;
 }
 
-function repositories(db: Knex | Knex.Transaction): Repositories {
+function repositories(db: Knex | Knex.Transaction, kind: StoreKind): Repositories {
   return {
     leads: new LeadsRepository(db),
     crmLinks: new CrmLinksRepository(db),
     cursors: new CursorsRepository(db),
     events: new LeadEventsRepository(db),
+    outbox: new OutboxRepository(db, kind),
   };
 }
 
@@ -44,7 +47,7 @@ export class Store {
     this.#knex = knex;
     this.kind = kind;
     this.#url = url;
-    this.repos = repositories(knex);
+    this.repos = repositories(knex, kind);
   }
 
   /** Opens the store and checks it answers; fails with STORE_UNAVAILABLE and what to check. */
@@ -87,7 +90,7 @@ export class Store {
 
   /** Runs `work` in one transaction: all its writes land together or not at all. */
   async transaction<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.#knex.transaction(async (trx) => work(repositories(trx)));
+    return this.#knex.transaction(async (trx) => work(repositories(trx, this.kind)));
   }
 
   async close(): Promise<void> {

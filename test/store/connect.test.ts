@@ -31,6 +31,22 @@ describe("store connection", () => {
     }
   });
 
+  it("starts every SQLite transaction with BEGIN IMMEDIATE, so a second process waits instead of failing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cosell-immediate-"));
+    const { knex } = connect({ url: `sqlite:${join(dir, "i.db")}` });
+    const statements: string[] = [];
+    knex.on("query", (query: { sql: string }) => statements.push(query.sql));
+    try {
+      await knex.transaction(async (trx) => {
+        await trx.raw("select 1");
+      });
+      expect(statements[0]).toBe("BEGIN IMMEDIATE;");
+      expect(statements).toContain("select 1");
+    } finally {
+      await knex.destroy();
+    }
+  });
+
   it("an unreachable PostgreSQL gives STORE_UNAVAILABLE without the password", async () => {
     const error = await Store.open({ url: "postgres://u:topsecret@127.0.0.1:1/none" }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "STORE_UNAVAILABLE", retryable: true });

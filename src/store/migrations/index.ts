@@ -1,5 +1,6 @@
 import type { Knex } from "knex";
 import * as initial from "./001-initial.js";
+import * as outbox from "./002-outbox.js";
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from compiled
@@ -7,6 +8,7 @@ import * as initial from "./001-initial.js";
  */
 const MIGRATIONS: ReadonlyArray<{ name: string; migration: Knex.Migration }> = [
   { name: "001-initial", migration: initial },
+  { name: "002-outbox", migration: outbox },
 ];
 
 export const migrationSource: Knex.MigrationSource<{ name: string; migration: Knex.Migration }> = {

@@ -1,0 +1,134 @@
+import type { Clock } from "../shared/clock.js";
+
+/**
+ * How fast one target may be called: a sliding-window rate (requests per interval, from config),
+ * tightened by what the target says (Retry-After, remaining quota, rate headers), and a circuit
+ * breaker that stops calling a target that keeps failing, then tries one request after a pause.
+ */
+export interface PacerSettings {
+  requestsPerInterval: number;
+  intervalMs: number;
+  /** Consecutive unavailable answers (5xx, network) that open the circuit. */
+  breakerThreshold: number;
+  /** How long the circuit stays open before one trial request. */
+  breakerPauseMs: number;
+  /** Stop early when a daily quota is this close to its limit (0..1 of the limit left). */
+  quotaReserve: number;
+}
+
+/** What a target's answer said about its limits; every field is optional. */
+export interface RateInfo {
+  retryAfterMs?: number;
+  /** Requests left in the target's current window, and when that window resets. */
+  remaining?: number;
+  resetAt?: Date;
+  /** Daily quota as reported (Sforce-Limit-Info api-usage=USED/LIMIT, HubSpot daily headers). */
+  dailyUsed?: number;
+  dailyLimit?: number;
+}
+
+export type BreakerState = "closed" | "open" | "half-open";
+
+export interface PacerSnapshot {
+  breaker: BreakerState;
+  blockedUntil?: Date;
+  reason?: string;
+  dailyUsed?: number;
+  dailyLimit?: number;
+}
+
+export const DEFAULT_PACER: PacerSettings = { requestsPerInterval: 10, intervalMs: 1_000, breakerThreshold: 5, breakerPauseMs: 30_000, quotaReserve: 0.02 };
+
+export class Pacer {
+  readonly #settings: PacerSettings;
+  readonly #clock: Clock;
+  readonly #sent: number[] = [];
+  #blockedUntil = 0;
+  #reason: string | undefined;
+  #failures = 0;
+  #breaker: BreakerState = "closed";
+  #trialInFlight = false;
+  #daily: { used: number; limit: number } | undefined;
+
+  constructor(settings: Partial<PacerSettings>, clock: Clock) {
+    this.#settings = { ...DEFAULT_PACER, ...settings };
+    this.#clock = clock;
+  }
+
+  /**
+   * How long to wait before the next request may go (0: now). Calling it does not take the slot;
+   * `take()` does, once the request is actually sent.
+   */
+  waitMs(): number {
+    const now = this.#clock.now().getTime();
+    if (this.#breaker === "open") {
+      if (now < this.#blockedUntil) return this.#blockedUntil - now;
+      this.#breaker = "half-open";
+    }
+    if (this.#breaker === "half-open" && this.#trialInFlight) return this.#settings.breakerPauseMs;
+    if (now < this.#blockedUntil) return this.#blockedUntil - now;
+    const windowStart = now - this.#settings.intervalMs;
+    while (this.#sent.length > 0 && (this.#sent[0] as number) <= windowStart) this.#sent.shift();
+    if (this.#sent.length < this.#settings.requestsPerInterval) return 0;
+    return (this.#sent[0] as number) + this.#settings.intervalMs - now;
+  }
+
+  /** Records `count` requests as sent now. */
+  take(count = 1): void {
+    const now = this.#clock.now().getTime();
+    for (let i = 0; i < count; i += 1) this.#sent.push(now);
+    if (this.#breaker === "half-open") this.#trialInFlight = true;
+  }
+
+  /** Feeds back what the answer said about limits. */
+  observe(info: RateInfo): void {
+    const now = this.#clock.now().getTime();
+    if (info.retryAfterMs !== undefined && info.retryAfterMs > 0) this.#block(now + info.retryAfterMs, "Retry-After");
+    if (info.remaining !== undefined && info.remaining <= 0 && info.resetAt) this.#block(info.resetAt.getTime(), "window quota used up");
+    if (info.dailyUsed !== undefined && info.dailyLimit !== undefined && info.dailyLimit > 0) {
+      this.#daily = { used: info.dailyUsed, limit: info.dailyLimit };
+      if (info.dailyLimit - info.dailyUsed <= info.dailyLimit * this.#settings.quotaReserve) {
+        // Keep the reserve for people working in the CRM; resume when the rolling day moves on.
+        this.#block(now + 60 * 60_000, "daily quota nearly used up");
+      }
+    }
+  }
+
+  /** A request succeeded: the breaker closes. */
+  succeeded(): void {
+    this.#failures = 0;
+    this.#breaker = "closed";
+    this.#trialInFlight = false;
+  }
+
+  /** The target was unavailable (5xx, network); enough in a row open the breaker. */
+  unavailable(): void {
+    this.#failures += 1;
+    this.#trialInFlight = false;
+    if (this.#breaker === "half-open" || this.#failures >= this.#settings.breakerThreshold) {
+      this.#breaker = "open";
+      this.#block(this.#clock.now().getTime() + this.#settings.breakerPauseMs, "circuit open after repeated failures");
+    }
+  }
+
+  /** Any other failure (a bad record, a conflict) says nothing about the target's health. */
+  otherFailure(): void {
+    this.#trialInFlight = false;
+  }
+
+  snapshot(): PacerSnapshot {
+    const now = this.#clock.now().getTime();
+    return {
+      breaker: this.#breaker,
+      ...(this.#blockedUntil > now ? { blockedUntil: new Date(this.#blockedUntil), ...(this.#reason ? { reason: this.#reason } : {}) } : {}),
+      ...(this.#daily ? { dailyUsed: this.#daily.used, dailyLimit: this.#daily.limit } : {}),
+    };
+  }
+
+  #block(until: number, reason: string): void {
+    if (until > this.#blockedUntil) {
+      this.#blockedUntil = until;
+      this.#reason = reason;
+    }
+  }
+}

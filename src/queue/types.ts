@@ -1,0 +1,31 @@
+import type { Logger } from "../log/logger.js";
+import type { OutboxJob } from "../store/index.js";
+import type { RateInfo } from "./pacer.js";
+
+export type JobOutcome = { ok: true } | { ok: false; error: unknown };
+
+export interface BatchResult {
+  /** One outcome per job, in the order the jobs were given. */
+  outcomes: JobOutcome[];
+  /** What the target said about its limits (rate headers, quota). */
+  rate?: RateInfo;
+}
+
+/**
+ * Runs jobs of one kind against one target. Gets 1..batchSize jobs; must report an outcome for
+ * each. Throwing fails the whole batch with that error. Jobs carry an idempotency key: a handler
+ * must make a repeat of the same key harmless (the CRM upserts on an external id; Partner Center
+ * writes carry the eTag they were planned on).
+ */
+export interface JobHandler {
+  handle(jobs: OutboxJob[], context: { signal: AbortSignal; logger: Logger }): Promise<BatchResult>;
+}
+
+export interface TargetSettings {
+  /** Batches in flight at once against this target. */
+  concurrency: number;
+  /** Most jobs handed to one handler call. */
+  batchSize: number;
+  requestsPerInterval: number;
+  intervalMs: number;
+}

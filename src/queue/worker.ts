@@ -1,0 +1,301 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import PQueue from "p-queue";
+import type { Logger } from "../log/logger.js";
+import { componentLogger } from "../log/logger.js";
+import type { Clock } from "../shared/clock.js";
+import { systemClock } from "../shared/clock.js";
+import { CosellError, toCosellError } from "../shared/errors.js";
+import type { OutboxJob, Store } from "../store/index.js";
+import type { BackoffPolicy } from "./backoff.js";
+import { DEFAULT_BACKOFF, planRetry } from "./backoff.js";
+import type { PacerSettings } from "./pacer.js";
+import { Pacer } from "./pacer.js";
+import type { JobHandler, JobOutcome, TargetSettings } from "./types.js";
+
+export interface WorkerOptions {
+  store: Store;
+  /** Handlers by job kind. */
+  handlers: Record<string, JobHandler>;
+  /** The targets this worker serves, with their pacing. */
+  targets: Record<string, TargetSettings & Partial<PacerSettings>>;
+  logger: Logger;
+  clock?: Clock;
+  owner?: string;
+  leaseMs?: number;
+  /** How long an idle target waits before looking again (an enqueue in this process wakes it sooner). */
+  pollMs?: number;
+  /** Jobs whose deadline falls within this window run before routine ones. */
+  urgentWindowMs?: number;
+  backoff?: BackoffPolicy;
+  random?: () => number;
+  /** Called after the transaction that escalated a job commits. */
+  onEscalate?: (job: OutboxJob, reason: string) => void | Promise<void>;
+}
+
+export interface WorkerCounters {
+  leased: number;
+  done: number;
+  retried: number;
+  dead: number;
+  escalated: number;
+  leaseLost: number;
+}
+
+/** Errors that say the target is down, not that the job is wrong. */
+function isUnavailable(error: CosellError): boolean {
+  return /_(UNAVAILABLE|UNREACHABLE|TIMEOUT)$/.test(error.code) || error.code === "OUTBOX_HANDLER_CRASHED";
+}
+
+function retryAfterOf(error: unknown): number | undefined {
+  const value = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof value === "number" ? value : undefined;
+}
+
+/**
+ * Leases due jobs target by target, runs them through the target's handler under its pacer and
+ * concurrency, renews leases while they run, and settles each one: done, due again with backoff,
+ * or dead in the failure index. Stopping stops leasing, lets running batches finish within a grace
+ * period, and gives back what is left.
+ */
+export class OutboxWorker {
+  readonly owner: string;
+  readonly counters: WorkerCounters = { leased: 0, done: 0, retried: 0, dead: 0, escalated: 0, leaseLost: 0 };
+  readonly #options: WorkerOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #pacers = new Map<string, Pacer>();
+  readonly #inFlight = new Set<number>();
+  readonly #running = new Set<Promise<void>>();
+  readonly #abort = new AbortController();
+  readonly #wakers = new Set<() => void>();
+  #loops: Promise<void>[] = [];
+  #stopping = false;
+
+  constructor(options: WorkerOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.#log = componentLogger(options.logger, "outbox", { job: undefined });
+  }
+
+  pacer(target: string): Pacer {
+    let pacer = this.#pacers.get(target);
+    if (!pacer) {
+      const settings = this.#options.targets[target];
+      pacer = new Pacer(settings ?? {}, this.#clock);
+      this.#pacers.set(target, pacer);
+    }
+    return pacer;
+  }
+
+  /** Starts one loop per target. */
+  start(): void {
+    this.#loops = Object.keys(this.#options.targets).map((target) => this.#loop(target));
+  }
+
+  /** Something was enqueued: look now instead of at the next poll. */
+  wake(): void {
+    for (const wake of [...this.#wakers]) wake();
+  }
+
+  /**
+   * One lease-run-settle cycle for a target, awaited to the end: what tests drive with an injected
+   * clock, and what the loop does each turn.
+   */
+  async runOnce(target: string): Promise<number> {
+    const settings = this.#options.targets[target];
+    if (!settings) throw new CosellError("OUTBOX_UNKNOWN_TARGET", `No settings for outbox target "${target}".`);
+    const jobs = await this.#lease(target, settings.batchSize);
+    if (jobs.length > 0) await this.#run(target, jobs);
+    return jobs.length;
+  }
+
+  async stop(graceMs = 30_000): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.wake();
+    await Promise.all(this.#loops);
+    const finished = Promise.all([...this.#running]).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+    });
+    const inTime = await Promise.race([finished, timedOut]);
+    if (timer) clearTimeout(timer);
+    if (!inTime) {
+      this.#abort.abort(new CosellError("OUTBOX_SHUTDOWN", "The worker is shutting down."));
+      const left = [...this.#inFlight];
+      const released = await this.#options.store.repos.outbox.release(left, this.owner, this.#clock.now());
+      this.#log.warn({ released, graceMs }, "grace period over; unfinished jobs released for the next worker");
+    }
+  }
+
+  async #loop(target: string): Promise<void> {
+    const settings = this.#options.targets[target] as TargetSettings;
+    const queue = new PQueue({ concurrency: settings.concurrency });
+    const pacer = this.pacer(target);
+    const pollMs = this.#options.pollMs ?? 1_000;
+    while (!this.#stopping) {
+      const wait = pacer.waitMs();
+      if (wait > 0) {
+        await this.#idle(Math.min(wait, pollMs * 5));
+        continue;
+      }
+      if (queue.pending >= settings.concurrency) {
+        await Promise.race([new Promise((resolve) => queue.once("next", resolve)), this.#idlePromise(pollMs)]);
+        continue;
+      }
+      let jobs: OutboxJob[];
+      try {
+        jobs = await this.#lease(target, settings.batchSize);
+      } catch (error) {
+        this.#log.error({ err: error, target }, "leasing failed; retrying after the poll interval");
+        await this.#idle(pollMs);
+        continue;
+      }
+      if (jobs.length === 0) {
+        await this.#idle(pollMs);
+        continue;
+      }
+      const run = queue.add(() => this.#run(target, jobs));
+      const tracked = run.then(
+        () => undefined,
+        (error: unknown) => this.#log.error({ err: error, target }, "batch failed outside the handler"),
+      );
+      this.#running.add(tracked);
+      void tracked.finally(() => this.#running.delete(tracked));
+    }
+  }
+
+  async #lease(target: string, limit: number): Promise<OutboxJob[]> {
+    const now = this.#clock.now();
+    const leaseMs = this.#options.leaseMs ?? 30_000;
+    const urgentBefore = new Date(now.getTime() + (this.#options.urgentWindowMs ?? 24 * 60 * 60_000));
+    const jobs = await this.#options.store.transaction((repos) => repos.outbox.lease({ owner: this.owner, target, limit, leaseMs, now, urgentBefore }));
+    for (const job of jobs) this.#inFlight.add(job.id);
+    this.counters.leased += jobs.length;
+    return jobs;
+  }
+
+  async #run(target: string, jobs: OutboxJob[]): Promise<void> {
+    const pacer = this.pacer(target);
+    const leaseMs = this.#options.leaseMs ?? 30_000;
+    const ids = jobs.map((j) => j.id);
+    // Renew well before expiry; a renewal that finds the lease gone means another worker took over.
+    const heartbeat = setInterval(() => {
+      void this.#options.store.repos.outbox.renew(ids, this.owner, leaseMs, this.#clock.now()).catch((error: unknown) => {
+        this.#log.warn({ err: error, target }, "lease renewal failed");
+      });
+    }, Math.max(50, Math.floor(leaseMs / 3)));
+    heartbeat.unref();
+    const outcomes = new Map<number, JobOutcome>();
+    try {
+      const byKind = new Map<string, OutboxJob[]>();
+      for (const job of jobs) byKind.set(job.kind, [...(byKind.get(job.kind) ?? []), job]);
+      for (const [kind, group] of byKind) {
+        const handler = this.#options.handlers[kind];
+        if (!handler) {
+          for (const job of group) outcomes.set(job.id, { ok: false, error: new CosellError("OUTBOX_NO_HANDLER", `No handler for job kind "${kind}"; this daemon version cannot run it.`) });
+          continue;
+        }
+        pacer.take();
+        try {
+          const result = await handler.handle(group, { signal: this.#abort.signal, logger: componentLogger(this.#log, "outbox", { job: group.length === 1 ? group[0]?.id : `${group.length} jobs` }) });
+          if (result.rate) pacer.observe(result.rate);
+          group.forEach((job, index) => outcomes.set(job.id, result.outcomes[index] ?? { ok: false, error: new CosellError("OUTBOX_HANDLER_INCOMPLETE", "The handler reported no outcome for this job.", { retryable: true }) }));
+        } catch (error) {
+          const failure = error instanceof CosellError ? error : new CosellError("OUTBOX_HANDLER_CRASHED", `The handler threw: ${(error as Error).message}`, { retryable: true, cause: error });
+          for (const job of group) outcomes.set(job.id, { ok: false, error: failure });
+        }
+      }
+    } finally {
+      clearInterval(heartbeat);
+    }
+    await this.#settle(target, jobs, outcomes);
+  }
+
+  async #settle(target: string, jobs: OutboxJob[], outcomes: Map<number, JobOutcome>): Promise<void> {
+    const pacer = this.pacer(target);
+    const now = this.#clock.now();
+    const escalations: Array<{ job: OutboxJob; reason: string }> = [];
+    let healthy = false;
+    await this.#options.store.transaction(async (repos) => {
+      for (const job of jobs) {
+        const outcome = outcomes.get(job.id) ?? { ok: false, error: new CosellError("OUTBOX_HANDLER_INCOMPLETE", "No outcome.", { retryable: true }) };
+        if (outcome.ok) {
+          healthy = true;
+          if (await repos.outbox.complete(job.id, this.owner, now)) this.counters.done += 1;
+          else {
+            this.counters.leaseLost += 1;
+            this.#log.warn({ job: job.id, target }, "lease lost before completion; the target's idempotency key absorbs any repeat");
+          }
+          continue;
+        }
+        const error = toCosellError(outcome.error, "OUTBOX_JOB_FAILED");
+        const retryAfterMs = retryAfterOf(outcome.error);
+        if (retryAfterMs !== undefined) pacer.observe({ retryAfterMs });
+        if (isUnavailable(error)) pacer.unavailable();
+        else pacer.otherFailure();
+        const plan = planRetry(
+          { attempts: job.attempts, maxAttempts: job.maxAttempts, retryable: error.retryable, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), ...(job.dueBy ? { dueBy: job.dueBy } : {}), now, random: this.#options.random ?? Math.random },
+          this.#options.backoff ?? DEFAULT_BACKOFF,
+        );
+        const settled = await repos.outbox.settleFailure(
+          job.id,
+          this.owner,
+          plan.kind === "retry"
+            ? { outcome: "retry", at: plan.at, code: error.code, message: error.message, escalate: plan.escalate }
+            : { outcome: "dead", code: error.code, message: error.message, escalate: plan.escalate },
+          now,
+        );
+        if (!settled) {
+          this.counters.leaseLost += 1;
+          continue;
+        }
+        if (plan.kind === "retry") this.counters.retried += 1;
+        else this.counters.dead += 1;
+        this.#log[plan.kind === "dead" ? "error" : "warn"]({ job: job.id, target, kind: job.kind, code: error.code, attempts: job.attempts, next: plan.kind === "retry" ? plan.at.toISOString() : "dead" }, plan.kind === "dead" ? "job dead" : "job will be retried");
+        if (plan.escalate && !job.escalatedAt) {
+          const reason = plan.reason ?? "deadline at risk";
+          escalations.push({ job, reason });
+          if (job.leadId !== undefined) {
+            await repos.events.append({
+              leadId: job.leadId,
+              ...(job.pair ? { pair: job.pair } : {}),
+              at: now,
+              side: "daemon",
+              kind: "deadline-escalated",
+              cause: `${job.kind} to ${target}: ${reason}`,
+              details: { jobId: job.id, dueBy: job.dueBy?.toISOString(), code: error.code, attempts: job.attempts },
+            });
+          }
+        }
+      }
+    });
+    if (healthy) pacer.succeeded();
+    for (const job of jobs) this.#inFlight.delete(job.id);
+    for (const { job, reason } of escalations) {
+      this.counters.escalated += 1;
+      this.#log.error({ job: job.id, target, dueBy: job.dueBy?.toISOString(), reason }, "deadline escalated");
+      await this.#options.onEscalate?.(job, reason);
+    }
+  }
+
+  #idle(ms: number): Promise<void> {
+    return this.#idlePromise(ms);
+  }
+
+  #idlePromise(ms: number): Promise<void> {
+    if (this.#stopping) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wakers.add(done);
+    });
+  }
+}

@@ -1,0 +1,358 @@
+import { randomUUID } from "node:crypto";
+import type { Knex } from "knex";
+import { parseJson, toDate, toNumber, toOptional, toOptionalDate } from "../rows.js";
+
+export type JobState = "pending" | "running" | "done" | "dead" | "dropped" | "superseded";
+
+export interface NewJob {
+  pair?: string;
+  /** partner-center | crm:<name> | notify:<channel> */
+  target: string;
+  kind: string;
+  leadId?: number;
+  payload: unknown;
+  /**
+   * Jobs with the same key replace each other while pending. Defaults to lead + target + kind when
+   * the job has a lead; `null` opts out.
+   */
+  coalesceKey?: string | null;
+  idempotencyKey?: string;
+  /** Higher runs first among jobs of equal deadline. */
+  priority?: number;
+  /** The deadline this effect serves (accept-by, act-by); earliest deadline runs first. */
+  dueBy?: Date;
+  runAt?: Date;
+  maxAttempts: number;
+}
+
+export interface OutboxJob {
+  id: number;
+  pair?: string;
+  target: string;
+  kind: string;
+  leadId?: number;
+  payload: unknown;
+  coalesceKey?: string;
+  idempotencyKey: string;
+  priority: number;
+  dueBy?: Date;
+  state: JobState;
+  attempts: number;
+  maxAttempts: number;
+  runAt: Date;
+  leaseOwner?: string;
+  leaseExpiresAt?: Date;
+  lastErrorCode?: string;
+  lastErrorMessage?: string;
+  firstFailedAt?: Date;
+  lastFailedAt?: Date;
+  escalatedAt?: Date;
+  createdAt: Date;
+  updatedAt: Date;
+  finishedAt?: Date;
+}
+
+export interface EnqueueResult {
+  id: number;
+  /** True when an older pending job was replaced instead of a new row queued. */
+  coalesced: boolean;
+}
+
+export interface LeaseRequest {
+  owner: string;
+  target: string;
+  limit: number;
+  leaseMs: number;
+  now: Date;
+  /** Jobs whose deadline falls before this go before every routine job. */
+  urgentBefore: Date;
+}
+
+export type Settlement =
+  | { outcome: "retry"; at: Date; code: string; message: string; escalate?: boolean }
+  | { outcome: "dead"; code: string; message: string; escalate?: boolean };
+
+export interface FailureListQuery {
+  state?: JobState;
+  target?: string;
+  code?: string;
+  limit?: number;
+  afterId?: number;
+}
+
+export interface OutboxStats {
+  byState: Record<string, Record<string, number>>;
+  oldestDueAgeMs: number;
+  retrying: number;
+  deadByCode: Record<string, number>;
+}
+
+const OPEN: JobState[] = ["pending", "running"];
+
+/**
+ * The outbox table. Enqueue takes the caller's transaction (the state change and its effect commit
+ * together); leasing runs in its own: SQLite serialises it with BEGIN IMMEDIATE, PostgreSQL with
+ * FOR UPDATE SKIP LOCKED, so several processes never lease the same job.
+ */
+export class OutboxRepository {
+  constructor(
+    private readonly db: Knex | Knex.Transaction,
+    private readonly dialect: "sqlite" | "postgres",
+  ) {}
+
+  async enqueue(job: NewJob, now: Date): Promise<EnqueueResult> {
+    const coalesceKey = job.coalesceKey === undefined ? (job.leadId !== undefined ? `${job.leadId}|${job.target}|${job.kind}` : null) : job.coalesceKey;
+    const runAt = job.runAt ?? now;
+    const idempotencyKey = job.idempotencyKey ?? randomUUID();
+    for (let attempt = 0; ; attempt += 1) {
+      if (coalesceKey) {
+        const pending = await this.db("outbox_jobs").where({ coalesce_key: coalesceKey, state: "pending" }).first();
+        if (pending) {
+          const existingDue = toOptionalDate(pending.due_by);
+          const dueBy = existingDue && job.dueBy ? (existingDue < job.dueBy ? existingDue : job.dueBy) : (existingDue ?? job.dueBy ?? null);
+          const existingRunAt = toDate(pending.run_at);
+          await this.db("outbox_jobs")
+            .where({ id: pending.id })
+            .update({
+              payload: JSON.stringify(job.payload ?? null),
+              idempotency_key: idempotencyKey,
+              priority: Math.max(toNumber(pending.priority), job.priority ?? 0),
+              due_by: dueBy,
+              run_at: existingRunAt < runAt ? existingRunAt : runAt,
+              attempts: 0,
+              max_attempts: job.maxAttempts,
+              last_error_code: null,
+              last_error_message: null,
+              updated_at: now,
+            });
+          return { id: toNumber(pending.id), coalesced: true };
+        }
+      }
+      try {
+        const [row] = await this.db("outbox_jobs")
+          .insert({
+            pair: job.pair ?? null,
+            target: job.target,
+            kind: job.kind,
+            lead_id: job.leadId ?? null,
+            payload: JSON.stringify(job.payload ?? null),
+            coalesce_key: coalesceKey,
+            idempotency_key: idempotencyKey,
+            priority: job.priority ?? 0,
+            due_by: job.dueBy ?? null,
+            state: "pending",
+            attempts: 0,
+            max_attempts: job.maxAttempts,
+            run_at: runAt,
+            created_at: now,
+            updated_at: now,
+          })
+          .returning("id");
+        return { id: toNumber(typeof row === "object" && row !== null ? (row as { id: unknown }).id : row), coalesced: false };
+      } catch (error) {
+        // Another transaction queued a pending job with this key between our read and insert.
+        if (attempt === 0 && coalesceKey && isUniqueViolation(error)) continue;
+        throw error;
+      }
+    }
+  }
+
+  /** Leases due jobs of one target; must run inside a transaction. */
+  async lease(request: LeaseRequest): Promise<OutboxJob[]> {
+    const { now } = request;
+    const query = this.db("outbox_jobs as j")
+      .select("j.*")
+      .where("j.target", request.target)
+      .andWhere((due) =>
+        due
+          .where((pending) => pending.where("j.state", "pending").andWhere("j.run_at", "<=", now))
+          .orWhere((expired) => expired.where("j.state", "running").andWhere("j.lease_expires_at", "<=", now)),
+      )
+      .whereNotExists((sibling) =>
+        sibling
+          .select(this.db.raw("1"))
+          .from("outbox_jobs as r")
+          .whereRaw("r.coalesce_key = j.coalesce_key")
+          .andWhereRaw("r.id <> j.id")
+          .andWhere("r.state", "running")
+          .andWhere("r.lease_expires_at", ">", now),
+      )
+      .orderByRaw("CASE WHEN j.due_by IS NOT NULL AND j.due_by <= ? THEN 0 ELSE 1 END", [request.urgentBefore])
+      .orderByRaw("CASE WHEN j.due_by IS NULL THEN 1 ELSE 0 END")
+      .orderBy([
+        { column: "j.due_by", order: "asc" },
+        { column: "j.priority", order: "desc" },
+        { column: "j.run_at", order: "asc" },
+        { column: "j.id", order: "asc" },
+      ])
+      .limit(request.limit);
+    if (this.dialect === "postgres") query.forUpdate("j").skipLocked();
+    const rows = (await query) as Array<Record<string, unknown>>;
+    const leased: OutboxJob[] = [];
+    const expiresAt = new Date(now.getTime() + request.leaseMs);
+    for (const row of rows) {
+      const job = fromRow(row);
+      if (job.state === "running") {
+        // A worker died holding this job. A newer pending job for the same key makes it obsolete.
+        if (job.coalesceKey && (await this.db("outbox_jobs").where({ coalesce_key: job.coalesceKey, state: "pending" }).first())) {
+          await this.db("outbox_jobs").where({ id: job.id }).update({ state: "superseded", lease_owner: null, lease_expires_at: null, finished_at: now, updated_at: now });
+          continue;
+        }
+        if (job.attempts >= job.maxAttempts) {
+          await this.db("outbox_jobs").where({ id: job.id }).update({
+            state: "dead",
+            lease_owner: null,
+            lease_expires_at: null,
+            last_error_code: "OUTBOX_LEASE_EXPIRED",
+            last_error_message: `The worker stopped while running this job ${job.attempts} times (crash or kill); it may crash the worker. Inspect it before retrying.`,
+            first_failed_at: job.firstFailedAt ?? now,
+            last_failed_at: now,
+            updated_at: now,
+          });
+          continue;
+        }
+      }
+      await this.db("outbox_jobs")
+        .where({ id: job.id })
+        .update({ state: "running", lease_owner: request.owner, lease_expires_at: expiresAt, attempts: job.attempts + 1, updated_at: now });
+      leased.push({ ...job, state: "running", leaseOwner: request.owner, leaseExpiresAt: expiresAt, attempts: job.attempts + 1, updatedAt: now });
+    }
+    return leased;
+  }
+
+  /** Extends the leases this owner still holds; returns how many it still holds. */
+  async renew(ids: readonly number[], owner: string, leaseMs: number, now: Date): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.db("outbox_jobs")
+      .whereIn("id", ids)
+      .andWhere({ lease_owner: owner, state: "running" })
+      .update({ lease_expires_at: new Date(now.getTime() + leaseMs), updated_at: now });
+  }
+
+  /** Marks a job done; false when the lease was lost meanwhile (the target's idempotency absorbs a repeat). */
+  async complete(id: number, owner: string, now: Date): Promise<boolean> {
+    const changed = await this.db("outbox_jobs")
+      .where({ id, lease_owner: owner, state: "running" })
+      .update({ state: "done", lease_owner: null, lease_expires_at: null, finished_at: now, updated_at: now });
+    return changed > 0;
+  }
+
+  async settleFailure(id: number, owner: string, settlement: Settlement, now: Date): Promise<boolean> {
+    const current = await this.db("outbox_jobs").where({ id, lease_owner: owner, state: "running" }).first();
+    if (!current) return false;
+    await this.db("outbox_jobs")
+      .where({ id })
+      .update({
+        state: settlement.outcome === "retry" ? "pending" : "dead",
+        run_at: settlement.outcome === "retry" ? settlement.at : toDate(current.run_at),
+        lease_owner: null,
+        lease_expires_at: null,
+        last_error_code: settlement.code.slice(0, 64),
+        last_error_message: settlement.message,
+        first_failed_at: current.first_failed_at ?? now,
+        last_failed_at: now,
+        ...(settlement.escalate && !current.escalated_at ? { escalated_at: now } : {}),
+        updated_at: now,
+      });
+    return true;
+  }
+
+  /** Gives leased jobs back untried (shutdown): due now, the attempt not counted. */
+  async release(ids: readonly number[], owner: string, now: Date): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.db("outbox_jobs")
+      .whereIn("id", ids)
+      .andWhere({ lease_owner: owner, state: "running" })
+      .update({ state: "pending", run_at: now, lease_owner: null, lease_expires_at: null, attempts: this.db.raw("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"), updated_at: now });
+  }
+
+  async get(id: number): Promise<OutboxJob | undefined> {
+    const row = await this.db("outbox_jobs").where({ id }).first();
+    return row ? fromRow(row) : undefined;
+  }
+
+  async list(query: FailureListQuery = {}): Promise<OutboxJob[]> {
+    const builder = this.db("outbox_jobs").orderBy("id", "asc").limit(query.limit ?? 100);
+    if (query.state) builder.where("state", query.state);
+    if (query.target) builder.where("target", query.target);
+    if (query.code) builder.where("last_error_code", query.code);
+    if (query.afterId !== undefined) builder.where("id", ">", query.afterId);
+    return (await builder).map(fromRow);
+  }
+
+  /** Puts a dead or dropped job back in the queue, due now, with a fresh attempt count. */
+  async retry(id: number, now: Date): Promise<boolean> {
+    const changed = await this.db("outbox_jobs")
+      .where({ id })
+      .whereIn("state", ["dead", "dropped"])
+      .update({ state: "pending", attempts: 0, run_at: now, escalated_at: null, finished_at: null, updated_at: now });
+    return changed > 0;
+  }
+
+  /** Redrives every dead job with one failure code; returns how many. */
+  async redrive(code: string, now: Date): Promise<number> {
+    return this.db("outbox_jobs")
+      .where({ state: "dead", last_error_code: code })
+      .update({ state: "pending", attempts: 0, run_at: now, escalated_at: null, updated_at: now });
+  }
+
+  /** Gives up on a pending or dead job; the row stays for the record. */
+  async drop(id: number, now: Date): Promise<boolean> {
+    const changed = await this.db("outbox_jobs").where({ id }).whereIn("state", ["pending", "dead"]).update({ state: "dropped", finished_at: now, updated_at: now });
+    return changed > 0;
+  }
+
+  /** Removes finished jobs older than `before` (done, superseded, dropped); dead ones stay. */
+  async purgeFinished(before: Date): Promise<number> {
+    return this.db("outbox_jobs").whereIn("state", ["done", "superseded", "dropped"]).andWhere("finished_at", "<", before).delete();
+  }
+
+  async stats(now: Date): Promise<OutboxStats> {
+    const rows = (await this.db("outbox_jobs").select("target", "state").count({ count: "*" }).groupBy("target", "state")) as Array<{ target: string; state: string; count: unknown }>;
+    const byState: Record<string, Record<string, number>> = {};
+    for (const row of rows) (byState[row.state] ??= {})[row.target] = toNumber(row.count);
+    const oldest = await this.db("outbox_jobs").whereIn("state", OPEN).andWhere("run_at", "<=", now).min({ at: "run_at" }).first();
+    const retrying = await this.db("outbox_jobs").where("state", "pending").andWhere("attempts", ">", 0).count({ count: "*" }).first();
+    const dead = (await this.db("outbox_jobs").where("state", "dead").select("last_error_code").count({ count: "*" }).groupBy("last_error_code")) as Array<{ last_error_code: string | null; count: unknown }>;
+    return {
+      byState,
+      oldestDueAgeMs: oldest?.at ? Math.max(0, now.getTime() - toDate(oldest.at).getTime()) : 0,
+      retrying: toNumber(retrying?.count ?? 0),
+      deadByCode: Object.fromEntries(dead.map((row) => [row.last_error_code ?? "UNKNOWN", toNumber(row.count)])),
+    };
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return code === "23505" || code === "SQLITE_CONSTRAINT" || /UNIQUE constraint failed/i.test((error as Error).message);
+}
+
+function fromRow(row: Record<string, unknown>): OutboxJob {
+  return {
+    id: toNumber(row.id),
+    pair: toOptional(row.pair as string | null),
+    target: String(row.target),
+    kind: String(row.kind),
+    leadId: row.lead_id === null || row.lead_id === undefined ? undefined : toNumber(row.lead_id),
+    payload: parseJson(row.payload),
+    coalesceKey: toOptional(row.coalesce_key as string | null),
+    idempotencyKey: String(row.idempotency_key),
+    priority: toNumber(row.priority),
+    dueBy: toOptionalDate(row.due_by),
+    state: row.state as JobState,
+    attempts: toNumber(row.attempts),
+    maxAttempts: toNumber(row.max_attempts),
+    runAt: toDate(row.run_at),
+    leaseOwner: toOptional(row.lease_owner as string | null),
+    leaseExpiresAt: toOptionalDate(row.lease_expires_at),
+    lastErrorCode: toOptional(row.last_error_code as string | null),
+    lastErrorMessage: toOptional(row.last_error_message as string | null),
+    firstFailedAt: toOptionalDate(row.first_failed_at),
+    lastFailedAt: toOptionalDate(row.last_failed_at),
+    escalatedAt: toOptionalDate(row.escalated_at),
+    createdAt: toDate(row.created_at),
+    updatedAt: toDate(row.updated_at),
+    finishedAt: toOptionalDate(row.finished_at),
+  };
+}
