@@ -1,0 +1,238 @@
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { silentLogger } from "../../src/log/logger.js";
+import type { JobHandler, JobOutcome } from "../../src/queue/types.js";
+import { OutboxWorker } from "../../src/queue/worker.js";
+import { ManualClock } from "../../src/shared/clock.js";
+import { CosellError } from "../../src/shared/errors.js";
+import type { NewJob, OutboxJob, Store } from "../../src/store/index.js";
+import { contentHash } from "../../src/shared/content-hash.js";
+import type { TestDatabase } from "../helpers/stores.js";
+import { createTestDatabase, describeEachStore, openMigratedStore } from "../helpers/stores.js";
+
+const HOUR = 60 * 60_000;
+const TARGET = "crm:acme-sf";
+
+describeEachStore("outbox", (kind) => {
+  let database: TestDatabase;
+  let store: Store;
+  let clock: ManualClock;
+  let leadId: number;
+
+  beforeEach(async () => {
+    database = await createTestDatabase(kind);
+    store = await openMigratedStore(database);
+    clock = new ManualClock("2026-06-01T12:00:00Z");
+    const raw = { id: "r-1" };
+    const saved = await store.repos.leads.save(
+      { account: "a", referralId: "r-1", program: "JointPlanning", name: "L", state: "new", status: "New", substatus: "Received", eTag: "e", remoteCreatedAt: clock.now(), remoteUpdatedAt: clock.now(), contentHash: contentHash(raw), raw },
+      clock.now(),
+    );
+    leadId = saved.lead.id;
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await database.drop();
+  });
+
+  const job = (overrides: Partial<NewJob> = {}): NewJob => ({ target: TARGET, kind: "crm-upsert", payload: { n: 1 }, maxAttempts: 5, ...overrides });
+  const enqueue = (overrides: Partial<NewJob> = {}) => store.transaction((repos) => repos.outbox.enqueue(job(overrides), clock.now()));
+
+  function worker(handler: (jobs: OutboxJob[]) => JobOutcome[] | Promise<JobOutcome[]>, extra: Partial<ConstructorParameters<typeof OutboxWorker>[0]> = {}) {
+    const handlers: Record<string, JobHandler> = { "crm-upsert": { handle: async (jobs) => ({ outcomes: await handler(jobs) }) } };
+    return new OutboxWorker({
+      store,
+      handlers,
+      targets: { [TARGET]: { concurrency: 1, batchSize: 10, requestsPerInterval: 1000, intervalMs: 1000 } },
+      logger: silentLogger(),
+      clock,
+      random: () => 0.5,
+      backoff: { baseMs: 1_000, capMs: 60_000, deadlineMarginMs: 10 * 60_000 },
+      leaseMs: 30_000,
+      urgentWindowMs: 24 * HOUR,
+      ...extra,
+    });
+  }
+
+  it("enqueues in the caller's transaction: a rollback leaves no job", async () => {
+    await expect(
+      store.transaction(async (repos) => {
+        await repos.outbox.enqueue(job({ leadId }), clock.now());
+        throw new Error("state change failed");
+      }),
+    ).rejects.toThrow("state change failed");
+    expect(await store.repos.outbox.list()).toEqual([]);
+  });
+
+  it("coalesces: a newer pending job for the same lead, target and kind replaces the older", async () => {
+    const first = await enqueue({ leadId, payload: { v: 1 }, dueBy: new Date(clock.now().getTime() + 10 * HOUR) });
+    const second = await enqueue({ leadId, payload: { v: 2 }, dueBy: new Date(clock.now().getTime() + 20 * HOUR), priority: 3 });
+    expect(second).toEqual({ id: first.id, coalesced: true });
+    const jobs = await store.repos.outbox.list();
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]).toMatchObject({ payload: { v: 2 }, priority: 3, dueBy: new Date(clock.now().getTime() + 10 * HOUR) });
+    // Another kind or lead is another job.
+    await enqueue({ leadId, kind: "crm-task" });
+    await enqueue({ coalesceKey: null });
+    expect(await store.repos.outbox.list()).toHaveLength(3);
+  });
+
+  it("runs jobs of one key one at a time: the newer waits while the older runs, and a dead worker's job is superseded", async () => {
+    await enqueue({ leadId, payload: { v: 1 } });
+    const lease = (owner: string) => store.transaction((repos) => repos.outbox.lease({ owner, target: TARGET, limit: 10, leaseMs: 30_000, now: clock.now(), urgentBefore: clock.now() }));
+    expect((await lease("w1")).map((j) => j.payload)).toEqual([{ v: 1 }]);
+    await enqueue({ leadId, payload: { v: 2 } });
+    expect(await lease("w2")).toEqual([]);
+    clock.advance(31_000);
+    const next = await lease("w2");
+    expect(next.map((j) => j.payload)).toEqual([{ v: 2 }]);
+    const all = await store.repos.outbox.list();
+    expect(all.map((j) => j.state).sort()).toEqual(["running", "superseded"]);
+  });
+
+  it("leases urgent deadlines first, then earliest deadline, then priority, and nothing before it is due", async () => {
+    const inHours = (h: number) => new Date(clock.now().getTime() + h * HOUR);
+    await enqueue({ payload: "routine-low", coalesceKey: null });
+    await enqueue({ payload: "routine-high", coalesceKey: null, priority: 5 });
+    await enqueue({ payload: "deadline-in-3-days", coalesceKey: null, dueBy: inHours(72) });
+    await enqueue({ payload: "deadline-in-2-hours", coalesceKey: null, dueBy: inHours(2) });
+    await enqueue({ payload: "deadline-in-20-hours", coalesceKey: null, dueBy: inHours(20) });
+    await enqueue({ payload: "later", coalesceKey: null, runAt: inHours(1) });
+    const seen: unknown[] = [];
+    const w = worker((jobs) => {
+      seen.push(...jobs.map((j) => j.payload));
+      return jobs.map(() => ({ ok: true }));
+    }, { targets: { [TARGET]: { concurrency: 1, batchSize: 1, requestsPerInterval: 1000, intervalMs: 1000 } } });
+    while ((await w.runOnce(TARGET)) > 0);
+    expect(seen).toEqual(["deadline-in-2-hours", "deadline-in-20-hours", "deadline-in-3-days", "routine-high", "routine-low"]);
+    clock.advance(HOUR);
+    await w.runOnce(TARGET);
+    expect(seen.at(-1)).toBe("later");
+  });
+
+  it("backs off a retryable failure with jitter and honours Retry-After", async () => {
+    const { id } = await enqueue();
+    const w = worker(() => [{ ok: false, error: Object.assign(new CosellError("CRM_THROTTLED", "slow down", { retryable: true }), { retryAfterMs: 45_000 }) }]);
+    await w.runOnce(TARGET);
+    expect(await store.repos.outbox.get(id)).toMatchObject({ state: "pending", attempts: 1, lastErrorCode: "CRM_THROTTLED", runAt: new Date(clock.now().getTime() + 45_000) });
+    expect(await w.runOnce(TARGET)).toBe(0);
+    expect(w.pacer(TARGET).waitMs()).toBe(45_000);
+  });
+
+  it("never plans a retry after the deadline it serves, and escalates when none can land in time", async () => {
+    const escalated: string[] = [];
+    const dueBy = new Date(clock.now().getTime() + 15 * 60_000);
+    const { id } = await enqueue({ leadId, dueBy });
+    const failing = worker(() => [{ ok: false, error: new CosellError("PC_UNAVAILABLE", "down", { retryable: true }) }], {
+      backoff: { baseMs: 60 * 60_000, capMs: 10 * HOUR, deadlineMarginMs: 10 * 60_000 },
+      onEscalate: (j, reason) => void escalated.push(`${j.id}:${reason}`),
+    });
+    await failing.runOnce(TARGET);
+    const afterFirst = await store.repos.outbox.get(id);
+    expect(afterFirst?.runAt.getTime()).toBeLessThanOrEqual(dueBy.getTime() - 10 * 60_000);
+    expect(afterFirst?.escalatedAt).toBeUndefined();
+
+    clock.set(afterFirst?.runAt ?? clock.now());
+    const throttled = worker(() => [{ ok: false, error: Object.assign(new CosellError("PC_THROTTLED", "wait", { retryable: true }), { retryAfterMs: 20 * 60_000 }) }], {
+      onEscalate: (j, reason) => void escalated.push(`${j.id}:${reason}`),
+    });
+    await throttled.runOnce(TARGET);
+    const dead = await store.repos.outbox.get(id);
+    expect(dead).toMatchObject({ state: "dead", lastErrorCode: "PC_THROTTLED" });
+    expect(dead?.escalatedAt).toEqual(clock.now());
+    expect(escalated).toEqual([`${id}:no attempt can land before the deadline it serves`]);
+    const timeline = await store.repos.events.timeline(leadId);
+    expect(timeline[0]).toMatchObject({ kind: "deadline-escalated", side: "daemon", details: { jobId: id } });
+  });
+
+  it("dead-letters a non-retryable failure and one out of attempts, with the failure's facts", async () => {
+    const bad = await enqueue({ coalesceKey: null, payload: "bad" });
+    const flaky = await enqueue({ coalesceKey: null, payload: "flaky", maxAttempts: 2 });
+    const w = worker((jobs) =>
+      jobs.map((j) =>
+        j.payload === "bad"
+          ? { ok: false, error: new CosellError("MAPPING_REQUIRED_FIELD", "Country is missing", { retryable: false }) }
+          : { ok: false, error: new CosellError("CRM_UNAVAILABLE", "503", { retryable: true }) },
+      ),
+    );
+    await w.runOnce(TARGET);
+    expect(await store.repos.outbox.get(bad.id)).toMatchObject({ state: "dead", attempts: 1, lastErrorCode: "MAPPING_REQUIRED_FIELD", lastErrorMessage: "Country is missing", firstFailedAt: clock.now(), lastFailedAt: clock.now() });
+    clock.advance(HOUR);
+    await w.runOnce(TARGET);
+    expect(await store.repos.outbox.get(flaky.id)).toMatchObject({ state: "dead", attempts: 2, lastErrorCode: "CRM_UNAVAILABLE" });
+    expect((await store.repos.outbox.stats(clock.now())).deadByCode).toEqual({ MAPPING_REQUIRED_FIELD: 1, CRM_UNAVAILABLE: 1 });
+  });
+
+  it("redrives dead jobs by code, retries one, and drops one", async () => {
+    const ids = [];
+    for (let i = 0; i < 3; i += 1) ids.push((await enqueue({ coalesceKey: null, payload: i })).id);
+    const w = worker((jobs) => jobs.map(() => ({ ok: false, error: new CosellError("CRM_FIELD_MISSING", "no field", { retryable: false }) })));
+    await w.runOnce(TARGET);
+    expect(await store.repos.outbox.redrive("CRM_FIELD_MISSING", clock.now())).toBe(3);
+    await w.runOnce(TARGET);
+    expect(await store.repos.outbox.drop(ids[0] ?? 0, clock.now())).toBe(true);
+    expect(await store.repos.outbox.retry(ids[1] ?? 0, clock.now())).toBe(true);
+    expect(await store.repos.outbox.retry(ids[1] ?? 0, clock.now())).toBe(false);
+    const states = (await store.repos.outbox.list()).map((j) => [j.id, j.state, j.attempts]);
+    expect(states).toEqual([
+      [ids[0], "dropped", 1],
+      [ids[1], "pending", 0],
+      [ids[2], "dead", 1],
+    ]);
+  });
+
+  it("an expired lease makes the job due again; the old owner's late completion is refused", async () => {
+    const { id } = await enqueue();
+    const lease = (owner: string) => store.transaction((repos) => repos.outbox.lease({ owner, target: TARGET, limit: 1, leaseMs: 30_000, now: clock.now(), urgentBefore: clock.now() }));
+    await lease("w1");
+    expect(await store.repos.outbox.renew([id], "w1", 30_000, clock.now())).toBe(1);
+    clock.advance(29_000);
+    expect(await lease("w2")).toEqual([]);
+    clock.advance(2_000);
+    expect((await lease("w2"))[0]).toMatchObject({ id, attempts: 2, leaseOwner: "w2" });
+    expect(await store.repos.outbox.renew([id], "w1", 30_000, clock.now())).toBe(0);
+    expect(await store.repos.outbox.complete(id, "w1", clock.now())).toBe(false);
+    expect(await store.repos.outbox.complete(id, "w2", clock.now())).toBe(true);
+  });
+
+  it("a job that keeps killing its worker goes dead instead of looping", async () => {
+    const { id } = await enqueue({ maxAttempts: 2 });
+    const lease = () => store.transaction((repos) => repos.outbox.lease({ owner: "w", target: TARGET, limit: 1, leaseMs: 1_000, now: clock.now(), urgentBefore: clock.now() }));
+    await lease();
+    clock.advance(2_000);
+    await lease();
+    clock.advance(2_000);
+    expect(await lease()).toEqual([]);
+    expect(await store.repos.outbox.get(id)).toMatchObject({ state: "dead", lastErrorCode: "OUTBOX_LEASE_EXPIRED" });
+  });
+
+  it("released jobs are due at once and the untried attempt is not counted", async () => {
+    const { id } = await enqueue();
+    await store.transaction((repos) => repos.outbox.lease({ owner: "w", target: TARGET, limit: 1, leaseMs: 30_000, now: clock.now(), urgentBefore: clock.now() }));
+    expect(await store.repos.outbox.release([id], "w", clock.now())).toBe(1);
+    expect(await store.repos.outbox.get(id)).toMatchObject({ state: "pending", attempts: 0, leaseOwner: undefined });
+  });
+
+  it("reports counts by state and target, the oldest due job's age, and retries in progress", async () => {
+    await enqueue({ coalesceKey: null });
+    await enqueue({ coalesceKey: null, target: "partner-center", kind: "pc-patch" });
+    clock.advance(90_000);
+    const stats = await store.repos.outbox.stats(clock.now());
+    expect(stats).toEqual({ byState: { pending: { [TARGET]: 1, "partner-center": 1 } }, oldestDueAgeMs: 90_000, retrying: 0, deadByCode: {} });
+  });
+
+  it("a handler that throws fails its whole batch as retryable and marks the target unavailable", async () => {
+    await enqueue({ coalesceKey: null });
+    await enqueue({ coalesceKey: null });
+    const w = worker(() => {
+      throw new Error("socket hang up");
+    });
+    await w.runOnce(TARGET);
+    const jobs = await store.repos.outbox.list();
+    expect(jobs.map((j) => [j.state, j.lastErrorCode])).toEqual([
+      ["pending", "OUTBOX_HANDLER_CRASHED"],
+      ["pending", "OUTBOX_HANDLER_CRASHED"],
+    ]);
+    expect(w.counters).toMatchObject({ leased: 2, retried: 2 });
+  });
+});
