@@ -14,6 +14,29 @@ const cron = (fallback: string) =>
     })
     .default(fallback);
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration as milliseconds or text like "30s", "15m", "24h", "7d"; parsed to milliseconds. */
+const duration = (fallback: string) =>
+  z
+    .union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'write a duration like "500ms", "30s", "15m", "24h" or "7d"')])
+    .default(fallback)
+    .transform((value) => {
+      if (typeof value === "number") return value;
+      const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(value);
+      return Math.round(Number(match?.[1]) * (DURATION_UNITS[match?.[2] ?? "ms"] ?? 1));
+    });
+
+const targetSettings = z.strictObject({
+  /** Batches in flight at once against this target. */
+  concurrency: z.number().int().min(1).max(52).optional(),
+  /** Most jobs per call (Salesforce 200, HubSpot 100, Dataverse up to 1000). */
+  batchSize: z.number().int().min(1).max(1000).optional(),
+  /** Requests allowed per `interval`. */
+  requestsPerInterval: z.number().int().min(1).optional(),
+  interval: duration("1s").optional(),
+});
+
 const name = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "use lower-case letters, digits and dashes (at most 63), starting with a letter or digit");
@@ -158,6 +181,26 @@ export const configSchema = z
       .strictObject({
         host: z.string().default("127.0.0.1"),
         port: z.coerce.number().int().min(0).max(65535).default(8787),
+      })
+      .prefault({}),
+    outbox: z
+      .strictObject({
+        /** How long a worker holds a job before another may take it (renewed while it runs). */
+        lease: duration("30s"),
+        /** How often an idle worker looks for due jobs. */
+        poll: duration("1s"),
+        maxAttempts: z.number().int().min(1).max(100).default(12),
+        /** Jobs whose deadline falls within this window go before routine work. */
+        urgentWindow: duration("24h"),
+        backoff: z
+          .strictObject({ base: duration("2s"), cap: duration("15m"), deadlineMargin: duration("10m") })
+          .prefault({}),
+        /** On SIGTERM, how long running jobs may finish before they are handed back. */
+        shutdownGrace: duration("30s"),
+        /** Finished jobs are purged after this long (dead jobs stay until handled). */
+        retention: duration("7d"),
+        /** Pacing per target: partner-center, crm:<name>, notify:<channel>. */
+        targets: z.record(z.string().regex(/^(partner-center|crm:[a-z0-9-]+|notify:[a-z0-9-]+)$/, "use partner-center, crm:<name> or notify:<channel>"), targetSettings).default({}),
       })
       .prefault({}),
     sandbox: z

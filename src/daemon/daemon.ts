@@ -5,7 +5,10 @@ import { componentLogger } from "../log/logger.js";
 import type { Clock } from "../shared/clock.js";
 import { systemClock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
+import type { JobHandler } from "../queue/types.js";
+import { OutboxWorker } from "../queue/worker.js";
 import { redactUrl, Store } from "../store/index.js";
+import { outboxTargets } from "./outbox-targets.js";
 
 export type DaemonState = "idle" | "starting" | "running" | "stopping" | "stopped";
 
@@ -15,6 +18,8 @@ export interface DaemonOptions {
   clock?: Clock;
   /** Base for relative paths in the config (the store file); the working directory by default. */
   cwd?: string;
+  /** Outbox job handlers by kind (the sync engine registers Partner Center, CRM and notify handlers). */
+  handlers?: Record<string, JobHandler>;
 }
 
 /**
@@ -24,14 +29,17 @@ export interface DaemonOptions {
 export class Daemon {
   #state: DaemonState = "idle";
   #store: Store | undefined;
+  #worker: OutboxWorker | undefined;
   #startedAt: Date | undefined;
   readonly #config: Config;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #cwd: string | undefined;
+  readonly #handlers: Record<string, JobHandler>;
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
+    this.#handlers = options.handlers ?? {};
     this.#log = componentLogger(options.logger, "daemon");
     this.#clock = options.clock ?? systemClock;
     this.#cwd = options.cwd;
@@ -44,6 +52,11 @@ export class Daemon {
   get store(): Store {
     if (!this.#store) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
     return this.#store;
+  }
+
+  get worker(): OutboxWorker {
+    if (!this.#worker) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
+    return this.#worker;
   }
 
   async start(): Promise<void> {
@@ -62,6 +75,19 @@ export class Daemon {
       this.#state = "stopped";
       throw error;
     }
+    const outbox = this.#config.outbox;
+    this.#worker = new OutboxWorker({
+      store: this.#store,
+      handlers: this.#handlers,
+      targets: outboxTargets(this.#config),
+      logger: this.#log,
+      clock: this.#clock,
+      leaseMs: outbox.lease,
+      pollMs: outbox.poll,
+      urgentWindowMs: outbox.urgentWindow,
+      backoff: { baseMs: outbox.backoff.base, capMs: outbox.backoff.cap, deadlineMarginMs: outbox.backoff.deadlineMargin },
+    });
+    this.#worker.start();
     this.#startedAt = this.#clock.now();
     this.#state = "running";
     const summary = describeConfig(this.#config);
@@ -75,6 +101,9 @@ export class Daemon {
     if (this.#state === "stopped" || this.#state === "stopping" || this.#state === "idle") return;
     this.#state = "stopping";
     this.#log.info({ reason }, "cosell-sync stopping");
+    // Stop leasing first and let running jobs finish (or hand them back), then close the store.
+    await this.#worker?.stop(this.#config.outbox.shutdownGrace);
+    this.#worker = undefined;
     await this.#closeStore();
     const uptimeMs = this.#startedAt ? this.#clock.now().getTime() - this.#startedAt.getTime() : 0;
     this.#state = "stopped";

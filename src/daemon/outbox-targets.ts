@@ -1,0 +1,38 @@
+import type { Config } from "../config/index.js";
+import type { TargetSettings } from "../queue/types.js";
+
+/**
+ * Pacing per outbox target: sensible defaults from each service's published limits, overridden by
+ * `outbox.targets` in the config.
+ */
+const PARTNER_CENTER: TargetSettings = { concurrency: 4, batchSize: 1, requestsPerInterval: 10, intervalMs: 1_000 };
+const NOTIFY: TargetSettings = { concurrency: 2, batchSize: 1, requestsPerInterval: 4, intervalMs: 1_000 };
+
+function crmDefaults(crm: Config["crms"][string]): TargetSettings {
+  switch (crm.type) {
+    case "salesforce":
+      // sObject Collections take 200 records; long requests are capped at 25 concurrent per org.
+      return { concurrency: 4, batchSize: 200, requestsPerInterval: 20, intervalMs: 1_000 };
+    case "hubspot":
+      // Private apps: 100 requests / 10 s on Free and Starter, 190 on Professional and Enterprise.
+      return { concurrency: 4, batchSize: 100, requestsPerInterval: crm.tier === "free" || crm.tier === "starter" ? 100 : 190, intervalMs: 10_000 };
+    case "dynamics":
+      // Service protection: 6,000 requests per 5 minutes per user, 52 concurrent.
+      return { concurrency: 8, batchSize: 100, requestsPerInterval: 6_000, intervalMs: 300_000 };
+  }
+}
+
+export function outboxTargets(config: Config): Record<string, TargetSettings> {
+  const targets: Record<string, TargetSettings> = { "partner-center": PARTNER_CENTER, "notify:mail": NOTIFY, "notify:teams": { ...NOTIFY, concurrency: 1, requestsPerInterval: 1 } };
+  for (const [name, crm] of Object.entries(config.crms)) targets[`crm:${name}`] = crmDefaults(crm);
+  for (const [target, override] of Object.entries(config.outbox.targets)) {
+    const base = targets[target] ?? NOTIFY;
+    targets[target] = {
+      concurrency: override.concurrency ?? base.concurrency,
+      batchSize: override.batchSize ?? base.batchSize,
+      requestsPerInterval: override.requestsPerInterval ?? base.requestsPerInterval,
+      intervalMs: override.interval ?? base.intervalMs,
+    };
+  }
+  return targets;
+}

@@ -1,0 +1,70 @@
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { silentLogger } from "../../src/log/logger.js";
+import type { JobHandler } from "../../src/queue/types.js";
+import { OutboxWorker } from "../../src/queue/worker.js";
+import type { OutboxJob, Store } from "../../src/store/index.js";
+import type { TestDatabase } from "../helpers/stores.js";
+import { createTestDatabase, describeEachStore, openMigratedStore } from "../helpers/stores.js";
+
+describeEachStore("outbox shutdown", (kind) => {
+  let database: TestDatabase;
+  let store: Store;
+
+  beforeEach(async () => {
+    database = await createTestDatabase(kind);
+    store = await openMigratedStore(database);
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await database.drop();
+  });
+
+  function startWorker(handler: JobHandler) {
+    const worker = new OutboxWorker({
+      store,
+      handlers: { work: handler },
+      targets: { "test:t": { concurrency: 2, batchSize: 1, requestsPerInterval: 1000, intervalMs: 1000 } },
+      logger: silentLogger(),
+      pollMs: 10,
+      leaseMs: 60_000,
+    });
+    worker.start();
+    return worker;
+  }
+
+  async function enqueue(payload: string): Promise<number> {
+    return (await store.transaction((repos) => repos.outbox.enqueue({ target: "test:t", kind: "work", payload, coalesceKey: null, maxAttempts: 5 }, new Date()))).id;
+  }
+
+  it("stops leasing, lets a running job finish within the grace period, and hands back one that does not", async () => {
+    let finishQuick: () => void = () => undefined;
+    let bothStarted: () => void = () => undefined;
+    const bothRunning = new Promise<void>((resolve) => (bothStarted = resolve));
+    const started: string[] = [];
+    const aborted: string[] = [];
+    const worker = startWorker({
+      handle: async (jobs: OutboxJob[], { signal }) => {
+        const payload = String(jobs[0]?.payload);
+        const finished = payload === "quick" ? new Promise<void>((done) => (finishQuick = done)) : new Promise<void>((done) => signal.addEventListener("abort", () => (aborted.push(payload), done())));
+        started.push(payload);
+        if (started.length === 2) bothStarted();
+        await finished;
+        return { outcomes: [{ ok: true }] };
+      },
+    });
+    const quick = await enqueue("quick");
+    const stuck = await enqueue("stuck");
+    await bothRunning;
+    const stopping = worker.stop(200);
+    finishQuick();
+    await stopping;
+    await enqueue("after-stop");
+    expect(started.sort()).toEqual(["quick", "stuck"]);
+    expect(aborted).toEqual(["stuck"]);
+    expect((await store.repos.outbox.get(quick))?.state).toBe("done");
+    // Handed back untried: due again, the attempt not counted, for the next worker to take.
+    expect(await store.repos.outbox.get(stuck)).toMatchObject({ state: "pending", attempts: 0, leaseOwner: undefined });
+    expect((await store.repos.outbox.list({ state: "pending" })).map((j) => j.payload)).toEqual(["stuck", "after-stop"]);
+  });
+});
