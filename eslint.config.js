@@ -85,8 +85,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ["bin/**/*.js", "eslint.config.js"],
-    languageOptions: { globals: { process: "readonly" } },
+    files: ["bin/**/*.js", "eslint.config.js", "test/**/*.mjs"],
+    languageOptions: { globals: { process: "readonly", fetch: "readonly" } },
   },
   {
     files: ["src/cli/**/*.ts", "test/**/*.ts", "bench/**/*.ts", "scripts/**/*"],

@@ -8,6 +8,7 @@ import { createLogger } from "../src/log/logger.js";
 import { contentHash } from "../src/shared/content-hash.js";
 import type { LeadInput } from "../src/store/index.js";
 import { Store } from "../src/store/index.js";
+import { benchOutbox } from "./outbox.js";
 import { benchPull } from "./pull-partner-center.js";
 
 /**
@@ -115,6 +116,13 @@ async function benchStore(label: string, url: string): Promise<void> {
     for (let i = single; i < single + leadCount; i += 1) await store.repos.leads.save(leadInput(i, now), now);
     seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     record(`${label}.save.unchangedReplay`, leadCount / seconds, "leads/s", "replays skip the write (hash and eTag match)");
+
+    const outbox = await benchOutbox(store, leadCount, log);
+    record(`${label}.outbox.enqueue`, outbox.enqueuePerSecond, "jobs/s", "100 per transaction");
+    record(`${label}.outbox.throughput`, outbox.throughputPerSecond, "jobs/s", "lease, no-op handler, settle; batches of 100");
+    record(`${label}.outbox.costPerJob`, outbox.queuedJobMicros, "µs", "enqueue + lease + run + settle");
+    record(`${label}.outbox.plainInsert`, outbox.plainInsertMicros, "µs", "one plain row insert, same batching");
+    record(`${label}.outbox.extraPerJob`, outbox.extraMicrosPerJob, "µs", "what the outbox adds over a plain insert");
   } finally {
     await store.close();
   }

@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { isCosellError, toCosellError } from "../shared/errors.js";
 import { registerConfigCheck } from "./commands/config-check.js";
 import { registerDbMigrate } from "./commands/db-migrate.js";
+import { registerOutboxCommands } from "./commands/outbox.js";
 import { registerRun } from "./commands/run.js";
 import { registerSandboxCommands } from "./commands/sandbox.js";
 import { registerWebhookCommands } from "./commands/webhook.js";
@@ -41,6 +42,7 @@ export function buildProgram(io: CliIo): Command {
 
   registerRun(program, io);
   registerWebhookCommands(program, io);
+  registerOutboxCommands(program, io);
   registerSandboxCommands(program, io);
 
   for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {

@@ -221,17 +221,19 @@ export class OutboxWorker {
     const escalations: Array<{ job: OutboxJob; reason: string }> = [];
     let healthy = false;
     await this.#options.store.transaction(async (repos) => {
+      const succeeded = jobs.filter((job) => outcomes.get(job.id)?.ok === true).map((job) => job.id);
+      if (succeeded.length > 0) {
+        healthy = true;
+        const completed = await repos.outbox.completeMany(succeeded, this.owner, now);
+        this.counters.done += completed;
+        if (completed < succeeded.length) {
+          this.counters.leaseLost += succeeded.length - completed;
+          this.#log.warn({ jobs: succeeded.length - completed, target }, "lease lost before completion; the target's idempotency key absorbs any repeat");
+        }
+      }
       for (const job of jobs) {
         const outcome = outcomes.get(job.id) ?? { ok: false, error: new CosellError("OUTBOX_HANDLER_INCOMPLETE", "No outcome.", { retryable: true }) };
-        if (outcome.ok) {
-          healthy = true;
-          if (await repos.outbox.complete(job.id, this.owner, now)) this.counters.done += 1;
-          else {
-            this.counters.leaseLost += 1;
-            this.#log.warn({ job: job.id, target }, "lease lost before completion; the target's idempotency key absorbs any repeat");
-          }
-          continue;
-        }
+        if (outcome.ok) continue;
         const error = toCosellError(outcome.error, "OUTBOX_JOB_FAILED");
         const retryAfterMs = retryAfterOf(outcome.error);
         if (retryAfterMs !== undefined) pacer.observe({ retryAfterMs });

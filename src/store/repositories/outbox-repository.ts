@@ -212,10 +212,16 @@ export class OutboxRepository {
           continue;
         }
       }
-      await this.db("outbox_jobs")
-        .where({ id: job.id })
-        .update({ state: "running", lease_owner: request.owner, lease_expires_at: expiresAt, attempts: job.attempts + 1, updated_at: now });
       leased.push({ ...job, state: "running", leaseOwner: request.owner, leaseExpiresAt: expiresAt, attempts: job.attempts + 1, updatedAt: now });
+    }
+    // One statement for the whole batch: the rows are ours (IMMEDIATE transaction or row locks).
+    if (leased.length > 0) {
+      await this.db("outbox_jobs")
+        .whereIn(
+          "id",
+          leased.map((job) => job.id),
+        )
+        .update({ state: "running", lease_owner: request.owner, lease_expires_at: expiresAt, attempts: this.db.raw("attempts + 1"), updated_at: now });
     }
     return leased;
   }
@@ -231,10 +237,16 @@ export class OutboxRepository {
 
   /** Marks a job done; false when the lease was lost meanwhile (the target's idempotency absorbs a repeat). */
   async complete(id: number, owner: string, now: Date): Promise<boolean> {
-    const changed = await this.db("outbox_jobs")
-      .where({ id, lease_owner: owner, state: "running" })
+    return (await this.completeMany([id], owner, now)) > 0;
+  }
+
+  /** Marks the jobs this owner still holds done; returns how many it still held. */
+  async completeMany(ids: readonly number[], owner: string, now: Date): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.db("outbox_jobs")
+      .whereIn("id", ids)
+      .andWhere({ lease_owner: owner, state: "running" })
       .update({ state: "done", lease_owner: null, lease_expires_at: null, finished_at: now, updated_at: now });
-    return changed > 0;
   }
 
   async settleFailure(id: number, owner: string, settlement: Settlement, now: Date): Promise<boolean> {
