@@ -84,7 +84,7 @@ describe("config: errors name the key path and the line", () => {
     const issues = issuesOf(MINIMAL.replace("    mapping:", "    mapin: x\n    mapping:"));
     expect(issues).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ code: "CONFIG_UNKNOWN_KEY", path: "pairs[0].mapin", line: 16 }),
+        expect.objectContaining({ code: "CONFIG_UNKNOWN_KEY", path: "pairs[0].mapin", line: 16, message: 'is not a known option here; did you mean "mapping"?' }),
       ]),
     );
   });

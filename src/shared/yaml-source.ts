@@ -1,0 +1,176 @@
+import type { Document, Node } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import type { z } from "zod";
+
+/**
+ * A YAML file kept with its positions, so that every problem found later (by zod, or by checks of
+ * our own) can be reported as file:line:column with the key path. Shared by the config and mapping
+ * loaders.
+ */
+export type KeyPath = Array<string | number>;
+
+export interface SourceIssue {
+  code: string;
+  /** Dotted key path, e.g. `pairs[0].crm`. */
+  path: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+export interface ScalarAt {
+  path: KeyPath;
+  node: { value: unknown; range?: [number, number, number] | null };
+}
+
+export class YamlSource {
+  readonly doc: Document;
+  readonly #lines: LineCounter;
+
+  private constructor(doc: Document, lines: LineCounter) {
+    this.doc = doc;
+    this.#lines = lines;
+  }
+
+  /** Parses the text; syntax errors come back as issues instead of a document. */
+  static parse(text: string): { source: YamlSource; issues: [] } | { source?: undefined; issues: SourceIssue[] } {
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    if (doc.errors.length > 0) {
+      const issues = doc.errors.map((error) => ({
+        code: "YAML_SYNTAX",
+        path: "",
+        ...toLineColumn(lines.linePos(error.pos[0])),
+        message: error.message.split("\n")[0] ?? error.message,
+      }));
+      return { issues };
+    }
+    return { source: new YamlSource(doc, lines), issues: [] };
+  }
+
+  toJS(): unknown {
+    return this.doc.toJS() ?? {};
+  }
+
+  /** Every scalar with its key path, in document order. */
+  *scalars(node: unknown = this.doc.contents, path: KeyPath = []): Generator<ScalarAt> {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        yield* this.scalars(pair.value, [...path, key]);
+      }
+    } else if (isSeq(node)) {
+      for (const [index, item] of node.items.entries()) yield* this.scalars(item, [...path, index]);
+    } else if (isScalar(node)) {
+      yield { path, node };
+    }
+  }
+
+  positionOf(offset: number | undefined): { line?: number; column?: number } {
+    return offset === undefined ? {} : toLineColumn(this.#lines.linePos(offset));
+  }
+
+  /** The line of the node at `path`, or of its closest existing parent when the key is missing. */
+  locate(path: KeyPath): { line?: number; column?: number; missing?: boolean } {
+    for (let depth = path.length; depth >= 0; depth -= 1) {
+      const node = depth === 0 ? this.doc.contents : (this.doc.getIn(path.slice(0, depth), true) as Node | undefined);
+      const offset = node && typeof node === "object" && "range" in node ? node.range?.[0] : undefined;
+      if (offset !== undefined) return { ...this.positionOf(offset), ...(depth < path.length ? { missing: true } : {}) };
+    }
+    return { missing: true };
+  }
+
+  issueAt(path: KeyPath, code: string, message: string): SourceIssue {
+    const { missing: _missing, ...at } = this.locate(path);
+    return { code, path: formatPath(path), ...at, message };
+  }
+
+  /** zod's issues, placed on lines, with "did you mean" for unknown keys. */
+  fromZod(issues: readonly z.core.$ZodIssue[], vocabulary: ReadonlySet<string>, codes: { unknownKey: string; invalid: string }): SourceIssue[] {
+    const out: SourceIssue[] = [];
+    for (const issue of issues) {
+      const path = issue.path.filter((part): part is string | number => typeof part !== "symbol");
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) {
+          const suggestion = closest(key, vocabulary);
+          out.push(this.issueAt([...path, key], codes.unknownKey, `is not a known option here${suggestion ? `; did you mean "${suggestion}"?` : ""}`));
+        }
+        continue;
+      }
+      const located = this.locate(path);
+      let message = issue.message;
+      if (issue.code === "invalid_type" && located.missing) message = "is required but missing";
+      const { missing: _missing, ...at } = located;
+      out.push({ code: codes.invalid, path: formatPath(path), ...at, message });
+    }
+    return out;
+  }
+}
+
+export function formatPath(path: KeyPath): string {
+  return path.reduce<string>((out, part) => (typeof part === "number" ? `${out}[${part}]` : out ? `${out}.${part}` : part), "");
+}
+
+export function sortIssues<T extends SourceIssue>(issues: readonly T[]): T[] {
+  return [...issues].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || a.path.localeCompare(b.path));
+}
+
+export function formatIssues(file: string, issues: readonly SourceIssue[]): string {
+  return issues.map((issue) => `  ${file}:${issue.line ?? "?"}${issue.column ? `:${issue.column}` : ""} ${issue.path || "(file)"}: ${issue.message}`).join("\n");
+}
+
+function toLineColumn(pos: { line?: number; col?: number }): { line?: number; column?: number } {
+  return pos.line === undefined ? {} : { line: pos.line, ...(pos.col === undefined ? {} : { column: pos.col }) };
+}
+
+/** The vocabulary word within two edits of `word` (or sharing a long prefix), if any. */
+export function closest(word: string, vocabulary: ReadonlySet<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  const lower = word.toLowerCase();
+  for (const candidate of vocabulary) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    if (distance < bestDistance) {
+      bestDistance = distance;
+      best = candidate;
+    }
+  }
+  const limit = word.length <= 4 ? 1 : word.length <= 8 ? 2 : 3;
+  return best !== undefined && bestDistance <= limit ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i += 1) {
+    let diagonal = previous[0] as number;
+    previous[0] = i;
+    for (let j = 1; j <= b.length; j += 1) {
+      const above = previous[j] as number;
+      previous[j] = Math.min(above + 1, (previous[j - 1] as number) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return previous[b.length] as number;
+}
+
+/** Every object key a zod schema knows, for "did you mean". */
+export function schemaVocabulary(schema: z.ZodType): Set<string> {
+  const words = new Set<string>();
+  const seen = new Set<unknown>();
+  const walk = (node: unknown): void => {
+    if (!node || typeof node !== "object" || seen.has(node)) return;
+    seen.add(node);
+    const def = (node as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+    if (!def) return;
+    if (def.type === "object" && def.shape && typeof def.shape === "object") {
+      for (const [key, value] of Object.entries(def.shape as Record<string, unknown>)) {
+        words.add(key);
+        walk(value);
+      }
+    }
+    for (const key of ["innerType", "in", "out", "element", "valueType", "keyType", "schema"]) walk(def[key]);
+    if (Array.isArray(def.options)) for (const option of def.options) walk(option);
+  };
+  walk(schema);
+  return words;
+}
