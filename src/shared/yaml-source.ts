@@ -9,6 +9,8 @@ import type { z } from "zod";
  */
 export type KeyPath = Array<string | number>;
 
+const MAX_SYNTAX_ERRORS = 3;
+
 export interface SourceIssue {
   code: string;
   /** Dotted key path, e.g. `pairs[0].crm`. */
@@ -37,12 +39,16 @@ export class YamlSource {
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     if (doc.errors.length > 0) {
-      const issues = doc.errors.map((error) => ({
+      // One syntax error makes the parser stumble over everything after it; the first few say it all.
+      const shown = doc.errors.slice(0, MAX_SYNTAX_ERRORS);
+      const issues: SourceIssue[] = shown.map((error) => ({
         code: "YAML_SYNTAX",
         path: "",
         ...toLineColumn(lines.linePos(error.pos[0])),
         message: error.message.split("\n")[0] ?? error.message,
       }));
+      const more = doc.errors.length - shown.length;
+      if (more > 0) issues.push({ code: "YAML_SYNTAX", path: "", message: `and ${more} more syntax error${more === 1 ? "" : "s"}, most likely caused by the first one; fix it and check again` });
       return { issues };
     }
     return { source: new YamlSource(doc, lines), issues: [] };
