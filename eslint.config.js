@@ -8,7 +8,7 @@ import tseslint from "typescript-eslint";
 const LAYERS = {
   shared: [],
   domain: ["shared"],
-  mapping: ["shared", "domain"],
+  mapping: ["shared", "domain", "log"],
   log: ["shared"],
   config: ["shared"],
   auth: ["shared", "log"],

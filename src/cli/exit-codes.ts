@@ -12,7 +12,7 @@ export const EXIT = {
 } as const;
 
 export function exitCodeFor(error: CosellError): number {
-  if (error.code.startsWith("CONFIG_")) return EXIT.config;
+  if (error.code.startsWith("CONFIG_") || error.code === "MAPPING_INVALID" || error.code === "MAPPING_NOT_FOUND") return EXIT.config;
   if (error.code === "STORE_UNAVAILABLE") return EXIT.unavailable;
   return EXIT.failure;
 }

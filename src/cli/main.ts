@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { isCosellError, toCosellError } from "../shared/errors.js";
 import { registerConfigCheck } from "./commands/config-check.js";
 import { registerDbMigrate } from "./commands/db-migrate.js";
+import { registerMappingCommands } from "./commands/mapping.js";
 import { registerOutboxCommands } from "./commands/outbox.js";
 import { registerRun } from "./commands/run.js";
 import { registerSandboxCommands } from "./commands/sandbox.js";
@@ -43,6 +44,7 @@ export function buildProgram(io: CliIo): Command {
   registerRun(program, io);
   registerWebhookCommands(program, io);
   registerOutboxCommands(program, io);
+  registerMappingCommands(program, io);
   registerSandboxCommands(program, io);
 
   for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
@@ -64,7 +66,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
     }
     const cosell = isCosellError(error) ? error : toCosellError(error);
     const json = argv.includes("--json");
-    printError(io, cosell, json);
+    // A command that already printed its own report (mapping validate) only sets the exit code.
+    if (!(error as { alreadyReported?: boolean }).alreadyReported) printError(io, cosell, json);
     return exitCodeFor(cosell);
   }
 }

@@ -106,7 +106,7 @@ export class CompiledMapping {
           const getters = new Map(templatePlaceholders(rule.template).map((path) => [path, compileGetter(path)]));
           const fill = compileTemplate(rule.template, getters);
           read = (source) => transform(fill(source));
-          describe = `template "${rule.template}"`;
+          describe = `template ${JSON.stringify(rule.template)}`;
         } else {
           const constant = rule.value;
           read = () => transform(constant);

@@ -100,6 +100,12 @@ export class LeadsRepository {
     return due.sort((a, b) => a.at.getTime() - b.at.getTime()).slice(0, limit);
   }
 
+  /** The most recently changed leads, newest first (previews and mapping diffs). */
+  async recent(limit: number): Promise<LeadRecord[]> {
+    const rows = await this.db("leads").orderBy([{ column: "remote_updated_at", order: "desc" }, { column: "id", order: "desc" }]).limit(limit);
+    return rows.map(fromRow);
+  }
+
   async countByState(account?: string): Promise<Partial<Record<LeadState, number>>> {
     const query = this.db("leads").select("state").count({ count: "*" }).groupBy("state");
     if (account) query.where({ account });
