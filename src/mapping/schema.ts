@@ -61,10 +61,8 @@ export const transformSchema = z
 
 export type TransformStep = z.infer<typeof transformSchema>;
 
-const pipeline = z
-  .union([transformSchema, z.array(transformSchema)])
-  .optional()
-  .transform((value) => (value === undefined ? [] : Array.isArray(value) ? value : [value]));
+// One step may be written without the list; normalising first lets zod point into the step.
+const pipeline = z.preprocess((value) => (value === undefined ? [] : Array.isArray(value) ? value : [value]), z.array(transformSchema));
 
 export const fieldRuleSchema = z.preprocess(
   // Shorthand: `Company: lead.customer.name` means `Company: { from: lead.customer.name }`.

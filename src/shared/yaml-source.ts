@@ -51,11 +51,19 @@ export class YamlSource {
       if (more > 0) issues.push({ code: "YAML_SYNTAX", path: "", message: `and ${more} more syntax error${more === 1 ? "" : "s"}, most likely caused by the first one; fix it and check again` });
       return { issues };
     }
-    return { source: new YamlSource(doc, lines), issues: [] };
+    const source = new YamlSource(doc, lines);
+    try {
+      // Resolving aliases can still fail (an alias to nothing, or an alias bomb past the limit).
+      source.toJS();
+    } catch (error) {
+      return { issues: [{ code: "YAML_SYNTAX", path: "", message: `${(error as Error).message.split("\n")[0]}; YAML anchors and aliases must refer to a defined anchor` }] };
+    }
+    return { source, issues: [] };
   }
 
+  /** The document as plain data, as it stands now (callers may rewrite scalars first). */
   toJS(): unknown {
-    return this.doc.toJS() ?? {};
+    return this.doc.toJS({ maxAliasCount: 100 }) ?? {};
   }
 
   /** Every scalar with its key path, in document order. */

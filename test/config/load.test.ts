@@ -121,6 +121,10 @@ describe("config: errors name the key path and the line", () => {
     );
   });
 
+  it("an alias to an anchor that does not exist", () => {
+    expect(issuesOf(`${MINIMAL}log: *missing\n`)[0]).toMatchObject({ code: "CONFIG_YAML_INVALID" });
+  });
+
   it("a YAML syntax error", () => {
     const issues = issuesOf("pairs:\n  - name: a\n   bad: [\n");
     expect(issues[0]).toMatchObject({ code: "CONFIG_YAML_INVALID" });
