@@ -8,6 +8,7 @@ import { createLogger } from "../src/log/logger.js";
 import { contentHash } from "../src/shared/content-hash.js";
 import type { LeadInput } from "../src/store/index.js";
 import { Store } from "../src/store/index.js";
+import { benchMappings } from "./mapping.js";
 import { benchOutbox } from "./outbox.js";
 import { benchPull } from "./pull-partner-center.js";
 
@@ -21,6 +22,7 @@ const { values: args } = parseArgs({
     out: { type: "string", default: "bench/results" },
     pg: { type: "string", default: process.env.COSELL_BENCH_PG_URL ?? "" },
     "pull-leads": { type: "string", default: "10000" },
+    "mapping-leads": { type: "string", default: "100000" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -132,6 +134,9 @@ const dir = mkdtempSync(join(tmpdir(), "cosell-bench-"));
 try {
   log.info({ leads: leadCount }, "bench starting");
   benchDomain();
+  for (const figure of benchMappings(Number(args["mapping-leads"]), log)) {
+    record(`mapping.${figure.crm}`, figure.leadsPerSecond, "leads/s", `shipped mapping, ${Math.round(figure.fieldsPerLead)} fields per lead, one thread (target ≥ 100,000)`);
+  }
   await benchStore("sqlite", `sqlite:${join(dir, "bench.db")}`);
   if (args.pg) await benchStore("postgres", args.pg);
   else log.info("no --pg / COSELL_BENCH_PG_URL: PostgreSQL figures skipped");

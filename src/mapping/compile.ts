@@ -17,8 +17,11 @@ export interface MappedRecord {
   externalIdField: string;
   externalId: string;
   fields: Record<string, unknown>;
-  /** Which rule produced each field, for previews and the timeline. */
-  produced: Record<string, string>;
+  /**
+   * Which rule produces each field of this object, for previews and the timeline. Shared by every
+   * record of the object (look up the fields you have); it is the same for every lead.
+   */
+  produced: Readonly<Record<string, string>>;
   associate: string[];
 }
 
@@ -69,6 +72,7 @@ interface CompiledObject {
   fields: CompiledField[];
   /** Fields by owner, for the checks and for previews. */
   owners: Map<string, FieldOwner>;
+  produced: Readonly<Record<string, string>>;
 }
 
 const TRUE_VALUES = new Set(["true", "1", "yes", "y", "on", "checked"]);
@@ -94,6 +98,7 @@ export class CompiledMapping {
       optional: object.optional,
       associate: object.associate,
       owners: new Map(Object.entries(object.fields).map(([field, rule]) => [field, rule.owner])),
+      produced: {},
       fields: Object.entries(object.fields).map(([field, rule]) => {
         const transform = compilePipeline(rule.transform, tables);
         let read: (source: MappingSource) => unknown;
@@ -121,6 +126,7 @@ export class CompiledMapping {
         return { field, owner: rule.owner, describe: rule.required ? `${describe} (required)` : describe, read: rule.required ? requiredRead(withDefault) : withDefault };
       }),
     }));
+    for (const object of this.#objects) object.produced = Object.freeze(Object.fromEntries(object.fields.map((field) => [field.field, field.describe])));
     this.#inbound = definition.inbound;
     this.#inboundFields = Object.entries(definition.inbound?.fields ?? {}).map(([field, rule]) => ({ field, to: rule.to, step: compilePipeline(rule.transform, tables) }));
     this.#statusValues = new Map(Object.entries(definition.inbound?.status?.values ?? {}));
@@ -154,7 +160,6 @@ export class CompiledMapping {
         continue;
       }
       const fields: Record<string, unknown> = {};
-      const produced: Record<string, string> = {};
       for (const field of object.fields) {
         if (!options.create && !writesOnUpdate(field, options.crmNewer)) continue;
         const value = field.read(source);
@@ -164,9 +169,8 @@ export class CompiledMapping {
         }
         if (value === undefined) continue;
         fields[field.field] = value instanceof Date ? value.toISOString() : value;
-        produced[field.field] = field.describe;
       }
-      records.push({ name: object.name, object: object.object, externalIdField: object.externalIdField, externalId: id, fields, produced, associate: object.associate });
+      records.push({ name: object.name, object: object.object, externalIdField: object.externalIdField, externalId: id, fields, produced: object.produced, associate: object.associate });
     }
     return { records, problems, skipped };
   }

@@ -90,7 +90,8 @@ export function compileStep(step: TransformStep, tables: Record<string, Record<s
     const max = step.truncate;
     return (value) => {
       const s = text(value);
-      if (s === undefined) return undefined;
+      // At most `max` UTF-16 units means at most `max` characters: no need to count code points.
+      if (s === undefined || s.length <= max) return s;
       const chars = [...s];
       return chars.length <= max ? s : `${chars.slice(0, Math.max(0, max - 1)).join("")}…`;
     };
