@@ -21,7 +21,7 @@ describe("shipped mappings", () => {
       const { lead, referral } = adaptReferral({ ...sample, status: "Active", substatus: "Accepted", acceptedDateTime: "2026-11-22T10:00:00Z" });
       const result = mapping.outbound(mappingSource(referral as Record<string, unknown>, lead, new Date("2026-11-24T10:00:00Z")), { create: true });
       expect(result.problems).toEqual([]);
-      const writtenSources = result.records.flatMap((r) => Object.values(r.produced)).join(" ");
+      const writtenSources = result.records.flatMap((r) => Object.keys(r.fields).map((field) => r.produced[field])).join(" ");
       for (const fact of SELLER_FACTS.filter((f) => f !== "sync.error")) expect(writtenSources, fact).toContain(fact);
       expect(mapping.inboundObject).toBe("lead");
     });
