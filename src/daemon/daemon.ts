@@ -5,10 +5,12 @@ import { componentLogger } from "../log/logger.js";
 import type { Clock } from "../shared/clock.js";
 import { systemClock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
+import { MappingRegistry } from "../mapping/index.js";
 import type { JobHandler } from "../queue/types.js";
 import { OutboxWorker } from "../queue/worker.js";
 import { redactUrl, Store } from "../store/index.js";
 import { outboxTargets } from "./outbox-targets.js";
+import { loadPairMappings } from "./pair-mappings.js";
 
 export type DaemonState = "idle" | "starting" | "running" | "stopping" | "stopped";
 
@@ -30,6 +32,7 @@ export class Daemon {
   #state: DaemonState = "idle";
   #store: Store | undefined;
   #worker: OutboxWorker | undefined;
+  #mappings: MappingRegistry | undefined;
   #startedAt: Date | undefined;
   readonly #config: Config;
   readonly #log: Logger;
@@ -54,6 +57,11 @@ export class Daemon {
     return this.#store;
   }
 
+  get mappings(): MappingRegistry {
+    if (!this.#mappings) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
+    return this.#mappings;
+  }
+
   get worker(): OutboxWorker {
     if (!this.#worker) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
     return this.#worker;
@@ -64,6 +72,10 @@ export class Daemon {
     this.#state = "starting";
     const { store: storeConfig } = this.#config;
     try {
+      // Mappings first: a broken mapping stops the start before anything else is opened.
+      this.#mappings = new MappingRegistry(this.#log, this.#cwd);
+      await loadPairMappings(this.#config, this.#mappings);
+      this.#mappings.watch();
       this.#store = await Store.open(
         { url: storeConfig.url, busyTimeoutMs: storeConfig.busyTimeoutMs, poolMax: storeConfig.poolMax, ...(this.#cwd ? { cwd: this.#cwd } : {}) },
         this.#log,
@@ -71,6 +83,7 @@ export class Daemon {
       const migration = await this.#store.migrate();
       if (migration.applied.length > 0) this.#log.info({ applied: migration.applied }, "store migrated");
     } catch (error) {
+      this.#mappings?.close();
       await this.#closeStore();
       this.#state = "stopped";
       throw error;
@@ -104,6 +117,7 @@ export class Daemon {
     // Stop leasing first and let running jobs finish (or hand them back), then close the store.
     await this.#worker?.stop(this.#config.outbox.shutdownGrace);
     this.#worker = undefined;
+    this.#mappings?.close();
     await this.#closeStore();
     const uptimeMs = this.#startedAt ? this.#clock.now().getTime() - this.#startedAt.getTime() : 0;
     this.#state = "stopped";

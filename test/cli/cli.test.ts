@@ -80,6 +80,16 @@ describe("config check", () => {
     expect(parsed.error.issues).toEqual([expect.objectContaining({ path: "pairs[0].enabled", line: 21 })]);
   });
 
+  it("checks each pair's mapping, including that it was written for the pair's CRM", async () => {
+    const { file } = tempConfig();
+    const { readFileSync: read, writeFileSync: write } = await import("node:fs");
+    write(file, read(file, "utf8").replace("mapping: mappings/salesforce.yaml", "mapping: mappings/hubspot.yaml"));
+    const mismatch = await runCli(["config", "check", "--config", file]);
+    expect(mismatch.code).toBe(78);
+    expect(mismatch.stderr).toContain('mappings/hubspot.yaml is a hubspot mapping, but CRM "acme-sf" is salesforce');
+    expect((await runCli(["config", "check", "--config", file, "--no-mappings"])).code).toBe(0);
+  });
+
   it("reads the config path from COSELL_CONFIG", async () => {
     const { file } = tempConfig();
     expect((await runCli(["config", "check"], { COSELL_CONFIG: file })).code).toBe(0);

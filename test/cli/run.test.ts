@@ -18,8 +18,8 @@ describe("cosell-sync run", () => {
       const result = await child.exited;
       expect(result.code).toBe(0);
       const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
-      expect(lines.map((line) => line.msg)).toEqual(["store migrated", "cosell-sync started", "cosell-sync stopping", "cosell-sync stopped"]);
-      expect(lines[3]).toMatchObject({ component: "daemon", reason: signal });
+      expect(lines.map((line) => line.msg)).toEqual(["mapping loaded", "store migrated", "cosell-sync started", "cosell-sync stopping", "cosell-sync stopped"]);
+      expect(lines[4]).toMatchObject({ component: "daemon", reason: signal });
     });
   }
 

@@ -7,7 +7,7 @@ import { createTestDatabase } from "../helpers/stores.js";
 
 function configFor(url: string) {
   return parseConfigText(
-    `store:\n  url: ${url}\npartnerCenter:\n  accounts:\n    a:\n      auth:\n        mode: sandbox\ncrms:\n  c:\n    type: hubspot\n    auth:\n      mode: sandbox\npairs:\n  - name: p\n    partnerCenter: a\n    crm: c\n    mapping: m.yaml\n`,
+    `store:\n  url: ${url}\npartnerCenter:\n  accounts:\n    a:\n      auth:\n        mode: sandbox\ncrms:\n  c:\n    type: hubspot\n    auth:\n      mode: sandbox\npairs:\n  - name: p\n    partnerCenter: a\n    crm: c\n    mapping: mappings/hubspot.yaml\n`,
     "test.yaml",
     { env: {}, cwd: process.cwd() },
   );
@@ -31,6 +31,21 @@ describe("daemon", () => {
     expect(() => daemon.store).toThrow(/not running/);
     const stopped = lines().filter((line) => line.msg === "cosell-sync stopped");
     expect(stopped).toEqual([expect.objectContaining({ reason: "test", uptimeMs: 90_000 })]);
+    await database.drop();
+  });
+
+  it("refuses to start on a broken mapping, before opening the store", async () => {
+    const database = await createTestDatabase("sqlite");
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "cosell-daemon-"));
+    writeFileSync(join(dir, "bad.yaml"), "version: 1\ncrm: hubspot\nobjects: {}\n");
+    const config = { ...configFor(database.url), pairs: configFor(database.url).pairs.map((p) => ({ ...p, mapping: join(dir, "bad.yaml") })) };
+    const { logger } = captureLogger();
+    const daemon = new Daemon({ config, logger });
+    await expect(daemon.start()).rejects.toMatchObject({ code: "MAPPING_INVALID", message: expect.stringContaining("define at least one object") });
+    expect(daemon.state).toBe("stopped");
     await database.drop();
   });
 
