@@ -153,18 +153,21 @@ export function closest(word: string, vocabulary: ReadonlySet<string>): string |
   return best !== undefined && bestDistance <= limit ? best : undefined;
 }
 
+/** Edit distance where swapping two neighbouring letters is one edit (optimal string alignment). */
 function editDistance(a: string, b: string): number {
-  const previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i += 1) {
-    let diagonal = previous[0] as number;
-    previous[0] = i;
-    for (let j = 1; j <= b.length; j += 1) {
-      const above = previous[j] as number;
-      previous[j] = Math.min(above + 1, (previous[j - 1] as number) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d: number[] = Array.from({ length: rows * cols }, (_, i) => (i < cols ? i : i % cols === 0 ? i / cols : 0));
+  const at = (i: number, j: number) => d[i * cols + j] as number;
+  for (let i = 1; i < rows; i += 1) {
+    for (let j = 1; j < cols; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
+      d[i * cols + j] = best;
     }
   }
-  return previous[b.length] as number;
+  return at(a.length, b.length);
 }
 
 /** Every object key a zod schema knows, for "did you mean". */
