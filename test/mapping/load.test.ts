@@ -108,6 +108,10 @@ describe("mapping validation", () => {
     expect(() => parseMappingText(replace("from: lead.customer.name,", "from: referral.trackingInfo.microsoftMsxId,"), "m.yaml")).not.toThrow();
   });
 
+  it("a template without placeholders", () => {
+    expect(issues(replace("Step__c: sync.substage", 'Step__c: { template: "always this" }'))[0]).toMatchObject({ code: "MAPPING_TEMPLATE_EMPTY", line: 17 });
+  });
+
   it("a lookup of a table that does not exist", () => {
     expect(issues(replace("{ lookup: status }", "{ lookup: statuses }"))[0]).toMatchObject({ code: "MAPPING_UNKNOWN_TABLE", path: "objects.lead.fields.Status__c.transform[0].lookup", line: 14 });
   });
