@@ -1,4 +1,7 @@
 import type { Clock } from "../shared/clock.js";
+import type { RateInfo } from "../shared/rate-info.js";
+
+export type { RateInfo } from "../shared/rate-info.js";
 
 /**
  * How fast one target may be called: a sliding-window rate (requests per interval, from config),
@@ -14,17 +17,6 @@ export interface PacerSettings {
   breakerPauseMs: number;
   /** Stop early when a daily quota is this close to its limit (0..1 of the limit left). */
   quotaReserve: number;
-}
-
-/** What a target's answer said about its limits; every field is optional. */
-export interface RateInfo {
-  retryAfterMs?: number;
-  /** Requests left in the target's current window, and when that window resets. */
-  remaining?: number;
-  resetAt?: Date;
-  /** Daily quota as reported (Sforce-Limit-Info api-usage=USED/LIMIT, HubSpot daily headers). */
-  dailyUsed?: number;
-  dailyLimit?: number;
 }
 
 export type BreakerState = "closed" | "open" | "half-open";

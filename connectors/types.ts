@@ -1,0 +1,144 @@
+import type { RateInfo } from "../src/shared/rate-info.js";
+import { CosellError } from "../src/shared/errors.js";
+
+/**
+ * The contract every CRM connector keeps. A connector knows one CRM's wire protocol and nothing of
+ * the store, the outbox or the lifecycle: it upserts records it is given, reports what sellers
+ * changed, and checks that the CRM has the fields a mapping needs.
+ */
+export type CrmKind = "salesforce" | "hubspot" | "dynamics";
+
+/** Records of one CRM object, upserted on one external-id field. */
+export interface UpsertRequest {
+  object: string;
+  externalIdField: string;
+  records: Array<{
+    /** The external id value (the referral id for a lead). */
+    key: string;
+    fields: Record<string, unknown>;
+    /** Records of other objects (already upserted) to associate at creation: HubSpot needs them. */
+    associations?: Array<{ object: string; id: string }>;
+  }>;
+}
+
+export type UpsertResult =
+  | { key: string; outcome: "created" | "updated"; id: string }
+  | { key: string; outcome: "failed"; error: CrmError };
+
+/** Where a change feed stopped: the last record's modification stamp and id (tie-safe). */
+export interface ChangeCursor {
+  modstamp: string;
+  id: string;
+  /** An opaque server token (Dataverse delta link), when the CRM has one. */
+  token?: string;
+}
+
+export interface ChangesRequest {
+  object: string;
+  externalIdField: string;
+  /** Fields to return with each change (the inbound lifecycle fields and what flows back). */
+  fields: string[];
+  /** Resume after this; absent: start from `since`. */
+  cursor?: ChangeCursor;
+  /** First run only: changes after this time. */
+  since?: Date;
+}
+
+/** One seller edit: the record's current values of the requested fields, and who changed it when. */
+export interface CrmChange {
+  id: string;
+  externalId?: string;
+  modifiedAt: string;
+  modifiedBy: string;
+  fields: Record<string, unknown>;
+}
+
+export interface ChangePage {
+  changes: CrmChange[];
+  /** Save this with the page's effects; the next call resumes after it. */
+  cursor: ChangeCursor;
+}
+
+/** What a mapping needs of one CRM object. */
+export interface SchemaRequirement {
+  object: string;
+  externalIdField: string;
+  fields: Array<{
+    name: string;
+    /** Longest text the mapping writes (from `truncate`). */
+    maxLength?: number;
+    /** Values the mapping can write to this field (constants, maps, lookups): a picklist must offer them. */
+    values?: string[];
+    /** Read back by the inbound side. */
+    readBack?: boolean;
+  }>;
+}
+
+export interface SchemaProblem {
+  object: string;
+  field: string;
+  problem: "object-missing" | "missing" | "not-external-id" | "not-unique" | "too-short" | "picklist-value-missing" | "not-updateable";
+  /** What to create or change, in the CRM's own terms. */
+  message: string;
+}
+
+export interface SchemaReport {
+  ok: boolean;
+  problems: SchemaProblem[];
+}
+
+export interface CrmConnector {
+  readonly kind: CrmKind;
+  /** Authenticates and learns who "we" are (so our own writes can be told from a seller's). */
+  connect(): Promise<void>;
+  checkSchema(requirements: SchemaRequirement[]): Promise<SchemaReport>;
+  /** One result per record, in order. Throws only when the whole call failed (auth, network, limits). */
+  upsert(request: UpsertRequest): Promise<UpsertResult[]>;
+  /** Sellers' changes since the cursor, oldest first, our own writes left out. */
+  changes(request: ChangesRequest): AsyncGenerator<ChangePage>;
+  /** What the CRM last said about its limits, for the outbox pacer. */
+  rateInfo(): RateInfo;
+  close(): Promise<void>;
+}
+
+export type CrmErrorCode =
+  | "CRM_UNAUTHENTICATED"
+  | "CRM_ACCESS_DENIED"
+  | "CRM_REQUEST_LIMIT"
+  | "CRM_THROTTLED"
+  | "CRM_UNAVAILABLE"
+  | "CRM_UNREACHABLE"
+  | "CRM_INVALID_FIELD"
+  | "CRM_VALUE_TOO_LONG"
+  | "CRM_BAD_PICKLIST_VALUE"
+  | "CRM_REQUIRED_FIELD_MISSING"
+  | "CRM_DUPLICATE_EXTERNAL_ID"
+  | "CRM_INVALID_VALUE"
+  | "CRM_NOT_FOUND"
+  | "CRM_MALFORMED_QUERY"
+  | "CRM_UNEXPECTED";
+
+const RETRYABLE: ReadonlySet<CrmErrorCode> = new Set<CrmErrorCode>(["CRM_REQUEST_LIMIT", "CRM_THROTTLED", "CRM_UNAVAILABLE", "CRM_UNREACHABLE", "CRM_UNEXPECTED"]);
+
+export interface CrmErrorContext {
+  crm: CrmKind;
+  /** The CRM's own error code and message, verbatim. */
+  crmCode?: string;
+  crmMessage?: string;
+  field?: string;
+  retryAfterMs?: number;
+  /** Record ids involved (e.g. the several records one external id matched). */
+  recordIds?: string[];
+}
+
+/** A CRM's refusal or failure, in our terms, with its own words kept. */
+export class CrmError extends CosellError {
+  readonly retryAfterMs: number | undefined;
+  readonly field: string | undefined;
+
+  constructor(code: CrmErrorCode, message: string, context: CrmErrorContext, cause?: unknown) {
+    super(code, message, { retryable: RETRYABLE.has(code), details: { ...context }, cause });
+    this.retryAfterMs = context.retryAfterMs;
+    this.field = context.field;
+  }
+}
