@@ -1,0 +1,248 @@
+import type { Clock } from "../../../src/shared/clock.js";
+import type { SfField } from "./lead-schema.js";
+import { leadFields, userFields } from "./lead-schema.js";
+import type { SoqlQuery } from "./soql.js";
+import { compareValues, compileCondition, normalise, parseSoql, SoqlError } from "./soql.js";
+
+/** A Salesforce REST error, in the array-of-errors body Salesforce answers with. */
+export class SfError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorCode: string,
+    message: string,
+    readonly fields: string[] = [],
+    readonly body?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface SfUser {
+  Id: string;
+  Username: string;
+  Email: string;
+  FirstName: string;
+  LastName: string;
+  IsActive: boolean;
+}
+
+export type SfRecord = Record<string, unknown> & { Id: string };
+
+export interface RecordError {
+  statusCode: string;
+  message: string;
+  fields: string[];
+}
+
+/**
+ * One sandbox org: users, Lead records and the rules Salesforce applies to them. Every write
+ * stamps SystemModstamp (from the injected clock) and LastModifiedById with the caller, which is
+ * what lets the connector tell a seller's edit from its own.
+ */
+export class SandboxOrg {
+  readonly orgId = "00D000000000001AAA";
+  readonly users = new Map<string, SfUser>();
+  readonly leads = new Map<string, SfRecord>();
+  #fields: SfField[] = leadFields();
+  #counter = 0;
+  #lastStamp = 0;
+
+  constructor(private readonly clock: Clock) {}
+
+  get fields(): readonly SfField[] {
+    return this.#fields;
+  }
+
+  /** Removes a field from the Lead object (to test schema checks). */
+  removeField(name: string): void {
+    this.#fields = this.#fields.filter((field) => field.name !== name);
+  }
+
+  addUser(username: string, firstName: string, lastName: string): SfUser {
+    const user: SfUser = { Id: this.#id("005"), Username: username, Email: username, FirstName: firstName, LastName: lastName, IsActive: true };
+    this.users.set(user.Id, user);
+    return user;
+  }
+
+  field(name: string, object = "Lead"): SfField | undefined {
+    const fields = object === "User" ? userFields() : this.#fields;
+    return fields.find((field) => field.name.toLowerCase() === name.toLowerCase());
+  }
+
+  /** Salesforce stamps with millisecond precision; stamps never go backwards within the org. */
+  stamp(): string {
+    const now = Math.max(this.clock.now().getTime(), this.#lastStamp);
+    this.#lastStamp = now;
+    return formatStamp(now);
+  }
+
+  /** Stamps many records with one SystemModstamp, as a mass update does. */
+  massTouch(ids: string[], userId: string, change: Record<string, unknown>): void {
+    const stamp = this.stamp();
+    for (const id of ids) {
+      const record = this.leads.get(id);
+      if (record) Object.assign(record, change, { SystemModstamp: stamp, LastModifiedDate: stamp, LastModifiedById: userId });
+    }
+  }
+
+  create(input: Record<string, unknown>, userId: string): { id: string } | { errors: RecordError[] } {
+    const problems = this.#validate(input, "create");
+    if (problems.length > 0) return { errors: problems };
+    const stamp = this.stamp();
+    const record: SfRecord = {
+      ...Object.fromEntries(this.#fields.filter((f) => f.type === "boolean" && f.createable).map((f) => [f.name, false])),
+      Status: "Open - Not Contacted",
+      OwnerId: userId,
+      ...this.#canonical(input),
+      Id: this.#id("00Q"),
+      IsDeleted: false,
+      CreatedDate: stamp,
+      CreatedById: userId,
+      LastModifiedDate: stamp,
+      LastModifiedById: userId,
+      SystemModstamp: stamp,
+    };
+    this.leads.set(record.Id, record);
+    return { id: record.Id };
+  }
+
+  update(id: string, input: Record<string, unknown>, userId: string): RecordError[] {
+    const record = this.leads.get(id);
+    if (!record) return [{ statusCode: "ENTITY_IS_DELETED", message: "entity is deleted", fields: [] }];
+    const problems = this.#validate(input, "update");
+    if (problems.length > 0) return problems;
+    const stamp = this.stamp();
+    Object.assign(record, this.#canonical(input), { LastModifiedDate: stamp, LastModifiedById: userId, SystemModstamp: stamp });
+    return [];
+  }
+
+  /** Records whose external id equals `value` (case-insensitively when the field is not case-sensitive). */
+  findByExternalId(fieldName: string, value: string): SfRecord[] {
+    const field = this.field(fieldName);
+    const wanted = field?.caseSensitive ? value : value.toLowerCase();
+    const found: SfRecord[] = [];
+    for (const record of this.leads.values()) {
+      const own = record[field?.name ?? fieldName];
+      if (typeof own === "string" && (field?.caseSensitive ? own : own.toLowerCase()) === wanted) found.push(record);
+    }
+    return found;
+  }
+
+  /** Checks an upsert's external-id field before any record is touched. */
+  checkExternalIdField(fieldName: string): SfField {
+    const field = this.field(fieldName);
+    if (!field) throw new SfError(404, "NOT_FOUND", `Provided external ID field does not exist or is not accessible: ${fieldName}`);
+    if (!field.externalId && field.name !== "Id") throw new SfError(400, "INVALID_FIELD", `Field ${field.name} is not an external id field`, [field.name]);
+    return field;
+  }
+
+  query(soql: string): { records: SfRecord[]; object: string; fields: string[] } {
+    let parsed: SoqlQuery;
+    try {
+      parsed = parseSoql(soql);
+    } catch (error) {
+      if (error instanceof SoqlError) throw new SfError(400, error.errorCode, error.message);
+      throw error;
+    }
+    const object = parsed.object.toLowerCase() === "lead" ? "Lead" : parsed.object.toLowerCase() === "user" ? "User" : undefined;
+    if (!object) throw new SfError(400, "INVALID_TYPE", `sObject type '${parsed.object}' is not supported.`);
+    const canonical = (name: string) => {
+      const field = this.field(name, object);
+      if (!field) throw new SfError(400, "INVALID_FIELD", `No such column '${name}' on entity '${object}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`);
+      return field.name;
+    };
+    const fields = parsed.fields.map(canonical);
+    const predicate = compileCondition(parsed.where, canonical, (name) => this.field(name, object)?.type ?? "string");
+    const order = parsed.orderBy.map((entry) => ({ field: canonical(entry.field), descending: entry.descending }));
+    const source: SfRecord[] = object === "Lead" ? [...this.leads.values()] : [...this.users.values()].map((u) => ({ ...u }));
+    let records = source.filter(predicate);
+    if (order.length > 0) {
+      records = records.sort((a, b) => {
+        for (const { field, descending } of order) {
+          const difference = compareValues(normalise(a[field] as never), normalise(b[field] as never));
+          if (difference !== 0) return descending ? -difference : difference;
+        }
+        return 0;
+      });
+    }
+    if (parsed.limit !== undefined) records = records.slice(0, parsed.limit);
+    return { records: records.map((record) => ({ Id: record.Id, ...Object.fromEntries(fields.map((f) => [f, record[f] ?? null])) })), object, fields };
+  }
+
+  #canonical(input: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(input)) {
+      const field = this.field(key);
+      if (field) out[field.name] = value;
+    }
+    return out;
+  }
+
+  #validate(input: Record<string, unknown>, mode: "create" | "update"): RecordError[] {
+    const errors: RecordError[] = [];
+    for (const [key, value] of Object.entries(input)) {
+      if (key === "attributes") continue;
+      const field = this.field(key);
+      if (!field) throw new SfError(400, "INVALID_FIELD", `No such column '${key}' on sobject of type Lead`, [key]);
+      if (mode === "create" ? !field.createable : !field.updateable) {
+        errors.push({ statusCode: "INVALID_FIELD_FOR_INSERT_UPDATE", message: `Unable to create/update fields: ${field.name}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.`, fields: [field.name] });
+        continue;
+      }
+      const problem = valueProblem(field, value);
+      if (problem) errors.push(problem);
+    }
+    if (mode === "create") {
+      for (const field of this.#fields.filter((f) => f.required)) {
+        const value = Object.entries(input).find(([key]) => key.toLowerCase() === field.name.toLowerCase())?.[1];
+        if (value === undefined || value === null || value === "") errors.push({ statusCode: "REQUIRED_FIELD_MISSING", message: `Required fields are missing: [${field.name}]`, fields: [field.name] });
+      }
+    }
+    return errors;
+  }
+
+  #id(prefix: string): string {
+    this.#counter += 1;
+    return `${prefix}${this.#counter.toString(36).toUpperCase().padStart(12, "0")}AAA`;
+  }
+}
+
+function valueProblem(field: SfField, value: unknown): RecordError | undefined {
+  if (value === null) {
+    return field.nillable === false ? { statusCode: "REQUIRED_FIELD_MISSING", message: `Required fields are missing: [${field.name}]`, fields: [field.name] } : undefined;
+  }
+  const bad = (expected: string): RecordError => ({ statusCode: "INVALID_TYPE_ON_FIELD_IN_RECORD", message: `${field.label}: value not of required type: ${JSON.stringify(value)} (expected ${expected})`, fields: [field.name] });
+  switch (field.type) {
+    case "boolean":
+      return typeof value === "boolean" ? undefined : bad("boolean");
+    case "double":
+    case "currency":
+    case "int":
+      return typeof value === "number" && Number.isFinite(value) && (field.type !== "int" || Number.isInteger(value)) ? undefined : bad(field.type);
+    case "date":
+      return typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value) ? undefined : bad("date yyyy-mm-dd");
+    case "datetime":
+      return typeof value === "string" && !Number.isNaN(Date.parse(value)) ? undefined : bad("datetime");
+    case "picklist":
+      if (typeof value !== "string") return bad("string");
+      if (field.restrictedPicklist && !field.picklistValues?.includes(value)) {
+        return { statusCode: "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", message: `${field.label}: bad value for restricted picklist field: ${value}`, fields: [field.name] };
+      }
+      return undefined;
+    case "reference":
+    case "id":
+      return typeof value === "string" ? undefined : bad("id");
+    default: {
+      if (typeof value !== "string") return bad("string");
+      if (field.length !== undefined && [...value].length > field.length) {
+        return { statusCode: "STRING_TOO_LONG", message: `${field.label}: data value too large: ${value.slice(0, 40)}… (max length=${field.length})`, fields: [field.name] };
+      }
+      if (field.type === "email" && value !== "" && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)) return { statusCode: "INVALID_EMAIL_ADDRESS", message: `Email: invalid email address: ${value}`, fields: [field.name] };
+      return undefined;
+    }
+  }
+}
+
+/** 2026-11-24T10:00:00.000+0000, as Salesforce writes date-times. */
+export function formatStamp(ms: number): string {
+  return new Date(ms).toISOString().replace("Z", "+0000");
+}
