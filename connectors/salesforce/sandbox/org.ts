@@ -152,7 +152,13 @@ export class SandboxOrg {
       return field.name;
     };
     const fields = parsed.fields.map(canonical);
-    const predicate = compileCondition(parsed.where, canonical, (name) => this.field(name, object)?.type ?? "string");
+    let predicate: (record: Record<string, unknown>) => boolean;
+    try {
+      predicate = compileCondition(parsed.where, canonical, (name) => this.field(name, object)?.type ?? "string");
+    } catch (error) {
+      if (error instanceof SoqlError) throw new SfError(400, error.errorCode, error.message);
+      throw error;
+    }
     const order = parsed.orderBy.map((entry) => ({ field: canonical(entry.field), descending: entry.descending }));
     const source: SfRecord[] = object === "Lead" ? [...this.leads.values()] : [...this.users.values()].map((u) => ({ ...u }));
     let records = source.filter(predicate);
