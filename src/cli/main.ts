@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { isCosellError, toCosellError } from "../shared/errors.js";
 import { registerConfigCheck } from "./commands/config-check.js";
+import { registerCrmCommands } from "./commands/crm.js";
 import { registerDbMigrate } from "./commands/db-migrate.js";
 import { registerMappingCommands } from "./commands/mapping.js";
 import { registerOutboxCommands } from "./commands/outbox.js";
@@ -45,6 +46,7 @@ export function buildProgram(io: CliIo): Command {
   registerWebhookCommands(program, io);
   registerOutboxCommands(program, io);
   registerMappingCommands(program, io);
+  registerCrmCommands(program, io);
   registerSandboxCommands(program, io);
 
   for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {

@@ -59,6 +59,17 @@ interface CompiledField {
   owner: FieldOwner;
   describe: string;
   read: (source: MappingSource) => unknown;
+  /** Longest text the rule writes (its last truncate), for schema checks. */
+  maxLength?: number;
+  /** Every value the rule can write, when that set is known (a constant, a map, a lookup). */
+  values?: string[];
+}
+
+/** What the CRM must offer for a mapping: per object, its fields and what is written to them. */
+export interface MappingRequirement {
+  object: string;
+  externalIdField: string;
+  fields: Array<{ name: string; maxLength?: number; values?: string[]; readBack?: boolean }>;
 }
 
 interface CompiledObject {
@@ -123,7 +134,18 @@ export class CompiledMapping {
           const value = read(source);
           return value === undefined || value === "" ? fallback : value;
         };
-        return { field, owner: rule.owner, describe: rule.required ? `${describe} (required)` : describe, read: rule.required ? requiredRead(withDefault) : withDefault };
+        const truncate = [...rule.transform].reverse().find((step) => step.truncate !== undefined)?.truncate;
+        const last = rule.transform[rule.transform.length - 1];
+        const produced = rule.value !== undefined && rule.transform.length === 0 ? [rule.value] : last?.map ? Object.values(last.map) : last?.lookup ? Object.values(tables[last.lookup] ?? {}) : undefined;
+        const values = produced?.filter((v) => v !== null && v !== "").map(String);
+        return {
+          field,
+          owner: rule.owner,
+          describe: rule.required ? `${describe} (required)` : describe,
+          read: rule.required ? requiredRead(withDefault) : withDefault,
+          ...(truncate === undefined ? {} : { maxLength: truncate }),
+          ...(values ? { values: [...new Set(values)] } : {}),
+        };
       }),
     }));
     for (const object of this.#objects) object.produced = Object.freeze(Object.fromEntries(object.fields.map((field) => [field.field, field.describe])));
@@ -145,6 +167,27 @@ export class CompiledMapping {
       externalIdField: object.externalIdField,
       fields: object.fields.map((field) => ({ field: field.field, owner: field.owner, source: field.describe })),
     }));
+  }
+
+  /** What each CRM object must offer: fields written (with lengths and values) and fields read back. */
+  requirements(): MappingRequirement[] {
+    const inbound = this.#inbound;
+    return this.#objects.map((object) => {
+      const fields: MappingRequirement["fields"] = object.fields.map((field) => ({
+        name: field.field,
+        ...(field.maxLength === undefined ? {} : { maxLength: field.maxLength }),
+        ...(field.values ? { values: field.values } : {}),
+      }));
+      if (inbound && inbound.object === object.name) {
+        const readBack = [inbound.status?.field, inbound.qualifyComplete, inbound.evaluateComplete, inbound.reason, inbound.owner, ...Object.keys(inbound.fields)].filter((name): name is string => Boolean(name));
+        for (const name of readBack) {
+          const existing = fields.find((field) => field.name === name);
+          if (existing) existing.readBack = true;
+          else fields.push({ name, readBack: true });
+        }
+      }
+      return { object: object.object, externalIdField: object.externalIdField, fields };
+    });
   }
 
   /** Lead → CRM records, honouring field ownership on updates. */
