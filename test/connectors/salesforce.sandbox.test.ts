@@ -173,6 +173,26 @@ describe("Salesforce connector against the sandbox", () => {
     await expect(connector.upsert({ ...LEAD, records: leads(2) })).resolves.toHaveLength(2);
   });
 
+  it("single-record upsert by external id: 201 created, 200 updated, 300 with the records when several match", async () => {
+    ({ sandbox } = await startSalesforce());
+    const upsert = (value: string, body: Record<string, unknown>) =>
+      fetch(`${sandbox.url}/services/data/v62.0/sobjects/Lead/Cosell_Referral_Id__c/${value}`, {
+        method: "PATCH",
+        headers: { Authorization: `Bearer ${sandbox.tokenFor(sandbox.integrationUser.Id)}`, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const created = await upsert("one", { LastName: "L", Company: "C" });
+    expect(created.status).toBe(201);
+    expect(await created.json()).toMatchObject({ success: true, created: true });
+    expect((await upsert("ONE", { Title: "CIO" })).status).toBe(200);
+    expect((await upsert("one", { Cosell_Referral_Id__c: "one", Title: "x" })).status).toBe(400);
+    sandbox.org.create({ LastName: "L", Company: "C", Cosell_Referral_Id__c: "two" }, sandbox.seller.Id);
+    sandbox.org.create({ LastName: "L", Company: "C", Cosell_Referral_Id__c: "two" }, sandbox.seller.Id);
+    const several = await upsert("two", { Title: "x" });
+    expect(several.status).toBe(300);
+    expect(((await several.json()) as string[]).every((url) => /\/sobjects\/Lead\/00Q\w{15}$/.test(url))).toBe(true);
+  });
+
   it("refuses SOQL outside the subset the way Salesforce does", async () => {
     ({ sandbox, connector } = await startSalesforce());
     const ask = async (soql: string) => {
