@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { describe, inject } from "vitest";
+import { afterEach, beforeEach, describe, inject } from "vitest";
 import type { StoreKind } from "../../src/store/index.js";
 import { Store } from "../../src/store/index.js";
 
@@ -50,4 +50,22 @@ export function describeEachStore(title: string, suite: (kind: StoreKind) => voi
   const pgAvailable = inject("pgUrl") !== null;
   describe(`${title} [sqlite]`, () => suite("sqlite"));
   describe.skipIf(!pgAvailable)(`${title} [postgres]`, () => suite("postgres"));
+}
+
+/** Gives each test of the suite a fresh, migrated store of `kind`, closed and dropped afterwards. */
+export function useMigratedStore(kind: StoreKind): () => Store {
+  let database: TestDatabase | undefined;
+  let store: Store | undefined;
+  beforeEach(async () => {
+    database = await createTestDatabase(kind);
+    store = await openMigratedStore(database);
+  });
+  afterEach(async () => {
+    await store?.close();
+    await database?.drop();
+  });
+  return () => {
+    if (!store) throw new Error("the store exists only inside a test");
+    return store;
+  };
 }

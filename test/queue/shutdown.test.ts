@@ -1,23 +1,15 @@
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { beforeEach, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/logger.js";
 import type { JobHandler } from "../../src/queue/types.js";
 import { OutboxWorker } from "../../src/queue/worker.js";
 import type { OutboxJob, Store } from "../../src/store/index.js";
-import type { TestDatabase } from "../helpers/stores.js";
-import { createTestDatabase, describeEachStore, openMigratedStore } from "../helpers/stores.js";
+import { describeEachStore, useMigratedStore } from "../helpers/stores.js";
 
 describeEachStore("outbox shutdown", (kind) => {
-  let database: TestDatabase;
+  const current = useMigratedStore(kind);
   let store: Store;
-
-  beforeEach(async () => {
-    database = await createTestDatabase(kind);
-    store = await openMigratedStore(database);
-  });
-
-  afterEach(async () => {
-    await store.close();
-    await database.drop();
+  beforeEach(() => {
+    store = current();
   });
 
   function startWorker(handler: JobHandler) {

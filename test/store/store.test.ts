@@ -1,8 +1,7 @@
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { beforeEach, expect, it } from "vitest";
 import type { LeadInput, Store } from "../../src/store/index.js";
 import { contentHash } from "../../src/shared/content-hash.js";
-import type { TestDatabase } from "../helpers/stores.js";
-import { createTestDatabase, describeEachStore, openMigratedStore } from "../helpers/stores.js";
+import { describeEachStore, useMigratedStore } from "../helpers/stores.js";
 
 const T0 = new Date("2026-04-01T10:00:00Z");
 const later = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
@@ -29,17 +28,10 @@ function leadInput(overrides: Partial<LeadInput> = {}): LeadInput {
 }
 
 describeEachStore("store", (kind) => {
-  let database: TestDatabase;
+  const current = useMigratedStore(kind);
   let store: Store;
-
-  beforeEach(async () => {
-    database = await createTestDatabase(kind);
-    store = await openMigratedStore(database);
-  });
-
-  afterEach(async () => {
-    await store.close();
-    await database.drop();
+  beforeEach(() => {
+    store = current();
   });
 
   it("migrates once: a second run applies nothing", async () => {
