@@ -15,6 +15,8 @@ export interface UpsertRequest {
   records: Array<{
     /** The external id value (the referral id for a lead). */
     key: string;
+    /** The CRM's own record id, when a confirmed link knows it (lets HubSpot update leads by id). */
+    id?: string;
     fields: Record<string, unknown>;
     /** Records of other objects (already upserted) to associate at creation: HubSpot needs them. */
     associations?: Array<{ object: string; id: string }>;

@@ -21,10 +21,13 @@ export function registerRun(program: Command, io: CliIo): void {
     const { config } = await loadConfig(options.config, { env: io.env, cwd: io.cwd });
     const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, destination: io.stdout as never });
     const daemon = new Daemon({ config, logger, cwd: io.cwd });
-    await daemon.start();
-    const signal = await new Promise<string>((resolve) => {
+    // Listen before starting: a signal that arrives during start-up stops the daemon once it is up,
+    // instead of killing the process halfway.
+    const stopRequested = new Promise<string>((resolve) => {
       for (const name of STOP_SIGNALS) process.once(name, () => resolve(name));
     });
+    await daemon.start();
+    const signal = await stopRequested;
     for (const name of STOP_SIGNALS) {
       process.removeAllListeners(name);
       process.once(name, () => {

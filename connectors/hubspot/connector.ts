@@ -1,0 +1,346 @@
+import { Client } from "@hubspot/api-client";
+import type { Logger } from "../../src/log/logger.js";
+import { componentLogger } from "../../src/log/logger.js";
+import type { RateInfo } from "../../src/shared/rate-info.js";
+import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, SchemaProblem, SchemaReport, SchemaRequirement, UpsertRequest, UpsertResult } from "../types.js";
+import { CrmError } from "../types.js";
+import type { PropertySpec } from "./properties.js";
+import { COSELL_GROUP, COSELL_PROPERTIES, LEAD_ASSOCIATION_TYPES } from "./properties.js";
+
+export interface HubSpotConnectorOptions {
+  accessToken: string;
+  basePath: string;
+  logger: Logger;
+  /** Our private app's id: property history from this source is our own write. */
+  appId?: string;
+}
+
+export const BATCH_SIZE = 100;
+const SEARCH_PAGE = 200;
+/** Restart a search before HubSpot's 10,000-result cap (paging past it is a 400). */
+const SEARCH_RESTART_AT = 9_800;
+
+interface HubSpotObject {
+  id: string;
+  properties: Record<string, string | null>;
+  propertiesWithHistory?: Record<string, Array<{ value: string; timestamp: string; sourceType: string; sourceId?: string }>>;
+  new?: boolean;
+}
+
+interface BatchAnswer {
+  results: HubSpotObject[];
+  errors?: Array<{ category: string; message: string; context?: Record<string, string[]> }>;
+}
+
+/**
+ * HubSpot through @hubspot/api-client with its retries and limiter off (the outbox paces). Companies
+ * and contacts are batch-upserted on unique properties; leads, which HubSpot creates only with a
+ * contact association, are created with their associations and later updated by id. Changes come
+ * from the search API on hs_lastmodifieddate, tie-safe and under the 10,000-result cap.
+ */
+export class HubSpotConnector implements CrmConnector {
+  readonly kind = "hubspot" as const;
+  readonly #client: Client;
+  readonly #log: Logger;
+  readonly #appId: string | undefined;
+  #rate: RateInfo = {};
+
+  constructor(options: HubSpotConnectorOptions) {
+    this.#client = new Client({ accessToken: options.accessToken, basePath: options.basePath, numberOfApiCallRetries: 0 });
+    this.#log = componentLogger(options.logger, "hubspot");
+    this.#appId = options.appId;
+  }
+
+  async connect(): Promise<void> {
+    // Any authenticated read proves the token; the properties of leads are needed later anyway.
+    await this.#call(() => this.#client.crm.properties.coreApi.getAll("leads"));
+    this.#log.info("connected to HubSpot");
+  }
+
+  async upsert(request: UpsertRequest): Promise<UpsertResult[]> {
+    const results: UpsertResult[] = [];
+    for (let offset = 0; offset < request.records.length; offset += BATCH_SIZE) {
+      const chunk = request.records.slice(offset, offset + BATCH_SIZE);
+      const answered = request.object === "leads" ? await this.#upsertLeads(request, chunk) : await this.#upsertByProperty(request, chunk);
+      results.push(...answered);
+    }
+    return results;
+  }
+
+  async #upsertByProperty(request: UpsertRequest, chunk: UpsertRequest["records"]): Promise<UpsertResult[]> {
+    const answer = (await this.#call(() =>
+      this.#client.crm.objects.batchApi.upsert(request.object, {
+        inputs: chunk.map((record) => ({ id: record.key, idProperty: request.externalIdField, properties: toHubSpot(record.fields) })),
+      }),
+    )) as BatchAnswer;
+    // HubSpot does not promise input order: match answers on the id property's value.
+    const byKey = new Map(answer.results.map((result) => [String(result.properties[request.externalIdField] ?? "").toLowerCase(), result]));
+    const failed = failuresByKey(answer);
+    return chunk.map((record): UpsertResult => {
+      const result = byKey.get(record.key.toLowerCase());
+      if (result) return { key: record.key, outcome: result.new ? "created" : "updated", id: result.id };
+      return { key: record.key, outcome: "failed", error: failed.get(record.key) ?? hubspotError(400, "VALIDATION_ERROR", "HubSpot returned no result for this record.") };
+    });
+  }
+
+  async #upsertLeads(request: UpsertRequest, chunk: UpsertRequest["records"]): Promise<UpsertResult[]> {
+    const results = new Map<string, UpsertResult>();
+    const known = chunk.filter((record) => record.id);
+    let fresh = chunk.filter((record) => !record.id);
+    if (known.length > 0) {
+      const answer = (await this.#call(() =>
+        this.#client.crm.objects.batchApi.update("leads", { inputs: known.map((record) => ({ id: record.id as string, properties: toHubSpot(record.fields) })) }),
+      )) as BatchAnswer;
+      const updated = new Set(answer.results.map((result) => result.id));
+      const failed = failuresByKey(answer);
+      for (const record of known) {
+        if (updated.has(record.id as string)) results.set(record.key, { key: record.key, outcome: "updated", id: record.id as string });
+        else if (failed.get(record.id as string)?.code === "CRM_NOT_FOUND") fresh = [...fresh, { ...record, id: undefined as never }];
+        else results.set(record.key, { key: record.key, outcome: "failed", error: failed.get(record.id as string) ?? hubspotError(400, "VALIDATION_ERROR", "no result") });
+      }
+    }
+    if (fresh.length > 0) {
+      const missingContact = fresh.filter((record) => !record.associations?.some((a) => a.object === "contacts"));
+      for (const record of missingContact) {
+        results.set(record.key, { key: record.key, outcome: "failed", error: new CrmError("CRM_REQUIRED_FIELD_MISSING", "HubSpot creates a lead only with a contact; this lead's customer has no contact email, so no contact could be upserted.", { crm: "hubspot", field: "associations" }) });
+      }
+      const creatable = fresh.filter((record) => !missingContact.includes(record));
+      if (creatable.length > 0) {
+        try {
+          const answer = (await this.#call(() =>
+            this.#client.crm.objects.batchApi.create("leads", {
+              inputs: creatable.map((record) => ({
+                properties: toHubSpot({ ...record.fields, [request.externalIdField]: record.key }),
+                associations: (record.associations ?? []).map((a) => ({ to: { id: a.id }, types: [{ associationCategory: "HUBSPOT_DEFINED" as never, associationTypeId: LEAD_ASSOCIATION_TYPES[a.object] ?? 0 }] })),
+              })),
+            }),
+          )) as BatchAnswer;
+          const byKey = new Map(answer.results.map((result) => [String(result.properties[request.externalIdField] ?? ""), result]));
+          for (const record of creatable) {
+            const result = byKey.get(record.key);
+            results.set(record.key, result ? { key: record.key, outcome: "created", id: result.id } : { key: record.key, outcome: "failed", error: hubspotError(400, "VALIDATION_ERROR", "no result") });
+          }
+        } catch (error) {
+          if (!(error instanceof CrmError && error.code === "CRM_DUPLICATE_EXTERNAL_ID")) throw error;
+          // A lead we created before a crash, whose id never reached the store: find it, update it.
+          for (const result of await this.#adopt(request, creatable)) results.set(result.key, result);
+        }
+      }
+    }
+    return chunk.map((record) => results.get(record.key) as UpsertResult);
+  }
+
+  /** Finds existing leads by the unique referral id and updates them instead of creating twins. */
+  async #adopt(request: UpsertRequest, records: UpsertRequest["records"]): Promise<UpsertResult[]> {
+    const read = (await this.#call(() =>
+      this.#client.crm.objects.batchApi.read("leads", { idProperty: request.externalIdField, inputs: records.map((record) => ({ id: record.key })), properties: [request.externalIdField], propertiesWithHistory: [] }),
+    )) as BatchAnswer;
+    const ids = new Map(read.results.map((result) => [String(result.properties[request.externalIdField]), result.id]));
+    const adopted = records.filter((record) => ids.has(record.key)).map((record) => ({ ...record, id: ids.get(record.key) as string }));
+    const rest = records.filter((record) => !ids.has(record.key));
+    this.#log.warn({ adopted: adopted.length }, "leads already existed (created before a crash); updating them instead of creating twins");
+    return this.#upsertLeads(request, [...adopted, ...rest.map((record) => ({ ...record }))]);
+  }
+
+  async *changes(request: ChangesRequest): AsyncGenerator<ChangePage> {
+    const properties = [...new Set([request.externalIdField, "hs_lastmodifieddate", ...request.fields])];
+    let modstamp = request.cursor?.modstamp ?? String(request.since?.getTime() ?? 0);
+    let lastId = request.cursor?.id ?? "";
+    // Resuming inside a timestamp: first finish its ties.
+    if (request.cursor) {
+      for await (const page of this.#drainTies(request, properties, modstamp, lastId)) {
+        lastId = page.cursor.id;
+        yield page;
+      }
+    }
+    for (;;) {
+      const answer = (await this.#call(() =>
+        this.#client.crm.objects.searchApi.doSearch(request.object, {
+          filterGroups: [{ filters: [{ propertyName: "hs_lastmodifieddate", operator: "GT" as never, value: modstamp }] }],
+          sorts: [{ propertyName: "hs_lastmodifieddate", direction: "ASCENDING" } as never],
+          properties,
+          limit: SEARCH_PAGE,
+          after: "0",
+        }),
+      )) as { results: HubSpotObject[]; paging?: unknown };
+      if (answer.results.length === 0) return;
+      const newest = answer.results[answer.results.length - 1]?.properties.hs_lastmodifieddate ?? modstamp;
+      // Records older than the page's newest stamp are complete; the newest stamp's ties are
+      // drained by id, because HubSpot orders ties as it likes.
+      const settled = answer.results.filter((result) => Number(result.properties.hs_lastmodifieddate) < Number(newest));
+      if (settled.length > 0) {
+        const last = settled[settled.length - 1] as HubSpotObject;
+        yield { changes: await this.#sellerChanges(request, settled), cursor: { modstamp: String(last.properties.hs_lastmodifieddate), id: last.id } };
+      }
+      modstamp = String(newest);
+      lastId = "";
+      for await (const page of this.#drainTies(request, properties, modstamp, lastId)) yield page;
+      if (answer.results.length < SEARCH_PAGE && settled.length === answer.results.length) return;
+    }
+  }
+
+  async *#drainTies(request: ChangesRequest, properties: string[], modstamp: string, afterId: string): AsyncGenerator<ChangePage> {
+    let lastId = afterId;
+    for (;;) {
+      let after = 0;
+      let restart = false;
+      for (;;) {
+        const filters = [{ propertyName: "hs_lastmodifieddate", operator: "EQ", value: modstamp }, ...(lastId ? [{ propertyName: "hs_object_id", operator: "GT", value: lastId }] : [])];
+        const answer = (await this.#call(() =>
+          this.#client.crm.objects.searchApi.doSearch(request.object, {
+            filterGroups: [{ filters: filters as never }],
+            sorts: [{ propertyName: "hs_object_id", direction: "ASCENDING" } as never],
+            properties,
+            limit: SEARCH_PAGE,
+            after: String(after),
+          }),
+        )) as { results: HubSpotObject[]; paging?: { next?: { after: string } } };
+        if (answer.results.length === 0) return;
+        const last = answer.results[answer.results.length - 1] as HubSpotObject;
+        yield { changes: await this.#sellerChanges(request, answer.results), cursor: { modstamp, id: last.id } };
+        if (!answer.paging?.next) return;
+        after = Number(answer.paging.next.after);
+        if (after + SEARCH_PAGE > SEARCH_RESTART_AT) {
+          lastId = last.id;
+          restart = true;
+          break;
+        }
+      }
+      if (!restart) return;
+    }
+  }
+
+  /** Leaves out records whose inbound fields were last written by our own app. */
+  async #sellerChanges(request: ChangesRequest, records: HubSpotObject[]): Promise<CrmChange[]> {
+    if (records.length === 0) return [];
+    const history = new Map<string, HubSpotObject>();
+    for (let offset = 0; offset < records.length; offset += BATCH_SIZE) {
+      const slice = records.slice(offset, offset + BATCH_SIZE);
+      const read = (await this.#call(() =>
+        this.#client.crm.objects.batchApi.read(request.object, { inputs: slice.map((record) => ({ id: record.id })), properties: [], propertiesWithHistory: request.fields }),
+      )) as BatchAnswer;
+      for (const result of read.results) history.set(result.id, result);
+    }
+    const changes: CrmChange[] = [];
+    for (const record of records) {
+      const entries = Object.values(history.get(record.id)?.propertiesWithHistory ?? {}).map((list) => list[0]).filter((entry): entry is NonNullable<typeof entry> => entry !== undefined);
+      const latest = entries.sort((a, b) => Date.parse(b.timestamp) - Date.parse(a.timestamp))[0];
+      const ours = latest !== undefined && latest.sourceType === "INTEGRATION" && (this.#appId === undefined || latest.sourceId === this.#appId);
+      if (ours || latest === undefined) continue;
+      const externalId = record.properties[request.externalIdField];
+      changes.push({
+        id: record.id,
+        ...(externalId ? { externalId } : {}),
+        modifiedAt: String(record.properties.hs_lastmodifieddate),
+        modifiedBy: latest.sourceType,
+        fields: Object.fromEntries(request.fields.map((field) => [field, record.properties[field] ?? null])),
+      });
+    }
+    return changes;
+  }
+
+  async checkSchema(requirements: SchemaRequirement[]): Promise<SchemaReport> {
+    const problems: SchemaProblem[] = [];
+    for (const requirement of requirements) {
+      const answer = (await this.#call(() => this.#client.crm.properties.coreApi.getAll(requirement.object))) as { results: Array<{ name: string; hasUniqueValue: boolean; type: string; options: Array<{ value: string }> }> };
+      const byName = new Map(answer.results.map((p) => [p.name, p]));
+      const ext = byName.get(requirement.externalIdField);
+      if (!ext) problems.push({ object: requirement.object, field: requirement.externalIdField, problem: "missing", message: `Create the property ${requirement.externalIdField} on ${requirement.object} with "unique value" on.` });
+      else if (!ext.hasUniqueValue) problems.push({ object: requirement.object, field: ext.name, problem: "not-unique", message: `${ext.name} must be a unique-value property for batch upserts; HubSpot sets this at creation, so recreate it.` });
+      for (const wanted of requirement.fields) {
+        if (wanted.name === requirement.externalIdField) continue;
+        const property = byName.get(wanted.name);
+        if (!property) {
+          problems.push({ object: requirement.object, field: wanted.name, problem: "missing", message: `Create the property ${wanted.name} on ${requirement.object} (\`crm check --fix\` can).` });
+          continue;
+        }
+        if (wanted.values && property.type === "enumeration") {
+          const offered = new Set(property.options.map((o) => o.value));
+          const missing = wanted.values.filter((value) => !offered.has(value));
+          if (missing.length > 0) problems.push({ object: requirement.object, field: property.name, problem: "picklist-value-missing", message: `Add the options ${missing.map((v) => `"${v}"`).join(", ")} to ${property.name}.` });
+        }
+      }
+    }
+    return { ok: problems.length === 0, problems };
+  }
+
+  /** Creates the Co-sell group and every missing property the report names; returns what it created. */
+  async fixSchema(report: SchemaReport): Promise<string[]> {
+    const created: string[] = [];
+    const missing = report.problems.filter((problem) => problem.problem === "missing" && problem.field);
+    const objects = [...new Set(missing.map((problem) => problem.object))];
+    for (const object of objects) {
+      const groups = (await this.#call(() => this.#client.crm.properties.groupsApi.getAll(object))) as { results: Array<{ name: string }> };
+      if (!groups.results.some((group) => group.name === COSELL_GROUP.name)) {
+        await this.#call(() => this.#client.crm.properties.groupsApi.create(object, { name: COSELL_GROUP.name, label: COSELL_GROUP.label }));
+        created.push(`${object} group ${COSELL_GROUP.label}`);
+      }
+      for (const problem of missing.filter((p) => p.object === object)) {
+        const spec: PropertySpec = COSELL_PROPERTIES[object]?.find((p) => p.name === problem.field) ?? { name: problem.field, label: problem.field, type: "string", fieldType: "text" };
+        await this.#call(() =>
+          this.#client.crm.properties.coreApi.create(object, {
+            name: spec.name,
+            label: spec.label,
+            type: spec.type as never,
+            fieldType: spec.fieldType as never,
+            groupName: COSELL_GROUP.name,
+            ...(spec.hasUniqueValue ? { hasUniqueValue: true } : {}),
+            ...(spec.options ? { options: spec.options.map((value, displayOrder) => ({ value, label: value, displayOrder, hidden: false })) } : {}),
+          }),
+        );
+        created.push(`${object}.${spec.name}`);
+      }
+    }
+    return created;
+  }
+
+  rateInfo(): RateInfo {
+    return { ...this.#rate };
+  }
+
+  async close(): Promise<void> {}
+
+  async #call<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const e = error as { code?: number; body?: { category?: string; message?: string; policyName?: string }; headers?: Record<string, string> };
+      if (typeof e.code !== "number") throw new CrmError("CRM_UNREACHABLE", `HubSpot could not be reached: ${(error as Error).message}`, { crm: "hubspot" }, error);
+      const crmError = hubspotError(e.code, e.body?.category ?? "", e.body?.message ?? "", e.body?.policyName, e.headers);
+      if (crmError.retryAfterMs !== undefined) this.#rate = { retryAfterMs: crmError.retryAfterMs, remaining: 0 };
+      throw crmError;
+    }
+  }
+}
+
+function toHubSpot(fields: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, value === null || value === undefined ? "" : String(value)]));
+}
+
+function failuresByKey(answer: BatchAnswer): Map<string, CrmError> {
+  const failures = new Map<string, CrmError>();
+  for (const error of answer.errors ?? []) {
+    const crmError = hubspotError(error.category === "OBJECT_NOT_FOUND" ? 404 : 400, error.category, error.message);
+    for (const ids of Object.values(error.context ?? {})) for (const id of ids) failures.set(id, crmError);
+  }
+  return failures;
+}
+
+function hubspotError(status: number, category: string, message: string, policyName?: string, headers?: Record<string, string>): CrmError {
+  let code: CrmErrorCode;
+  if (status === 429) code = "CRM_THROTTLED";
+  else if (status === 401) code = "CRM_UNAUTHENTICATED";
+  else if (status === 403) code = "CRM_ACCESS_DENIED";
+  else if (status === 404 || category === "OBJECT_NOT_FOUND") code = "CRM_NOT_FOUND";
+  else if (status === 409 || /duplicate/i.test(message)) code = "CRM_DUPLICATE_EXTERNAL_ID";
+  else if (status >= 500) code = "CRM_UNAVAILABLE";
+  else if (/does not exist/i.test(message)) code = "CRM_INVALID_FIELD";
+  else code = "CRM_INVALID_VALUE";
+  const interval = Number(headers?.["x-hubspot-ratelimit-interval-milliseconds"] ?? (policyName === "SECONDLY" ? 1000 : 10_000));
+  return new CrmError(code, `HubSpot ${status}${policyName ? ` (${policyName})` : ""}: ${message}`, {
+    crm: "hubspot",
+    crmCode: category || String(status),
+    crmMessage: message,
+    ...(code === "CRM_THROTTLED" ? { retryAfterMs: interval } : {}),
+  });
+}
