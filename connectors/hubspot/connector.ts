@@ -24,7 +24,8 @@ interface HubSpotObject {
   id: string;
   properties: Record<string, string | null>;
   propertiesWithHistory?: Record<string, Array<{ value: string; timestamp: string; sourceType: string; sourceId?: string }>>;
-  new?: boolean;
+  /** The wire's `new` flag; the SDK's model renames it `_new`. */
+  _new?: boolean;
 }
 
 interface BatchAnswer {
@@ -78,7 +79,7 @@ export class HubSpotConnector implements CrmConnector {
     const failed = failuresByKey(answer);
     return chunk.map((record): UpsertResult => {
       const result = byKey.get(record.key.toLowerCase());
-      if (result) return { key: record.key, outcome: result.new ? "created" : "updated", id: result.id };
+      if (result) return { key: record.key, outcome: result._new ? "created" : "updated", id: result.id };
       return { key: record.key, outcome: "failed", error: failed.get(record.key) ?? hubspotError(400, "VALIDATION_ERROR", "HubSpot returned no result for this record.") };
     });
   }

@@ -1,0 +1,86 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { HubSpotConnector } from "../../connectors/hubspot/connector.js";
+import type { HubSpotSandbox } from "../../connectors/hubspot/sandbox/server.js";
+import type { ChangePage } from "../../connectors/types.js";
+import { ManualClock } from "../../src/shared/clock.js";
+import { startHubSpot, syncLeads } from "../helpers/hubspot.js";
+
+let sandbox: HubSpotSandbox;
+let connector: HubSpotConnector;
+const LEADS = { object: "leads", externalIdField: "cosell_referral_id", fields: ["cosell_status", "cosell_qualify_complete"] };
+
+afterEach(async () => {
+  await sandbox?.close();
+});
+
+async function allChanges(request: Parameters<HubSpotConnector["changes"]>[0]): Promise<ChangePage[]> {
+  const pages: ChangePage[] = [];
+  for await (const page of connector.changes(request)) pages.push(page);
+  return pages;
+}
+
+describe("HubSpot connector against the sandbox", () => {
+  it("writes 1,000 leads with their companies and contacts in 30 calls, associated once; a re-sync creates nothing", async () => {
+    ({ sandbox, connector } = await startHubSpot({ rateLimit: 10_000 }));
+    const before = sandbox.stats.requests;
+    const first = await syncLeads(connector, 1000);
+    expect(sandbox.stats.requests - before).toBe(30);
+    expect(first.every((r) => r.outcome === "created")).toBe(true);
+    expect([sandbox.count("companies"), sandbox.count("contacts"), sandbox.count("leads")]).toEqual([1000, 1000, 1000]);
+    const lead = sandbox.all("leads")[0];
+    expect(lead?.associations.map((a) => a.toType).sort()).toEqual(["companies", "contacts"]);
+
+    const known = new Map(first.map((r) => [r.key, r.outcome === "failed" ? "" : r.id]));
+    const again = await syncLeads(connector, 1000, known);
+    expect(again.every((r) => r.outcome === "updated")).toBe(true);
+    expect([sandbox.count("companies"), sandbox.count("contacts"), sandbox.count("leads")]).toEqual([1000, 1000, 1000]);
+    expect(sandbox.all("leads")[0]?.associations).toHaveLength(2);
+  });
+
+  it("a lead created before a crash (its id never stored) is found and updated, not duplicated", async () => {
+    ({ sandbox, connector } = await startHubSpot());
+    await syncLeads(connector, 5);
+    const again = await syncLeads(connector, 5);
+    expect(again.map((r) => r.outcome)).toEqual(["updated", "updated", "updated", "updated", "updated"]);
+    expect(sandbox.count("leads")).toBe(5);
+  });
+
+  it("returns a seller's edit and leaves our own write out", async () => {
+    const clock = new ManualClock("2026-11-24T10:00:00Z");
+    ({ sandbox, connector } = await startHubSpot({ clock }));
+    const written = await syncLeads(connector, 3);
+    clock.advance(60_000);
+    const target = written[1];
+    sandbox.editAsSeller("leads", [target?.outcome === "created" ? target.id : ""], { cosell_status: "accepted", cosell_qualify_complete: "true" });
+    const pages = await allChanges({ ...LEADS, since: new Date("2026-11-24T09:00:00Z") });
+    expect(pages.flatMap((p) => p.changes)).toEqual([
+      { id: target?.outcome === "created" ? target.id : "", externalId: "ref-00001", modifiedAt: String(Date.parse("2026-11-24T10:01:00Z")), modifiedBy: "CRM_UI", fields: { cosell_status: "accepted", cosell_qualify_complete: "true" } },
+    ]);
+    clock.advance(60_000);
+    await syncLeads(connector, 3, new Map(written.map((r) => [r.key, r.outcome === "failed" ? "" : r.id])));
+    const after = await allChanges({ ...LEADS, cursor: pages.at(-1)?.cursor });
+    expect(after.flatMap((p) => p.changes)).toEqual([]);
+  });
+
+  it("returns 15,000 records edited with one timestamp exactly once, under the 10,000-result cap", async () => {
+    const clock = new ManualClock("2026-11-24T10:00:00Z");
+    ({ sandbox, connector } = await startHubSpot({ clock, rateLimit: 100_000 }));
+    const results = await connector.upsert({ object: "contacts", externalIdField: "email", records: Array.from({ length: 15_000 }, (_, i) => ({ key: `c${i}@x.example`, fields: { firstname: "A" } })) });
+    clock.advance(60_000);
+    sandbox.editAsSeller("contacts", results.map((r) => (r.outcome === "failed" ? "" : r.id)), { jobtitle: "CIO" });
+    const pages = await allChanges({ object: "contacts", externalIdField: "email", fields: ["jobtitle"], since: new Date("2026-11-24T10:00:30Z") });
+    const ids = pages.flatMap((p) => p.changes.map((c) => c.id));
+    expect(ids).toHaveLength(15_000);
+    expect(new Set(ids).size).toBe(15_000);
+  });
+
+  it("reports partial failures per record, typed", async () => {
+    ({ sandbox, connector } = await startHubSpot());
+    const results = await connector.upsert({ object: "companies", externalIdField: "cosell_customer_key", records: [{ key: "a", fields: { name: "A" } }, { key: "b", fields: { nope: "x" } }, { key: "c", fields: { numberofemployees: "many" } }] });
+    expect(results.map((r) => (r.outcome === "failed" ? [r.key, r.error.code, r.error.retryable] : [r.key, r.outcome]))).toEqual([
+      ["a", "created"],
+      ["b", "CRM_INVALID_FIELD", false],
+      ["c", "CRM_INVALID_VALUE", false],
+    ]);
+  });
+});
