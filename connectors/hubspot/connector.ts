@@ -146,14 +146,8 @@ export class HubSpotConnector implements CrmConnector {
   async *changes(request: ChangesRequest): AsyncGenerator<ChangePage> {
     const properties = [...new Set([request.externalIdField, "hs_lastmodifieddate", ...request.fields])];
     let modstamp = request.cursor?.modstamp ?? String(request.since?.getTime() ?? 0);
-    let lastId = request.cursor?.id ?? "";
     // Resuming inside a timestamp: first finish its ties.
-    if (request.cursor) {
-      for await (const page of this.#drainTies(request, properties, modstamp, lastId)) {
-        lastId = page.cursor.id;
-        yield page;
-      }
-    }
+    if (request.cursor) yield* this.#drainTies(request, properties, modstamp, request.cursor.id);
     for (;;) {
       const answer = (await this.#call(() =>
         this.#client.crm.objects.searchApi.doSearch(request.object, {
@@ -174,17 +168,17 @@ export class HubSpotConnector implements CrmConnector {
         yield { changes: await this.#sellerChanges(request, settled), cursor: { modstamp: String(last.properties.hs_lastmodifieddate), id: last.id } };
       }
       modstamp = String(newest);
-      lastId = "";
-      for await (const page of this.#drainTies(request, properties, modstamp, lastId)) yield page;
-      if (answer.results.length < SEARCH_PAGE && settled.length === answer.results.length) return;
+      yield* this.#drainTies(request, properties, modstamp, "");
+      // A short page held everything newer than the cursor; its newest ties are drained above.
+      if (answer.results.length < SEARCH_PAGE) return;
     }
   }
 
   async *#drainTies(request: ChangesRequest, properties: string[], modstamp: string, afterId: string): AsyncGenerator<ChangePage> {
     let lastId = afterId;
+    // Each pass pages by `after` until just short of the 10,000 cap, then restarts after the last id.
     for (;;) {
       let after = 0;
-      let restart = false;
       for (;;) {
         const filters = [{ propertyName: "hs_lastmodifieddate", operator: "EQ", value: modstamp }, ...(lastId ? [{ propertyName: "hs_object_id", operator: "GT", value: lastId }] : [])];
         const answer = (await this.#call(() =>
@@ -203,11 +197,9 @@ export class HubSpotConnector implements CrmConnector {
         after = Number(answer.paging.next.after);
         if (after + SEARCH_PAGE > SEARCH_RESTART_AT) {
           lastId = last.id;
-          restart = true;
           break;
         }
       }
-      if (!restart) return;
     }
   }
 

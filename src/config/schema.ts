@@ -121,6 +121,8 @@ const hubspot = z.strictObject({
   basePath: httpUrl.default("https://api.hubapi.com"),
   /** Sets the default pacing: 100 requests / 10 s (free, starter) or 190 (professional, enterprise). */
   tier: z.enum(["free", "starter", "professional", "enterprise"]).default("professional"),
+  /** The private app's id: property history written by this app is our own echo, not a seller's edit. */
+  appId: z.string().regex(/^\d+$/, "is the private app's numeric id").optional(),
   auth: z.discriminatedUnion("mode", [
     z.strictObject({ mode: z.literal("private-app"), accessToken: secret }),
     sandboxAuth,

@@ -1,3 +1,5 @@
+import { HubSpotConnector } from "../../connectors/hubspot/connector.js";
+import { HubSpotSandbox } from "../../connectors/hubspot/sandbox/server.js";
 import { SalesforceConnector } from "../../connectors/salesforce/connector.js";
 import { SalesforceSandbox } from "../../connectors/salesforce/sandbox/server.js";
 import type { CrmConnector } from "../../connectors/types.js";
@@ -42,8 +44,26 @@ export async function openCrmConnector(name: string, crm: CrmConfig, logger: Log
         },
       };
     }
-    case "hubspot":
+    case "hubspot": {
+      const sandbox = crm.auth.mode === "sandbox" ? await HubSpotSandbox.start() : undefined;
+      const connector = sandbox
+        ? new HubSpotConnector({ accessToken: sandbox.appToken, basePath: sandbox.url, appId: sandbox.appId, logger })
+        : new HubSpotConnector({ accessToken: crm.auth.mode === "private-app" ? crm.auth.accessToken : "", basePath: crm.basePath, ...(crm.appId ? { appId: crm.appId } : {}), logger });
+      try {
+        await connector.connect();
+      } catch (error) {
+        await sandbox?.close();
+        throw error;
+      }
+      return {
+        connector,
+        close: async () => {
+          await connector.close();
+          await sandbox?.close();
+        },
+      };
+    }
     case "dynamics":
-      throw new CosellError("CRM_CONNECTOR_NOT_AVAILABLE", `CRM "${name}" is ${crm.type}; this build has no ${crm.type} connector yet (Salesforce only). Its mapping is validated, but it cannot be reached.`);
+      throw new CosellError("CRM_CONNECTOR_NOT_AVAILABLE", `CRM "${name}" is ${crm.type}; this build has no ${crm.type} connector yet (Salesforce and HubSpot only). Its mapping is validated, but it cannot be reached.`);
   }
 }

@@ -1,0 +1,106 @@
+import nock from "nock";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { HubSpotConnector } from "../../connectors/hubspot/connector.js";
+import { silentLogger } from "../../src/log/logger.js";
+
+const BASE = "https://api.hubapi.com";
+const connector = () => new HubSpotConnector({ accessToken: "pat-na1-test", basePath: BASE, logger: silentLogger(), appId: "99" });
+
+beforeAll(() => {
+  nock.disableNetConnect();
+});
+
+afterEach(() => {
+  expect(nock.pendingMocks()).toEqual([]);
+  nock.cleanAll();
+});
+
+describe("the requests @hubspot/api-client makes for the connector", () => {
+  it("upsert: batch/upsert on the unique property, 100 inputs per call, values as text", async () => {
+    const bodies: Array<{ inputs: Array<Record<string, unknown>> }> = [];
+    nock(BASE, { reqheaders: { authorization: "Bearer pat-na1-test" } })
+      .post("/crm/v3/objects/companies/batch/upsert", (body: { inputs: Array<Record<string, unknown>> }) => {
+        bodies.push(body);
+        return true;
+      })
+      .times(2)
+      .reply(200, (_uri, body) => ({
+        status: "COMPLETE",
+        results: (body as { inputs: Array<{ id: string }> }).inputs.map((input, i) => ({ id: String(i + 1), properties: { cosell_customer_key: input.id }, new: true, createdAt: "2026-11-24T10:00:00Z", updatedAt: "2026-11-24T10:00:00Z", archived: false })),
+        startedAt: "2026-11-24T10:00:00Z",
+        completedAt: "2026-11-24T10:00:00Z",
+      }));
+    const records = Array.from({ length: 150 }, (_, i) => ({ key: `k${i}`, fields: { name: `C${i}`, numberofemployees: 250, closed: null } }));
+    const results = await connector().upsert({ object: "companies", externalIdField: "cosell_customer_key", records });
+    expect(bodies.map((b) => b.inputs.length)).toEqual([100, 50]);
+    expect(bodies[0]?.inputs[0]).toEqual({ id: "k0", idProperty: "cosell_customer_key", properties: { name: "C0", numberofemployees: "250", closed: "" } });
+    expect(results.filter((r) => r.outcome === "created")).toHaveLength(150);
+  });
+
+  it("associations: a new lead is created with its contact and company associations", async () => {
+    let created: unknown;
+    nock(BASE)
+      .post("/crm/v3/objects/leads/batch/create", (body: unknown) => {
+        created = body;
+        return true;
+      })
+      .reply(201, { status: "COMPLETE", results: [{ id: "501", properties: { cosell_referral_id: "ref-1" }, createdAt: "2026-11-24T10:00:00Z", updatedAt: "2026-11-24T10:00:00Z", archived: false }], startedAt: "x", completedAt: "x" });
+    await connector().upsert({ object: "leads", externalIdField: "cosell_referral_id", records: [{ key: "ref-1", fields: { hs_lead_name: "L" }, associations: [{ object: "contacts", id: "11" }, { object: "companies", id: "22" }] }] });
+    expect(created).toEqual({
+      inputs: [
+        {
+          properties: { hs_lead_name: "L", cosell_referral_id: "ref-1" },
+          associations: [
+            { to: { id: "11" }, types: [{ associationCategory: "HUBSPOT_DEFINED", associationTypeId: 578 }] },
+            { to: { id: "22" }, types: [{ associationCategory: "HUBSPOT_DEFINED", associationTypeId: 580 }] },
+          ],
+        },
+      ],
+    });
+  });
+
+  it("search paging: one sort, a GT page, then the newest stamp's ties by id with after", async () => {
+    const searches: Array<Record<string, unknown>> = [];
+    const hit = (id: string, stamp: string) => ({ id, properties: { hs_lastmodifieddate: stamp, cosell_referral_id: `r${id}`, cosell_status: "won" }, createdAt: "x", updatedAt: "x", archived: false });
+    nock(BASE)
+      .post("/crm/v3/objects/leads/search", (body: Record<string, unknown>) => {
+        searches.push(body);
+        return true;
+      })
+      .reply(200, { total: 2, results: [hit("1", "1000"), hit("2", "2000")] })
+      .post("/crm/v3/objects/leads/search", (body: Record<string, unknown>) => {
+        searches.push(body);
+        return true;
+      })
+      .reply(200, { total: 1, results: [hit("2", "2000")] })
+      .post("/crm/v3/objects/leads/batch/read")
+      .times(2)
+      .reply(200, (_uri, body) => ({
+        status: "COMPLETE",
+        results: (body as { inputs: Array<{ id: string }> }).inputs.map((input) => ({ id: input.id, properties: {}, propertiesWithHistory: { cosell_status: [{ value: "won", timestamp: "2026-11-24T10:00:00Z", sourceType: "CRM_UI" }] }, createdAt: "x", updatedAt: "x", archived: false })),
+        startedAt: "x",
+        completedAt: "x",
+      }));
+    const pages = [];
+    for await (const page of connector().changes({ object: "leads", externalIdField: "cosell_referral_id", fields: ["cosell_status"], since: new Date(500) })) pages.push(page);
+    expect(searches[0]).toEqual({
+      filterGroups: [{ filters: [{ propertyName: "hs_lastmodifieddate", operator: "GT", value: "500" }] }],
+      sorts: [{ propertyName: "hs_lastmodifieddate", direction: "ASCENDING" }],
+      properties: ["cosell_referral_id", "hs_lastmodifieddate", "cosell_status"],
+      limit: 200,
+      after: "0",
+    });
+    expect(searches[1]).toMatchObject({ filterGroups: [{ filters: [{ propertyName: "hs_lastmodifieddate", operator: "EQ", value: "2000" }] }], sorts: [{ propertyName: "hs_object_id", direction: "ASCENDING" }] });
+    expect(pages.map((p) => [p.changes.map((c) => c.id), p.cursor])).toEqual([
+      [["1"], { modstamp: "1000", id: "1" }],
+      [["2"], { modstamp: "2000", id: "2" }],
+    ]);
+  });
+
+  it("a 429 becomes a typed, retryable error with the policy's window as the wait", async () => {
+    nock(BASE).post("/crm/v3/objects/companies/batch/upsert").reply(429, { status: "error", message: "You have reached your ten_secondly_rolling limit.", errorType: "RATE_LIMIT", policyName: "TEN_SECONDLY_ROLLING", category: "RATE_LIMITS" }, { "X-HubSpot-RateLimit-Interval-Milliseconds": "10000" });
+    const c = connector();
+    await expect(c.upsert({ object: "companies", externalIdField: "cosell_customer_key", records: [{ key: "a", fields: {} }] })).rejects.toMatchObject({ code: "CRM_THROTTLED", retryable: true, retryAfterMs: 10_000 });
+    expect(c.rateInfo()).toEqual({ retryAfterMs: 10_000, remaining: 0 });
+  });
+});
