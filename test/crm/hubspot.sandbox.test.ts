@@ -74,6 +74,20 @@ describe("HubSpot connector against the sandbox", () => {
     expect(new Set(ids).size).toBe(15_000);
   });
 
+  it("refuses what HubSpot refuses: two sorts, paging past 10,000, a lead without a contact, upsert on a non-unique property", async () => {
+    ({ sandbox, connector } = await startHubSpot());
+    const call = async (path: string, body: unknown) => {
+      const response = await fetch(`${sandbox.url}${path}`, { method: "POST", headers: { Authorization: `Bearer ${sandbox.appToken}`, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      return { status: response.status, body: (await response.json()) as { category?: string; message?: string } };
+    };
+    expect(await call("/crm/v3/objects/leads/search", { sorts: [{ propertyName: "a" }, { propertyName: "b" }] })).toMatchObject({ status: 400, body: { category: "VALIDATION_ERROR" } });
+    expect(await call("/crm/v3/objects/leads/search", { limit: 200, after: "9900" })).toMatchObject({ status: 400, body: { message: expect.stringContaining("10000") } });
+    expect(await call("/crm/v3/objects/leads/batch/create", { inputs: [{ properties: { hs_lead_name: "x", cosell_referral_id: "r" } }] })).toMatchObject({ status: 400, body: { message: expect.stringContaining("contact") } });
+    expect(await call("/crm/v3/objects/companies/batch/upsert", { inputs: [{ id: "x", idProperty: "name", properties: {} }] })).toMatchObject({ status: 400, body: { message: expect.stringContaining("unique") } });
+    const anonymous = await fetch(`${sandbox.url}/crm/v3/properties/leads`);
+    expect(anonymous.status).toBe(401);
+  });
+
   it("reports partial failures per record, typed", async () => {
     ({ sandbox, connector } = await startHubSpot());
     const results = await connector.upsert({ object: "companies", externalIdField: "cosell_customer_key", records: [{ key: "a", fields: { name: "A" } }, { key: "b", fields: { nope: "x" } }, { key: "c", fields: { numberofemployees: "many" } }] });
