@@ -40,8 +40,9 @@ function msalConfig(app: EntraApp, options: MsalOptions, cachePlugin?: Encrypted
         logLevel: LogLevel.Warning,
         loggerCallback: (level, message, containsPii) => {
           if (containsPii) return;
+          // msal's warnings are routine ("no client info" for app tokens); only its errors are news.
           if (level === LogLevel.Error) options.logger.error({ component: "msal" }, message);
-          else options.logger.warn({ component: "msal" }, message);
+          else options.logger.debug({ component: "msal" }, message);
         },
       },
     },

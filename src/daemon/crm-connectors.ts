@@ -1,4 +1,8 @@
+import { DynamicsConnector } from "../../connectors/dynamics/connector.js";
+import { DataverseSandbox } from "../../connectors/dynamics/sandbox/server.js";
 import { HubSpotConnector } from "../../connectors/hubspot/connector.js";
+import { ClientCredentialsTokenProvider } from "../auth/msal-token-provider.js";
+import { createNetworkClient } from "../auth/network-client.js";
 import { HubSpotSandbox } from "../../connectors/hubspot/sandbox/server.js";
 import { SalesforceConnector } from "../../connectors/salesforce/connector.js";
 import { SalesforceSandbox } from "../../connectors/salesforce/sandbox/server.js";
@@ -63,7 +67,33 @@ export async function openCrmConnector(name: string, crm: CrmConfig, logger: Log
         },
       };
     }
-    case "dynamics":
-      throw new CosellError("CRM_CONNECTOR_NOT_AVAILABLE", `CRM "${name}" is ${crm.type}; this build has no ${crm.type} connector yet (Salesforce and HubSpot only). Its mapping is validated, but it cannot be reached.`);
+    case "dynamics": {
+      const sandbox = crm.auth.mode === "sandbox" ? await DataverseSandbox.start() : undefined;
+      const orgUrl = sandbox?.url ?? crm.url ?? "";
+      const auth = crm.auth;
+      const tokens = sandbox
+        ? new ClientCredentialsTokenProvider(
+            { tenantId: sandbox.app.tenantId, clientId: sandbox.app.clientId, clientSecret: sandbox.app.clientSecret, authority: sandbox.entra.url },
+            { scopes: [`${orgUrl}/.default`], logger, networkClient: createNetworkClient({ ca: sandbox.entra.caPem }) },
+          )
+        : auth.mode === "client-credentials"
+          ? new ClientCredentialsTokenProvider({ tenantId: auth.tenantId, clientId: auth.clientId, clientSecret: auth.clientSecret, authority: auth.authority }, { scopes: [`${orgUrl}/.default`], logger })
+          : undefined;
+      if (!tokens) throw new CosellError("CONFIG_INVALID", `CRM "${name}" needs client-credentials auth.`);
+      const connector = new DynamicsConnector({ url: orgUrl, apiVersion: crm.apiVersion, tokens, logger });
+      try {
+        await connector.connect();
+      } catch (error) {
+        await sandbox?.close();
+        throw error;
+      }
+      return {
+        connector,
+        close: async () => {
+          await connector.close();
+          await sandbox?.close();
+        },
+      };
+    }
   }
 }

@@ -1,0 +1,236 @@
+import { randomUUID } from "node:crypto";
+import type { TokenProvider } from "../../src/auth/token-provider.js";
+import type { Logger } from "../../src/log/logger.js";
+import { componentLogger } from "../../src/log/logger.js";
+import type { RateInfo } from "../../src/shared/rate-info.js";
+import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, SchemaProblem, SchemaReport, SchemaRequirement, UpsertRequest, UpsertResult } from "../types.js";
+import { CrmError } from "../types.js";
+import { boundaryOf, decodeBatch, encodeBatch } from "./batch.js";
+
+export interface DynamicsConnectorOptions {
+  /** The organisation URL, e.g. https://contoso.crm.dynamics.com */
+  url: string;
+  apiVersion: string;
+  tokens: TokenProvider;
+  logger: Logger;
+  /** Records per change-tracking page. */
+  pageSize?: number;
+}
+
+/** Dataverse takes up to 1,000 operations in one $batch. */
+export const BATCH_LIMIT = 1000;
+const EXPIRED_TOKEN = "0x80044352";
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+/**
+ * Dataverse over its Web API with plain fetch: upserts by alternate key in one `$batch` per 1,000
+ * records with `odata.continue-on-error` (each operation stands alone, so one bad record fails
+ * alone), changes through change tracking with the delta link as the cursor, and our own writes
+ * recognised by `_modifiedby_value`.
+ */
+export class DynamicsConnector implements CrmConnector {
+  readonly kind = "dynamics" as const;
+  readonly #options: DynamicsConnectorOptions;
+  readonly #log: Logger;
+  readonly #api: string;
+  #userId = "";
+  #rate: RateInfo = {};
+
+  constructor(options: DynamicsConnectorOptions) {
+    this.#options = options;
+    this.#log = componentLogger(options.logger, "dynamics");
+    this.#api = `${options.url.replace(/\/+$/, "")}/api/data/v${options.apiVersion}`;
+  }
+
+  get userId(): string {
+    return this.#userId;
+  }
+
+  async connect(): Promise<void> {
+    const answer = await this.#send("GET", `${this.#api}/WhoAmI`);
+    this.#userId = (JSON.parse(answer.text) as { UserId: string }).UserId;
+    this.#log.info({ user: this.#userId }, "connected to Dataverse");
+  }
+
+  async upsert(request: UpsertRequest): Promise<UpsertResult[]> {
+    const set = entitySet(request.object);
+    const results: UpsertResult[] = [];
+    for (let offset = 0; offset < request.records.length; offset += BATCH_LIMIT) {
+      const chunk = request.records.slice(offset, offset + BATCH_LIMIT);
+      const boundary = `batch_${randomUUID()}`;
+      const body = encodeBatch(
+        boundary,
+        chunk.map((record, index) => ({
+          method: "PATCH",
+          url: `${this.#api}/${set}(${request.externalIdField}='${record.key.replace(/'/g, "''")}')?$select=${idColumn(request.object)}`,
+          headers: { "Content-Type": "application/json", Prefer: "return=representation", "Content-ID": String(index + 1) },
+          body: JSON.stringify(record.fields),
+        })),
+        "request",
+      );
+      const answer = await this.#send("POST", `${this.#api}/$batch`, body, { "Content-Type": `multipart/mixed; boundary=${boundary}`, Prefer: "odata.continue-on-error" });
+      const parts = decodeBatch(answer.text, boundaryOf(answer.headers.get("content-type") ?? "") ?? "");
+      const byId = new Map(parts.map((part, index) => [Number(part.headers["content-id"] ?? index + 1), part]));
+      chunk.forEach((record, index) => {
+        const part = byId.get(index + 1);
+        if (!part) {
+          results.push({ key: record.key, outcome: "failed", error: new CrmError("CRM_UNEXPECTED", "Dataverse returned no answer for this operation of the batch.", { crm: "dynamics" }) });
+          return;
+        }
+        if (part.status === 200 || part.status === 201) {
+          const id = String((JSON.parse(part.body ?? "{}") as Record<string, unknown>)[idColumn(request.object)] ?? "");
+          results.push({ key: record.key, outcome: part.status === 201 ? "created" : "updated", id });
+        } else {
+          results.push({ key: record.key, outcome: "failed", error: errorFrom(part.status ?? 500, part.body ?? "", undefined) });
+        }
+      });
+    }
+    return results;
+  }
+
+  async *changes(request: ChangesRequest & { lastPushed?: (externalId: string) => Record<string, unknown> | undefined }): AsyncGenerator<ChangePage> {
+    const select = [...new Set([idColumn(request.object), request.externalIdField, "modifiedon", "_modifiedby_value", ...request.fields])].join(",");
+    const initial = `${this.#api}/${entitySet(request.object)}?$select=${select}`;
+    let url = request.cursor?.token ?? initial;
+    // A delta link returns only changes; a full read (first run, or after the token expired)
+    // returns every row, of which only those changed after the last one seen are news.
+    let filterSince = request.cursor?.token ? undefined : (request.cursor?.modstamp ?? request.since?.toISOString());
+    let last = { modstamp: request.cursor?.modstamp ?? "", id: request.cursor?.id ?? "" };
+    for (;;) {
+      let answer: Answer;
+      try {
+        answer = await this.#send("GET", url, undefined, { Prefer: `odata.track-changes, odata.maxpagesize=${this.#options.pageSize ?? 5000}` });
+      } catch (error) {
+        if (!(error instanceof CrmError && error.details.crmCode === EXPIRED_TOKEN)) throw error;
+        // The delta token expired (7 days by default): read everything once and keep what changed
+        // after the last change we saw. Nothing is lost; the next token starts fresh.
+        this.#log.warn({ since: request.cursor?.modstamp }, "change-tracking token expired; one full resync of ids and modification times");
+        url = initial;
+        filterSince = request.cursor?.modstamp;
+        continue;
+      }
+      const page = JSON.parse(answer.text) as { value: Array<Record<string, unknown>>; "@odata.nextLink"?: string; "@odata.deltaLink"?: string };
+      const changes: CrmChange[] = [];
+      for (const row of page.value) {
+        if (typeof row["@odata.context"] === "string" && String(row["@odata.context"]).endsWith("$deletedEntity")) {
+          // Deletions are reported, never mirrored into Partner Center.
+          this.#log.info({ id: row.id }, "a lead was deleted in Dataverse");
+          continue;
+        }
+        const modifiedOn = String(row.modifiedon ?? "");
+        if (filterSince && modifiedOn && Date.parse(modifiedOn) <= Date.parse(filterSince)) continue;
+        const externalId = typeof row[request.externalIdField] === "string" ? String(row[request.externalIdField]) : undefined;
+        const id = String(row[idColumn(request.object)] ?? "");
+        last = { modstamp: modifiedOn, id };
+        if (row._modifiedby_value === this.#userId && isEcho(row, request.fields, externalId, request.lastPushed)) continue;
+        changes.push({ id, ...(externalId ? { externalId } : {}), modifiedAt: modifiedOn, modifiedBy: String(row._modifiedby_value ?? ""), fields: Object.fromEntries(request.fields.map((field) => [field, row[field] ?? null])) });
+      }
+      const next = page["@odata.nextLink"] ?? page["@odata.deltaLink"];
+      yield { changes, cursor: { ...last, ...(next ? { token: next } : {}) } };
+      if (!page["@odata.nextLink"]) return;
+      url = page["@odata.nextLink"];
+    }
+  }
+
+  async checkSchema(requirements: SchemaRequirement[]): Promise<SchemaReport> {
+    const problems: SchemaProblem[] = [];
+    for (const requirement of requirements) {
+      const definition = `${this.#api}/EntityDefinitions(LogicalName='${requirement.object}')`;
+      const attributes = (JSON.parse((await this.#send("GET", `${definition}/Attributes`)).text) as { value: Array<{ LogicalName: string; MaxLength?: number }> }).value;
+      const keys = (JSON.parse((await this.#send("GET", `${definition}/Keys`)).text) as { value: Array<{ KeyAttributes: string[]; EntityKeyIndexStatus: string }> }).value;
+      const byName = new Map(attributes.map((a) => [a.LogicalName, a]));
+      if (!byName.has(requirement.externalIdField)) problems.push({ object: requirement.object, field: requirement.externalIdField, problem: "missing", message: `Create the column ${requirement.externalIdField} on ${requirement.object}.` });
+      if (!keys.some((key) => key.KeyAttributes.length === 1 && key.KeyAttributes[0] === requirement.externalIdField && key.EntityKeyIndexStatus === "Active")) {
+        problems.push({ object: requirement.object, field: requirement.externalIdField, problem: "not-unique", message: `Define an alternate key on ${requirement.externalIdField} (and wait until its index is Active); upserts address records by it.` });
+      }
+      for (const wanted of requirement.fields) {
+        const attribute = byName.get(wanted.name);
+        if (!attribute) problems.push({ object: requirement.object, field: wanted.name, problem: "missing", message: `Create the column ${wanted.name} on ${requirement.object} (see connectors/dynamics/README.md).` });
+        else if (wanted.maxLength !== undefined && attribute.MaxLength !== undefined && attribute.MaxLength < wanted.maxLength) {
+          problems.push({ object: requirement.object, field: wanted.name, problem: "too-short", message: `${wanted.name} holds ${attribute.MaxLength} characters but the mapping writes up to ${wanted.maxLength}.` });
+        }
+      }
+    }
+    return { ok: problems.length === 0, problems };
+  }
+
+  rateInfo(): RateInfo {
+    return { ...this.#rate };
+  }
+
+  async close(): Promise<void> {}
+
+  async #send(method: string, url: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> {
+    for (let attempt = 0; ; attempt += 1) {
+      const token = await this.#options.tokens.getToken(attempt > 0 ? { forceRefresh: true } : undefined);
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method,
+          headers: { Authorization: `Bearer ${token}`, Accept: "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0", ...(body && !headers["Content-Type"] ? { "Content-Type": "application/json" } : {}), ...headers },
+          ...(body === undefined ? {} : { body }),
+          signal: AbortSignal.timeout(120_000),
+        });
+      } catch (error) {
+        throw new CrmError("CRM_UNREACHABLE", `Dataverse could not be reached: ${(error as Error).message}`, { crm: "dynamics" }, error);
+      }
+      const text = await response.text();
+      if (response.ok) return { status: response.status, headers: response.headers, text };
+      if (response.status === 401 && attempt === 0) continue;
+      const error = errorFrom(response.status, text, response.headers.get("retry-after"));
+      if (error.retryAfterMs !== undefined) this.#rate = { retryAfterMs: error.retryAfterMs, remaining: 0 };
+      throw error;
+    }
+  }
+}
+
+function entitySet(object: string): string {
+  return object.endsWith("s") ? object : `${object}s`;
+}
+
+function idColumn(object: string): string {
+  return `${object}id`;
+}
+
+function isEcho(row: Record<string, unknown>, fields: string[], externalId: string | undefined, lastPushed: ((externalId: string) => Record<string, unknown> | undefined) | undefined): boolean {
+  const pushed = externalId && lastPushed ? lastPushed(externalId) : undefined;
+  if (!pushed) return true;
+  return fields.every((field) => !(field in pushed) || JSON.stringify(pushed[field] ?? null) === JSON.stringify(row[field] ?? null));
+}
+
+const BY_CODE: Record<string, CrmErrorCode> = {
+  "0x80044331": "CRM_VALUE_TOO_LONG",
+  "0x8004431a": "CRM_BAD_PICKLIST_VALUE",
+  "0x80060891": "CRM_INVALID_FIELD",
+  "0x80040217": "CRM_NOT_FOUND",
+  "0x80040237": "CRM_DUPLICATE_EXTERNAL_ID",
+  "0x80072322": "CRM_THROTTLED",
+  "0x80072321": "CRM_THROTTLED",
+  "0x80072326": "CRM_THROTTLED",
+};
+
+function errorFrom(status: number, text: string, retryAfter: string | null | undefined): CrmError {
+  let code = "";
+  let message = text.slice(0, 300);
+  try {
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
+    code = body.error?.code ?? "";
+    message = body.error?.message ?? message;
+  } catch {
+    // not JSON: keep the text
+  }
+  const ours: CrmErrorCode =
+    BY_CODE[code.toLowerCase()] ?? (status === 429 ? "CRM_THROTTLED" : status === 401 ? "CRM_UNAUTHENTICATED" : status === 403 ? "CRM_ACCESS_DENIED" : status === 404 ? "CRM_NOT_FOUND" : status >= 500 ? "CRM_UNAVAILABLE" : "CRM_INVALID_VALUE");
+  const seconds = Number(retryAfter);
+  return new CrmError(ours, `Dataverse ${status}${code ? ` ${code}` : ""}: ${message}`, {
+    crm: "dynamics",
+    crmCode: code || String(status),
+    crmMessage: message,
+    ...(ours === "CRM_THROTTLED" ? { retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 5_000 } : {}),
+  });
+}

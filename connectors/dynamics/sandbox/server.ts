@@ -1,0 +1,346 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { EntraSandbox } from "../../../src/auth/sandbox/entra-sandbox.js";
+import type { SandboxApp } from "../../../src/auth/sandbox/entra-sandbox.js";
+import { createSandboxPki } from "../../../src/auth/sandbox/pki.js";
+import type { Clock } from "../../../src/shared/clock.js";
+import { systemClock } from "../../../src/shared/clock.js";
+import { SeededRandom } from "../../../src/shared/seeded-random.js";
+import type { BatchPart } from "../batch.js";
+import { boundaryOf, decodeBatch, encodeBatch } from "../batch.js";
+
+/** The lead table's columns: type and max length (connectors/dynamics/README.md). */
+const COLUMNS: Record<string, { type: "String" | "Memo" | "Integer" | "Money" | "Boolean" | "DateTime" | "Picklist" | "Uniqueidentifier" | "Lookup"; maxLength?: number; options?: number[] }> = {
+  leadid: { type: "Uniqueidentifier" },
+  subject: { type: "String", maxLength: 300 },
+  companyname: { type: "String", maxLength: 100 },
+  firstname: { type: "String", maxLength: 50 },
+  lastname: { type: "String", maxLength: 50 },
+  emailaddress1: { type: "String", maxLength: 100 },
+  telephone1: { type: "String", maxLength: 50 },
+  jobtitle: { type: "String", maxLength: 100 },
+  address1_line1: { type: "String", maxLength: 250 },
+  address1_city: { type: "String", maxLength: 80 },
+  address1_stateorprovince: { type: "String", maxLength: 50 },
+  address1_postalcode: { type: "String", maxLength: 20 },
+  address1_country: { type: "String", maxLength: 80 },
+  numberofemployees: { type: "Integer" },
+  description: { type: "Memo", maxLength: 2000 },
+  modifiedon: { type: "DateTime" },
+  _modifiedby_value: { type: "Lookup" },
+  _ownerid_value: { type: "Lookup" },
+  cosell_referralid: { type: "String", maxLength: 100 },
+  cosell_engagementid: { type: "String", maxLength: 100 },
+  cosell_status: { type: "Picklist", options: [100000000, 100000001, 100000002, 100000003, 100000004, 100000005, 100000006, 100000007] },
+  cosell_qualifycomplete: { type: "Boolean" },
+  cosell_evaluatecomplete: { type: "Boolean" },
+  cosell_closereason: { type: "String", maxLength: 300 },
+  cosell_dealvalue: { type: "Money" },
+  cosell_dealcurrency: { type: "String", maxLength: 3 },
+  cosell_closedate: { type: "DateTime" },
+  cosell_solution: { type: "String", maxLength: 300 },
+  cosell_acceptby: { type: "DateTime" },
+  cosell_actby: { type: "DateTime" },
+  cosell_substage: { type: "String", maxLength: 100 },
+  cosell_urgency: { type: "String", maxLength: 20 },
+  cosell_partnercenterlink: { type: "String", maxLength: 200 },
+  cosell_microsoftseller: { type: "String", maxLength: 300 },
+  cosell_lastsync: { type: "DateTime" },
+  cosell_syncerror: { type: "Memo", maxLength: 4000 },
+};
+const READ_ONLY = new Set(["leadid", "modifiedon", "_modifiedby_value", "_ownerid_value"]);
+
+interface Row {
+  leadid: string;
+  version: number;
+  values: Record<string, unknown>;
+}
+
+class DataverseError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export interface DataverseSandboxOptions {
+  clock?: Clock;
+  host?: string;
+  /** Requests per user per window before 429 (Dataverse: 6,000 per 5 minutes). */
+  requestLimit?: number;
+  windowMs?: number;
+  seed?: number | string;
+}
+
+/**
+ * A Dataverse organisation on loopback speaking the Web API v9.2 for the lead table. Tokens come
+ * from a sandbox Entra ID (client credentials, audience = the org URL); each app or user is its own
+ * systemuser, which is what lets the connector tell its own writes from a seller's.
+ */
+export class DataverseSandbox {
+  readonly entra: EntraSandbox;
+  readonly app: SandboxApp;
+  readonly applicationUserId: string;
+  readonly sellerUserId: string;
+  readonly stats = { requests: 0, throttled: 0, byRoute: {} as Record<string, number> };
+  readonly #rows = new Map<string, Row>();
+  readonly #tombstones: Array<{ leadid: string; version: number }> = [];
+  readonly #windows = new Map<string, number[]>();
+  readonly #clock: Clock;
+  readonly #random: SeededRandom;
+  readonly #limit: number;
+  readonly #windowMs: number;
+  #version = 1;
+  #expiredBefore = 0;
+  #server: Server | undefined;
+  #url = "";
+
+  private constructor(options: DataverseSandboxOptions, entra: EntraSandbox) {
+    this.#clock = options.clock ?? systemClock;
+    this.#random = new SeededRandom(options.seed ?? "dataverse");
+    this.#limit = options.requestLimit ?? 6_000;
+    this.#windowMs = options.windowMs ?? 300_000;
+    this.entra = entra;
+    this.app = entra.registerApp();
+    this.applicationUserId = this.#random.uuid();
+    this.sellerUserId = this.#random.uuid();
+  }
+
+  static async start(options: DataverseSandboxOptions = {}): Promise<DataverseSandbox> {
+    const clock = options.clock ?? systemClock;
+    const entra = new EntraSandbox({ clock, random: new SeededRandom(`${options.seed ?? "dataverse"}-entra`), pki: createSandboxPki() });
+    await entra.start();
+    const sandbox = new DataverseSandbox(options, entra);
+    sandbox.#server = createServer((req, res) => void sandbox.#handle(req, res));
+    const host = options.host ?? "127.0.0.1";
+    await new Promise<void>((resolve) => sandbox.#server?.listen(0, host, resolve));
+    sandbox.#url = `http://${host}:${(sandbox.#server.address() as AddressInfo).port}`;
+    return sandbox;
+  }
+
+  /** The organisation URL (and token audience). */
+  get url(): string {
+    return this.#url;
+  }
+
+  get rows(): Array<Record<string, unknown>> {
+    return [...this.#rows.values()].map((row) => ({ leadid: row.leadid, ...row.values }));
+  }
+
+  /** A seller editing a lead in the Dynamics UI. */
+  editAsSeller(leadid: string, values: Record<string, unknown>): void {
+    const row = this.#rows.get(leadid);
+    if (row) this.#apply(row, values, this.sellerUserId);
+  }
+
+  deleteAsSeller(leadid: string): void {
+    if (this.#rows.delete(leadid)) this.#tombstones.push({ leadid, version: (this.#version += 1) });
+  }
+
+  /** Expires every delta token issued so far, as Dataverse does after 7 days. */
+  expireDeltaTokens(): void {
+    this.#expiredBefore = this.#version + 1;
+  }
+
+  async close(): Promise<void> {
+    const server = this.#server;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await this.entra.close();
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const token = /^Bearer\s+(.+)$/i.exec(String(req.headers.authorization ?? ""))?.[1];
+      const grant = token ? this.entra.validate(token, this.#url) : undefined;
+      if (!grant) throw new DataverseError(401, "0x80072560", "The user is not a member of the organization, or the token is not valid for it.");
+      const caller = grant.kind === "app" ? this.applicationUserId : this.sellerUserId;
+      this.#protect(caller);
+      const url = new URL(req.url ?? "/", this.#url);
+      const path = url.pathname.replace(/^\/api\/data\/v9\.2/, "");
+      this.stats.requests += 1;
+      const route = `${req.method} ${path.replace(/\(.*\)/, "(…)")}`;
+      this.stats.byRoute[route] = (this.stats.byRoute[route] ?? 0) + 1;
+      const body = await readBody(req);
+      if (req.method === "POST" && path === "/$batch") return this.#batch(req, res, body, caller);
+      const answer = this.#operation(req.method ?? "GET", `${path}${url.search}`, headerMap(req), body, caller);
+      send(res, answer);
+    } catch (error) {
+      const known = error instanceof DataverseError ? error : new DataverseError(500, "0x80040216", (error as Error).message);
+      send(res, { status: known.status, headers: known.headers, body: JSON.stringify({ error: { code: known.code, message: known.message } }) });
+    }
+  }
+
+  /** Service protection: a rolling request count per user. */
+  #protect(caller: string): void {
+    const now = Date.now();
+    const window = (this.#windows.get(caller) ?? []).filter((at) => at > now - this.#windowMs);
+    if (window.length >= this.#limit) {
+      this.stats.throttled += 1;
+      const retry = Math.max(1, Math.ceil(((window[0] as number) + this.#windowMs - now) / 1000));
+      throw new DataverseError(429, "0x80072322", `Number of requests exceeded the limit of ${this.#limit} over time window of ${this.#windowMs / 1000} seconds.`, { "Retry-After": String(retry) });
+    }
+    window.push(now);
+    this.#windows.set(caller, window);
+  }
+
+  #batch(req: IncomingMessage, res: ServerResponse, body: string, caller: string): void {
+    const boundary = boundaryOf(req.headers["content-type"]);
+    if (!boundary) throw new DataverseError(400, "0x80048d19", "The batch request must have a multipart/mixed content type with a boundary.");
+    const parts = decodeBatch(body, boundary);
+    if (parts.length > 1000) throw new DataverseError(400, "0x80048d19", "The number of requests in a batch exceeds the limit of 1000.");
+    const continueOnError = /odata\.continue-on-error/.test(String(req.headers.prefer ?? ""));
+    const answers: BatchPart[] = [];
+    for (const part of parts) {
+      try {
+        const answer = this.#operation(part.method ?? "GET", (part.url ?? "").replace(/^.*\/api\/data\/v9\.2/, ""), part.headers, part.body ?? "", caller);
+        answers.push({ status: answer.status, headers: { ...answer.headers, ...(part.headers["content-id"] ? { "Content-ID": part.headers["content-id"] } : {}) }, ...(answer.body ? { body: answer.body } : {}) });
+      } catch (error) {
+        const known = error instanceof DataverseError ? error : new DataverseError(500, "0x80040216", (error as Error).message);
+        answers.push({ status: known.status, headers: { "Content-Type": "application/json; odata.metadata=minimal", ...(part.headers["content-id"] ? { "Content-ID": part.headers["content-id"] } : {}) }, body: JSON.stringify({ error: { code: known.code, message: known.message } }) });
+        if (!continueOnError) break;
+      }
+    }
+    const responseBoundary = `batchresponse_${randomUUID()}`;
+    send(res, { status: 200, headers: { "Content-Type": `multipart/mixed; boundary=${responseBoundary}` }, body: encodeBatch(responseBoundary, answers, "response") });
+  }
+
+  #operation(method: string, pathAndQuery: string, headers: Record<string, string>, body: string, caller: string): { status: number; headers: Record<string, string>; body?: string } {
+    const url = new URL(pathAndQuery, "http://org");
+    const path = url.pathname;
+    const json = { "Content-Type": "application/json; odata.metadata=minimal", "OData-Version": "4.0" };
+    if (method === "GET" && path === "/WhoAmI") return { status: 200, headers: json, body: JSON.stringify({ UserId: caller, BusinessUnitId: this.#random.uuid(), OrganizationId: this.#random.uuid() }) };
+    if (method === "GET" && path === "/EntityDefinitions(LogicalName='lead')/Attributes") {
+      return { status: 200, headers: json, body: JSON.stringify({ value: Object.entries(COLUMNS).map(([name, c]) => ({ LogicalName: name, AttributeType: c.type, ...(c.maxLength ? { MaxLength: c.maxLength } : {}) })) }) };
+    }
+    if (method === "GET" && path === "/EntityDefinitions(LogicalName='lead')/Keys") {
+      return { status: 200, headers: json, body: JSON.stringify({ value: [{ LogicalName: "cosell_referralid_key", KeyAttributes: ["cosell_referralid"], EntityKeyIndexStatus: "Active" }] }) };
+    }
+    if (method === "POST" && path === "/leads/Microsoft.Dynamics.CRM.UpsertMultiple") {
+      const targets = (JSON.parse(body || "{}") as { Targets?: Array<Record<string, unknown>> }).Targets ?? [];
+      // All or nothing on standard tables: validate every target before writing any.
+      for (const target of targets) this.#validate(Object.fromEntries(Object.entries(target).filter(([k]) => !k.startsWith("@odata"))));
+      const ids = targets.map((target) => {
+        const key = String(target.cosell_referralid ?? "");
+        const values = Object.fromEntries(Object.entries(target).filter(([k]) => !k.startsWith("@odata")));
+        const row = this.#byKey(key) ?? this.#insert(caller);
+        this.#apply(row, values, caller);
+        return row.leadid;
+      });
+      return { status: 200, headers: json, body: JSON.stringify({ Ids: ids }) };
+    }
+    const keyed = /^\/leads\((?:cosell_referralid='((?:[^']|'')*)'|([0-9a-f-]{36}))\)$/.exec(path);
+    if (keyed) {
+      const key = keyed[1]?.replace(/''/g, "'");
+      const row = key !== undefined ? this.#byKey(key) : this.#rows.get(keyed[2] as string);
+      if (method === "GET") {
+        if (!row) throw new DataverseError(404, "0x80040217", `lead With Id = ${key ?? keyed[2]} Does Not Exist`);
+        return { status: 200, headers: json, body: JSON.stringify(this.#present(row, url.searchParams.get("$select"))) };
+      }
+      if (method === "PATCH") {
+        const values = JSON.parse(body || "{}") as Record<string, unknown>;
+        if (key !== undefined && "cosell_referralid" in values) throw new DataverseError(400, "0x80048d19", "The alternate key attribute cannot be in the body of an upsert addressed by that key.");
+        this.#validate(values);
+        const ifMatch = headers["if-match"];
+        const ifNoneMatch = headers["if-none-match"];
+        if (row && ifNoneMatch === "*") throw new DataverseError(412, "0x80040237", "A record with matching key values already exists.");
+        if (!row && ifMatch === "*") throw new DataverseError(404, "0x80040217", "lead With Id Does Not Exist");
+        const created = !row;
+        const target = row ?? this.#insert(caller, key);
+        this.#apply(target, values, caller);
+        const entity = `${this.#url}/api/data/v9.2/leads(${target.leadid})`;
+        if (/return=representation/.test(headers.prefer ?? "")) return { status: created ? 201 : 200, headers: { ...json, "OData-EntityId": entity }, body: JSON.stringify(this.#present(target, url.searchParams.get("$select"))) };
+        return { status: 204, headers: { "OData-EntityId": entity, "OData-Version": "4.0" } };
+      }
+    }
+    if (method === "GET" && path === "/leads") return this.#list(url, headers, json);
+    throw new DataverseError(404, "0x80060888", `Resource not found for the segment '${path}'.`);
+  }
+
+  #list(url: URL, headers: Record<string, string>, json: Record<string, string>): { status: number; headers: Record<string, string>; body: string } {
+    const tracking = /odata\.track-changes/.test(headers.prefer ?? "");
+    const deltatoken = url.searchParams.get("$deltatoken");
+    if ((tracking || deltatoken) && (url.searchParams.has("$filter") || url.searchParams.has("$orderby") || url.searchParams.has("$top"))) {
+      throw new DataverseError(400, "0x80048d19", "$filter, $orderby and $top cannot be used with change tracking.");
+    }
+    const select = url.searchParams.get("$select");
+    const pageSize = Number(/odata\.maxpagesize=(\d+)/.exec(headers.prefer ?? "")?.[1] ?? 5000);
+    let since = 0;
+    if (deltatoken) {
+      since = Number(deltatoken);
+      if (!Number.isFinite(since) || since < this.#expiredBefore) throw new DataverseError(400, "0x80044352", "Version stamp associated with the client has expired. Please perform a full sync.");
+    }
+    const skip = Number(url.searchParams.get("$skiptoken") ?? 0);
+    const upTo = Number(url.searchParams.get("$upto") ?? this.#version);
+    const changed = [...this.#rows.values()].filter((row) => row.version > since && row.version <= upTo).sort((a, b) => a.version - b.version);
+    const deleted = deltatoken ? this.#tombstones.filter((t) => t.version > since && t.version <= upTo) : [];
+    const all: Array<Record<string, unknown>> = [...changed.map((row) => this.#present(row, select)), ...deleted.map((t) => ({ "@odata.context": `${this.#url}/api/data/v9.2/$metadata#leads/$deletedEntity`, id: t.leadid, reason: "deleted" }))];
+    const page = all.slice(skip, skip + pageSize);
+    const base = `${this.#url}/api/data/v9.2/leads?${select ? `$select=${select}&` : ""}`;
+    const more = skip + pageSize < all.length;
+    const link = more
+      ? { "@odata.nextLink": `${base}${deltatoken ? `$deltatoken=${deltatoken}&` : ""}$upto=${upTo}&$skiptoken=${skip + pageSize}` }
+      : tracking || deltatoken
+        ? { "@odata.deltaLink": `${base}$deltatoken=${upTo}` }
+        : {};
+    return { status: 200, headers: { ...json, ...(tracking ? { "Preference-Applied": "odata.track-changes" } : {}) }, body: JSON.stringify({ "@odata.context": `${this.#url}/api/data/v9.2/$metadata#leads`, value: page, ...link }) };
+  }
+
+  #validate(values: Record<string, unknown>): void {
+    for (const [name, value] of Object.entries(values)) {
+      const column = COLUMNS[name];
+      if (!column) throw new DataverseError(400, "0x80060891", `An undeclared property '${name}' which only has property annotations in the payload but no property value was found in the payload.`);
+      if (READ_ONLY.has(name)) throw new DataverseError(400, "0x80048d19", `The property '${name}' cannot be set.`);
+      if (value === null) continue;
+      if ((column.type === "String" || column.type === "Memo") && (typeof value !== "string" || (column.maxLength !== undefined && value.length > column.maxLength))) {
+        throw new DataverseError(400, "0x80044331", `A validation error occurred. The length of the '${name}' attribute of the 'lead' entity exceeded the maximum allowed length of '${column.maxLength}'.`);
+      }
+      if (column.type === "Picklist" && !column.options?.includes(Number(value))) throw new DataverseError(400, "0x8004431a", `${String(value)} is not a valid value for the '${name}' option set.`);
+      if (column.type === "Boolean" && typeof value !== "boolean") throw new DataverseError(400, "0x80048d19", `Cannot convert the literal '${String(value)}' to the expected type 'Edm.Boolean'.`);
+      if ((column.type === "Integer" || column.type === "Money") && typeof value !== "number") throw new DataverseError(400, "0x80048d19", `Cannot convert the literal '${String(value)}' to a number for '${name}'.`);
+    }
+  }
+
+  #byKey(key: string): Row | undefined {
+    return [...this.#rows.values()].find((row) => row.values.cosell_referralid === key);
+  }
+
+  #insert(caller: string, key?: string): Row {
+    const row: Row = { leadid: this.#random.uuid(), version: 0, values: { _ownerid_value: caller, ...(key !== undefined ? { cosell_referralid: key } : {}) } };
+    this.#rows.set(row.leadid, row);
+    return row;
+  }
+
+  #apply(row: Row, values: Record<string, unknown>, caller: string): void {
+    Object.assign(row.values, values, { modifiedon: this.#clock.now().toISOString(), _modifiedby_value: caller });
+    row.version = this.#version += 1;
+  }
+
+  #present(row: Row, select: string | null): Record<string, unknown> {
+    const fields = select ? select.split(",") : Object.keys(COLUMNS);
+    return { "@odata.etag": `W/"${row.version}"`, leadid: row.leadid, ...Object.fromEntries(fields.filter((f) => f !== "leadid").map((f) => [f, row.values[f] ?? null])) };
+  }
+}
+
+function headerMap(req: IncomingMessage): Record<string, string> {
+  return Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(",") : String(v ?? "")]));
+}
+
+function send(res: ServerResponse, answer: { status: number; headers: Record<string, string>; body?: string }): void {
+  res.writeHead(answer.status, { ...answer.headers, ...(answer.body ? { "Content-Length": String(Buffer.byteLength(answer.body)) } : {}) });
+  res.end(answer.body ?? "");
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
