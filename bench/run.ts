@@ -8,6 +8,7 @@ import { createLogger } from "../src/log/logger.js";
 import { contentHash } from "../src/shared/content-hash.js";
 import type { LeadInput } from "../src/store/index.js";
 import { Store } from "../src/store/index.js";
+import { benchDataverse } from "./dataverse.js";
 import { benchMappings } from "./mapping.js";
 import { benchOutbox } from "./outbox.js";
 import { benchPull } from "./pull-partner-center.js";
@@ -142,6 +143,11 @@ try {
   record("partnerCenter.pull.peakRss", pulled.peakRssMb, "MB", "peak RSS of the pulling process");
   record("partnerCenter.pull.rssGrowth", pulled.rssGrowthMb, "MB", "RSS at the end minus after the first 10% of pages (flat ≈ 0)");
   record("partnerCenter.pull.heapGrowth", pulled.heapGrowthMb, "MB", "heap used at the end minus after the first 10% of pages");
+  const dataverse = await benchDataverse(1_000, log);
+  record("dataverse.batch.1000", dataverse.batchSeconds * 1000, "ms", "$batch with continue-on-error, sandbox on loopback");
+  record("dataverse.upsertMultiple.1000", dataverse.upsertMultipleSeconds * 1000, "ms", "UpsertMultiple, sandbox on loopback");
+  record("dataverse.batch.survivorsOfOneBadIn100", dataverse.batchBadRecordSurvivors, "records", "$batch: the bad record fails alone");
+  record("dataverse.upsertMultiple.survivorsOfOneBadIn100", dataverse.upsertMultipleBadRecordSurvivors, "records", "UpsertMultiple: all or nothing");
   // Last: it holds 100,000 lead sources at once, which would inflate the memory figures above.
   for (const figure of benchMappings(Number(args["mapping-leads"]), log)) {
     record(`mapping.${figure.crm}`, figure.leadsPerSecond, "leads/s", `shipped mapping, ${Math.round(figure.fieldsPerLead)} fields per lead, one thread (target ≥ 100,000)`);

@@ -93,6 +93,29 @@ export class DynamicsConnector implements CrmConnector {
     return results;
   }
 
+  /**
+   * The same writes through `UpsertMultiple`: one call, but all or nothing on standard tables and
+   * no per-record result (created and updated look alike). Kept for measurement; `upsert` uses
+   * $batch because one bad record must fail alone.
+   */
+  async upsertMultiple(request: UpsertRequest): Promise<UpsertResult[]> {
+    const set = entitySet(request.object);
+    const results: UpsertResult[] = [];
+    for (let offset = 0; offset < request.records.length; offset += BATCH_LIMIT) {
+      const chunk = request.records.slice(offset, offset + BATCH_LIMIT);
+      const body = JSON.stringify({ Targets: chunk.map((record) => ({ "@odata.type": `Microsoft.Dynamics.CRM.${request.object}`, ...record.fields, [request.externalIdField]: record.key })) });
+      try {
+        const answer = await this.#send("POST", `${this.#api}/${set}/Microsoft.Dynamics.CRM.UpsertMultiple`, body);
+        const ids = (JSON.parse(answer.text) as { Ids: string[] }).Ids;
+        chunk.forEach((record, index) => results.push({ key: record.key, outcome: "updated", id: ids[index] ?? "" }));
+      } catch (error) {
+        if (!(error instanceof CrmError) || error.retryable) throw error;
+        for (const record of chunk) results.push({ key: record.key, outcome: "failed", error });
+      }
+    }
+    return results;
+  }
+
   async *changes(request: ChangesRequest & { lastPushed?: (externalId: string) => Record<string, unknown> | undefined }): AsyncGenerator<ChangePage> {
     const select = [...new Set([idColumn(request.object), request.externalIdField, "modifiedon", "_modifiedby_value", ...request.fields])].join(",");
     const initial = `${this.#api}/${entitySet(request.object)}?$select=${select}`;

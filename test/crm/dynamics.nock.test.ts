@@ -1,0 +1,71 @@
+import nock from "nock";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { decodeBatch, encodeBatch } from "../../connectors/dynamics/batch.js";
+import { DynamicsConnector } from "../../connectors/dynamics/connector.js";
+import { StaticTokenProvider } from "../../src/auth/token-provider.js";
+import { silentLogger } from "../../src/log/logger.js";
+
+const ORG = "https://contoso.crm.dynamics.com";
+const connector = () => new DynamicsConnector({ url: ORG, apiVersion: "9.2", tokens: new StaticTokenProvider("dv-token"), logger: silentLogger(), pageSize: 500 });
+
+beforeAll(() => {
+  nock.disableNetConnect();
+});
+
+afterEach(() => {
+  expect(nock.pendingMocks()).toEqual([]);
+  nock.cleanAll();
+});
+
+describe("the requests the Dataverse connector makes", () => {
+  it("$batch: one multipart request, a PATCH by alternate key per record, continue-on-error", async () => {
+    let contentType = "";
+    let body = "";
+    nock(ORG, { reqheaders: { authorization: "Bearer dv-token", "odata-version": "4.0", prefer: "odata.continue-on-error" } })
+      .post("/api/data/v9.2/$batch", (raw: string) => {
+        body = raw;
+        return true;
+      })
+      .reply(function () {
+        contentType = String(this.req.headers["content-type"]);
+        const answer = encodeBatch(
+          "batchresponse_1",
+          [
+            { status: 201, headers: { "Content-ID": "1", "Content-Type": "application/json" }, body: JSON.stringify({ leadid: "00000000-0000-0000-0000-000000000001" }) },
+            { status: 400, headers: { "Content-ID": "2", "Content-Type": "application/json" }, body: JSON.stringify({ error: { code: "0x80044331", message: "too long" } }) },
+          ],
+          "response",
+        );
+        return [200, answer, { "Content-Type": "multipart/mixed; boundary=batchresponse_1" }];
+      });
+    const results = await connector().upsert({ object: "lead", externalIdField: "cosell_referralid", records: [{ key: "a'b", fields: { subject: "S" } }, { key: "c", fields: { subject: "x".repeat(400) } }] });
+    expect(contentType).toMatch(/^multipart\/mixed; boundary=batch_[0-9a-f-]{36}$/);
+    const parts = decodeBatch(body, contentType.split("boundary=")[1] ?? "");
+    expect(parts.map((p) => [p.method, p.url, p.headers["content-id"], p.headers.prefer])).toEqual([
+      ["PATCH", `${ORG}/api/data/v9.2/leads(cosell_referralid='a''b')?$select=leadid`, "1", "return=representation"],
+      ["PATCH", `${ORG}/api/data/v9.2/leads(cosell_referralid='c')?$select=leadid`, "2", "return=representation"],
+    ]);
+    expect(JSON.parse(parts[0]?.body ?? "")).toEqual({ subject: "S" });
+    expect(results.map((r) => (r.outcome === "failed" ? r.error.code : r.outcome))).toEqual(["created", "CRM_VALUE_TOO_LONG"]);
+  });
+
+  it("change tracking: Prefer odata.track-changes without $filter, then the delta link as the cursor", async () => {
+    nock(ORG)
+      .get("/api/data/v9.2/leads")
+      .query({ $select: "leadid,cosell_referralid,modifiedon,_modifiedby_value,cosell_status" })
+      .matchHeader("prefer", "odata.track-changes, odata.maxpagesize=500")
+      .reply(200, { value: [{ leadid: "1", cosell_referralid: "r1", modifiedon: "2026-11-24T10:00:00Z", _modifiedby_value: "seller", cosell_status: 100000002 }], "@odata.deltaLink": `${ORG}/api/data/v9.2/leads?$select=leadid&$deltatoken=919042!11/24/2026` })
+      .get("/api/data/v9.2/leads")
+      .query({ $select: "leadid", $deltatoken: "919042!11/24/2026" })
+      .reply(200, { value: [{ "@odata.context": `${ORG}/api/data/v9.2/$metadata#leads/$deletedEntity`, id: "9", reason: "deleted" }], "@odata.deltaLink": `${ORG}/api/data/v9.2/leads?$select=leadid&$deltatoken=919043` });
+    const c = connector();
+    const request = { object: "lead", externalIdField: "cosell_referralid", fields: ["cosell_status"], since: new Date("2026-11-24T09:00:00Z") };
+    const first = [];
+    for await (const page of c.changes(request)) first.push(page);
+    expect(first.map((p) => [p.changes.map((x) => x.externalId), p.cursor.token])).toEqual([[["r1"], `${ORG}/api/data/v9.2/leads?$select=leadid&$deltatoken=919042!11/24/2026`]]);
+    const second = [];
+    for await (const page of c.changes({ ...request, cursor: first[0]?.cursor })) second.push(page);
+    expect(second[0]?.changes).toEqual([]);
+    expect(second[0]?.cursor.token).toContain("919043");
+  });
+});
