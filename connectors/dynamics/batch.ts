@@ -9,11 +9,18 @@ export interface BatchPart {
   status?: number;
   headers: Record<string, string>;
   body?: string;
+  /** A change set: these parts succeed or fail together. */
+  changeset?: BatchPart[];
 }
 
 export function encodeBatch(boundary: string, parts: BatchPart[], kind: "request" | "response"): string {
   const lines: string[] = [];
   for (const part of parts) {
+    if (part.changeset) {
+      const inner = `changeset_${boundary.replace(/^[a-z]+_/, "")}_${parts.indexOf(part)}`;
+      lines.push(`--${boundary}`, `Content-Type: multipart/mixed; boundary=${inner}`, "", encodeBatch(inner, part.changeset, kind).replace(/\r\n$/, ""));
+      continue;
+    }
     lines.push(`--${boundary}`, "Content-Type: application/http", "Content-Transfer-Encoding: binary", "");
     lines.push(kind === "request" ? `${part.method} ${part.url} HTTP/1.1` : `HTTP/1.1 ${part.status} ${reason(part.status ?? 200)}`);
     for (const [name, value] of Object.entries(part.headers)) lines.push(`${name}: ${value}`);
@@ -34,9 +41,14 @@ export function decodeBatch(body: string, boundary: string): BatchPart[] {
   for (const raw of sections.slice(1)) {
     if (raw.startsWith("--")) break;
     const section = raw.replace(/^\r?\n/, "");
-    // Part headers, a blank line, then the embedded HTTP message.
-    const [, ...restOfPart] = section.split(/\r?\n\r?\n/);
+    // Part headers, a blank line, then the embedded HTTP message (or a nested change set).
+    const [partHead = "", ...restOfPart] = section.split(/\r?\n\r?\n/);
     const message = restOfPart.join("\r\n\r\n");
+    const nested = boundaryOf(/content-type:\s*(multipart\/mixed[^\r\n]*)/i.exec(partHead)?.[1]);
+    if (nested) {
+      parts.push({ headers: {}, changeset: decodeBatch(message, nested) });
+      continue;
+    }
     const [head = "", ...bodyParts] = message.split(/\r?\n\r?\n/);
     const [startLine = "", ...headerLines] = head.split(/\r?\n/);
     const headers: Record<string, string> = {};

@@ -20,6 +20,8 @@ export interface DynamicsConnectorOptions {
 /** Dataverse takes up to 1,000 operations in one $batch. */
 export const BATCH_LIMIT = 1000;
 const EXPIRED_TOKEN = "0x80044352";
+/** Cursor token marking a table without change tracking: changes are polled on modifiedon. */
+export const POLL_TOKEN = "poll:modifiedon";
 
 interface Answer {
   status: number;
@@ -118,6 +120,10 @@ export class DynamicsConnector implements CrmConnector {
 
   async *changes(request: ChangesRequest & { lastPushed?: (externalId: string) => Record<string, unknown> | undefined }): AsyncGenerator<ChangePage> {
     const select = [...new Set([idColumn(request.object), request.externalIdField, "modifiedon", "_modifiedby_value", ...request.fields])].join(",");
+    if (request.cursor?.token === POLL_TOKEN) {
+      yield* this.#poll(request, select);
+      return;
+    }
     const initial = `${this.#api}/${entitySet(request.object)}?$select=${select}`;
     let url = request.cursor?.token ?? initial;
     // A delta link returns only changes; a full read (first run, or after the token expired)
@@ -136,6 +142,12 @@ export class DynamicsConnector implements CrmConnector {
         url = initial;
         filterSince = request.cursor?.modstamp;
         continue;
+      }
+      if (!/odata\.track-changes/.test(answer.headers.get("preference-applied") ?? "") && !request.cursor?.token) {
+        // The table has change tracking off: poll on modifiedon instead, from now on.
+        this.#log.info({ object: request.object }, "change tracking is off for this table; polling on modifiedon");
+        yield* this.#poll(request, select);
+        return;
       }
       const page = JSON.parse(answer.text) as { value: Array<Record<string, unknown>>; "@odata.nextLink"?: string; "@odata.deltaLink"?: string };
       const changes: CrmChange[] = [];
@@ -156,6 +168,28 @@ export class DynamicsConnector implements CrmConnector {
       const next = page["@odata.nextLink"] ?? page["@odata.deltaLink"];
       yield { changes, cursor: { ...last, ...(next ? { token: next } : {}) } };
       if (!page["@odata.nextLink"]) return;
+      url = page["@odata.nextLink"];
+    }
+  }
+
+  /** Tie-safe polling on (modifiedon, id) for tables without change tracking. */
+  async *#poll(request: ChangesRequest & { lastPushed?: (externalId: string) => Record<string, unknown> | undefined }, select: string): AsyncGenerator<ChangePage> {
+    const id = idColumn(request.object);
+    const since = request.cursor?.modstamp || request.since?.toISOString();
+    const filter = !since ? undefined : request.cursor?.id ? `(modifiedon gt ${since} or (modifiedon eq ${since} and ${id} gt ${request.cursor.id}))` : `modifiedon gt ${since}`;
+    let url: string | undefined = `${this.#api}/${entitySet(request.object)}?$select=${select}${filter ? `&$filter=${encodeURIComponent(filter)}` : ""}&$orderby=${encodeURIComponent(`modifiedon asc,${id} asc`)}`;
+    let last = { modstamp: request.cursor?.modstamp ?? since ?? "", id: request.cursor?.id ?? "" };
+    while (url) {
+      const answer = await this.#send("GET", url, undefined, { Prefer: `odata.maxpagesize=${this.#options.pageSize ?? 5000}` });
+      const page = JSON.parse(answer.text) as { value: Array<Record<string, unknown>>; "@odata.nextLink"?: string };
+      const changes: CrmChange[] = [];
+      for (const row of page.value) {
+        const externalId = typeof row[request.externalIdField] === "string" ? String(row[request.externalIdField]) : undefined;
+        last = { modstamp: String(row.modifiedon ?? ""), id: String(row[id] ?? "") };
+        if (row._modifiedby_value === this.#userId && isEcho(row, request.fields, externalId, request.lastPushed)) continue;
+        changes.push({ id: last.id, ...(externalId ? { externalId } : {}), modifiedAt: last.modstamp, modifiedBy: String(row._modifiedby_value ?? ""), fields: Object.fromEntries(request.fields.map((field) => [field, row[field] ?? null])) });
+      }
+      yield { changes, cursor: { ...last, token: POLL_TOKEN } };
       url = page["@odata.nextLink"];
     }
   }

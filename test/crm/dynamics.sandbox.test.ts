@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { DynamicsConnector } from "../../connectors/dynamics/connector.js";
 import type { DataverseSandbox } from "../../connectors/dynamics/sandbox/server.js";
 import type { ChangePage } from "../../connectors/types.js";
+import { boundaryOf, decodeBatch, encodeBatch } from "../../connectors/dynamics/batch.js";
 import { ManualClock } from "../../src/shared/clock.js";
 import { dataverseLeads, startDataverse } from "../helpers/dynamics.js";
 
@@ -106,5 +107,53 @@ describe("Dataverse connector against the sandbox", () => {
       ["subject", "too-short"],
       ["cosell_nope", "missing"],
     ]);
+  });
+});
+
+describe("Dataverse without change tracking on the table", () => {
+  it("falls back to tie-safe modifiedon polling and keeps to it", async () => {
+    const clock = new ManualClock("2026-11-24T10:00:00Z");
+    ({ sandbox, connector } = await startDataverse({ clock, changeTracking: false }, 30));
+    const written = await connector.upsert({ ...LEAD, records: dataverseLeads(80) });
+    clock.advance(60_000);
+    // A mass edit: 80 rows with one modifiedon, paged by 30.
+    for (const r of written) sandbox.editAsSeller(r.outcome === "created" ? r.id : "", { cosell_status: 100000001 });
+    const pages = await allChanges({ ...LEAD, fields: INBOUND, since: new Date("2026-11-24T10:00:30Z") });
+    expect(pages.map((p) => p.changes.length)).toEqual([30, 30, 20]);
+    expect(new Set(pages.flatMap((p) => p.changes.map((c) => c.id))).size).toBe(80);
+    expect(pages.at(-1)?.cursor.token).toBe("poll:modifiedon");
+    expect(sandbox.stats.byRoute["GET /leads"]).toBeGreaterThanOrEqual(4);
+
+    clock.advance(60_000);
+    const one = written[7];
+    sandbox.editAsSeller(one?.outcome === "created" ? one.id : "", { cosell_status: 100000002 });
+    const next = await allChanges({ ...LEAD, fields: INBOUND, cursor: pages.at(-1)?.cursor });
+    expect(next.flatMap((p) => p.changes.map((c) => [c.externalId, c.fields.cosell_status]))).toEqual([["ref-00007", 100000002]]);
+  });
+
+  it("answers 429 past 52 concurrent requests, and 503 by the fault knob", async () => {
+    ({ sandbox, connector } = await startDataverse());
+    sandbox.faults.latencyMs = 150;
+    const settled = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => connector.upsert({ ...LEAD, records: [{ key: `c${i}`, fields: { subject: "S" } }] })));
+    const refused = settled.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason as { code: string; details: { crmCode: string }; retryAfterMs: number });
+    expect(refused.length).toBe(8);
+    expect(refused[0]).toMatchObject({ code: "CRM_THROTTLED", details: { crmCode: "0x80072326" }, retryAfterMs: 1000 });
+    sandbox.faults.latencyMs = 0;
+    sandbox.faults.errorRate = 1;
+    await expect(connector.upsert({ ...LEAD, records: dataverseLeads(1) })).rejects.toMatchObject({ code: "CRM_UNAVAILABLE", retryable: true });
+  });
+});
+
+describe("Dataverse $batch change sets", () => {
+  it("a change set is all or nothing; operations outside one stand alone", async () => {
+    const started = await startDataverse();
+    sandbox = started.sandbox;
+    const patch = (key: string, subject: string, id: number) => ({ method: "PATCH", url: `/api/data/v9.2/leads(cosell_referralid='${key}')`, headers: { "Content-Type": "application/json", "Content-ID": String(id) }, body: JSON.stringify({ subject }) });
+    const body = encodeBatch("batch_t", [{ headers: {}, changeset: [patch("cs-ok", "fine", 1), patch("cs-bad", "x".repeat(400), 2)] }, patch("alone", "fine", 3)], "request");
+    const token = await started.tokens.getToken();
+    const response = await fetch(`${sandbox.url}/api/data/v9.2/$batch`, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "multipart/mixed; boundary=batch_t", Prefer: "odata.continue-on-error" }, body });
+    const parts = decodeBatch(await response.text(), boundaryOf(response.headers.get("content-type") ?? "") ?? "");
+    expect(parts.map((p) => p.status)).toEqual([400, 204]);
+    expect(sandbox.rows.map((r) => r.cosell_referralid)).toEqual(["alone"]);
   });
 });

@@ -13,7 +13,7 @@ export async function startDataverse(options: DataverseSandboxOptions = {}, page
   );
   const connector = new DynamicsConnector({ url: sandbox.url, apiVersion: "9.2", tokens, logger: silentLogger(), ...(pageSize ? { pageSize } : {}) });
   await connector.connect();
-  return { sandbox, connector };
+  return { sandbox, connector, tokens };
 }
 
 export function dataverseLeads(count: number) {

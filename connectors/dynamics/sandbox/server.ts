@@ -76,7 +76,19 @@ export interface DataverseSandboxOptions {
   requestLimit?: number;
   windowMs?: number;
   seed?: number | string;
+  /** false: the lead table has change tracking off, so only $filter polling works. */
+  changeTracking?: boolean;
+  faults?: Partial<DataverseFaults>;
 }
+
+export interface DataverseFaults {
+  latencyMs: number;
+  /** Share of requests answered 503. */
+  errorRate: number;
+}
+
+/** Service protection: concurrent requests per user. */
+const CONCURRENCY_LIMIT = 52;
 
 /**
  * A Dataverse organisation on loopback speaking the Web API v9.2 for the lead table. Tokens come
@@ -89,6 +101,9 @@ export class DataverseSandbox {
   readonly applicationUserId: string;
   readonly sellerUserId: string;
   readonly stats = { requests: 0, throttled: 0, byRoute: {} as Record<string, number> };
+  readonly faults: DataverseFaults;
+  readonly #changeTracking: boolean;
+  readonly #inFlight = new Map<string, number>();
   readonly #rows = new Map<string, Row>();
   readonly #tombstones: Array<{ leadid: string; version: number }> = [];
   readonly #windows = new Map<string, number[]>();
@@ -106,6 +121,8 @@ export class DataverseSandbox {
     this.#random = new SeededRandom(options.seed ?? "dataverse");
     this.#limit = options.requestLimit ?? 6_000;
     this.#windowMs = options.windowMs ?? 300_000;
+    this.#changeTracking = options.changeTracking ?? true;
+    this.faults = { latencyMs: 0, errorRate: 0, ...options.faults };
     this.entra = entra;
     this.app = entra.registerApp();
     this.applicationUserId = this.#random.uuid();
@@ -164,19 +181,34 @@ export class DataverseSandbox {
       if (!grant) throw new DataverseError(401, "0x80072560", "The user is not a member of the organization, or the token is not valid for it.");
       const caller = grant.kind === "app" ? this.applicationUserId : this.sellerUserId;
       this.#protect(caller);
-      const url = new URL(req.url ?? "/", this.#url);
-      const path = url.pathname.replace(/^\/api\/data\/v9\.2/, "");
-      this.stats.requests += 1;
-      const route = `${req.method} ${path.replace(/\(.*\)/, "(…)")}`;
-      this.stats.byRoute[route] = (this.stats.byRoute[route] ?? 0) + 1;
-      const body = await readBody(req);
-      if (req.method === "POST" && path === "/$batch") return this.#batch(req, res, body, caller);
-      const answer = this.#operation(req.method ?? "GET", `${path}${url.search}`, headerMap(req), body, caller);
-      send(res, answer);
+      const running = (this.#inFlight.get(caller) ?? 0) + 1;
+      if (running > CONCURRENCY_LIMIT) {
+        this.stats.throttled += 1;
+        throw new DataverseError(429, "0x80072326", `Number of concurrent requests exceeded the limit of ${CONCURRENCY_LIMIT}.`, { "Retry-After": "1" });
+      }
+      this.#inFlight.set(caller, running);
+      try {
+        await this.#serve(req, res, caller);
+      } finally {
+        this.#inFlight.set(caller, (this.#inFlight.get(caller) ?? 1) - 1);
+      }
     } catch (error) {
       const known = error instanceof DataverseError ? error : new DataverseError(500, "0x80040216", (error as Error).message);
       send(res, { status: known.status, headers: known.headers, body: JSON.stringify({ error: { code: known.code, message: known.message } }) });
     }
+  }
+
+  async #serve(req: IncomingMessage, res: ServerResponse, caller: string): Promise<void> {
+    if (this.faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.faults.latencyMs));
+    if (this.#random.chance(this.faults.errorRate)) throw new DataverseError(503, "0x80040216", "The service is temporarily unavailable.");
+    const url = new URL(req.url ?? "/", this.#url);
+    const path = url.pathname.replace(/^\/api\/data\/v9\.2/, "");
+    this.stats.requests += 1;
+    const route = `${req.method} ${path.replace(/\(.*\)/, "(…)")}`;
+    this.stats.byRoute[route] = (this.stats.byRoute[route] ?? 0) + 1;
+    const body = await readBody(req);
+    if (req.method === "POST" && path === "/$batch") return this.#batch(req, res, body, caller);
+    send(res, this.#operation(req.method ?? "GET", `${path}${url.search}`, headerMap(req), body, caller));
   }
 
   /** Service protection: a rolling request count per user. */
@@ -200,6 +232,25 @@ export class DataverseSandbox {
     const continueOnError = /odata\.continue-on-error/.test(String(req.headers.prefer ?? ""));
     const answers: BatchPart[] = [];
     for (const part of parts) {
+      if (part.changeset) {
+        // A change set is one transaction: any failure undoes every operation in it.
+        const snapshot = { rows: new Map([...this.#rows].map(([id, row]) => [id, { ...row, values: { ...row.values } }])), version: this.#version };
+        try {
+          const inner = part.changeset.map((op) => {
+            const answer = this.#operation(op.method ?? "GET", (op.url ?? "").replace(/^.*\/api\/data\/v9\.2/, ""), op.headers, op.body ?? "", caller);
+            return { status: answer.status, headers: { ...answer.headers, ...(op.headers["content-id"] ? { "Content-ID": op.headers["content-id"] } : {}) }, ...(answer.body ? { body: answer.body } : {}) };
+          });
+          answers.push({ headers: {}, changeset: inner });
+        } catch (error) {
+          this.#rows.clear();
+          for (const [id, row] of snapshot.rows) this.#rows.set(id, row);
+          this.#version = snapshot.version;
+          const known = error instanceof DataverseError ? error : new DataverseError(500, "0x80040216", (error as Error).message);
+          answers.push({ status: known.status, headers: { "Content-Type": "application/json; odata.metadata=minimal" }, body: JSON.stringify({ error: { code: known.code, message: known.message } }) });
+          if (!continueOnError) break;
+        }
+        continue;
+      }
       try {
         const answer = this.#operation(part.method ?? "GET", (part.url ?? "").replace(/^.*\/api\/data\/v9\.2/, ""), part.headers, part.body ?? "", caller);
         answers.push({ status: answer.status, headers: { ...answer.headers, ...(part.headers["content-id"] ? { "Content-ID": part.headers["content-id"] } : {}) }, ...(answer.body ? { body: answer.body } : {}) });
@@ -266,7 +317,7 @@ export class DataverseSandbox {
   }
 
   #list(url: URL, headers: Record<string, string>, json: Record<string, string>): { status: number; headers: Record<string, string>; body: string } {
-    const tracking = /odata\.track-changes/.test(headers.prefer ?? "");
+    const tracking = this.#changeTracking && /odata\.track-changes/.test(headers.prefer ?? "");
     const deltatoken = url.searchParams.get("$deltatoken");
     if ((tracking || deltatoken) && (url.searchParams.has("$filter") || url.searchParams.has("$orderby") || url.searchParams.has("$top"))) {
       throw new DataverseError(400, "0x80048d19", "$filter, $orderby and $top cannot be used with change tracking.");
@@ -280,14 +331,27 @@ export class DataverseSandbox {
     }
     const skip = Number(url.searchParams.get("$skiptoken") ?? 0);
     const upTo = Number(url.searchParams.get("$upto") ?? this.#version);
-    const changed = [...this.#rows.values()].filter((row) => row.version > since && row.version <= upTo).sort((a, b) => a.version - b.version);
+    const filter = compileFilter(url.searchParams.get("$filter"));
+    const orderBy = url.searchParams.get("$orderby");
+    let changed = [...this.#rows.values()].filter((row) => row.version > since && row.version <= upTo && filter({ leadid: row.leadid, ...row.values })).sort((a, b) => a.version - b.version);
+    if (orderBy) {
+      const keys = orderBy.split(",").map((part) => part.trim().split(/\s+/)[0] as string);
+      changed = changed.sort((a, b) => {
+        for (const key of keys) {
+          const left = String(key === "leadid" ? a.leadid : (a.values[key] ?? ""));
+          const right = String(key === "leadid" ? b.leadid : (b.values[key] ?? ""));
+          if (left !== right) return left < right ? -1 : 1;
+        }
+        return 0;
+      });
+    }
     const deleted = deltatoken ? this.#tombstones.filter((t) => t.version > since && t.version <= upTo) : [];
     const all: Array<Record<string, unknown>> = [...changed.map((row) => this.#present(row, select)), ...deleted.map((t) => ({ "@odata.context": `${this.#url}/api/data/v9.2/$metadata#leads/$deletedEntity`, id: t.leadid, reason: "deleted" }))];
     const page = all.slice(skip, skip + pageSize);
     const base = `${this.#url}/api/data/v9.2/leads?${select ? `$select=${select}&` : ""}`;
     const more = skip + pageSize < all.length;
     const link = more
-      ? { "@odata.nextLink": `${base}${deltatoken ? `$deltatoken=${deltatoken}&` : ""}$upto=${upTo}&$skiptoken=${skip + pageSize}` }
+      ? { "@odata.nextLink": `${base}${deltatoken ? `$deltatoken=${deltatoken}&` : ""}${url.searchParams.has("$filter") ? `$filter=${encodeURIComponent(url.searchParams.get("$filter") ?? "")}&` : ""}${orderBy ? `$orderby=${encodeURIComponent(orderBy)}&` : ""}$upto=${upTo}&$skiptoken=${skip + pageSize}` }
       : tracking || deltatoken
         ? { "@odata.deltaLink": `${base}$deltatoken=${upTo}` }
         : {};
@@ -328,6 +392,62 @@ export class DataverseSandbox {
     const fields = select ? select.split(",") : Object.keys(COLUMNS);
     return { "@odata.etag": `W/"${row.version}"`, leadid: row.leadid, ...Object.fromEntries(fields.filter((f) => f !== "leadid").map((f) => [f, row.values[f] ?? null])) };
   }
+}
+
+/**
+ * The $filter subset a poller uses: comparisons (eq ne gt ge lt le) on columns with quoted text,
+ * GUIDs or ISO dates, joined by and / or with parentheses. Anything else is refused.
+ */
+function compileFilter(text: string | null): (row: Record<string, unknown>) => boolean {
+  if (!text) return () => true;
+  const tokens = text.match(/\(|\)|'(?:[^']|'')*'|[\w.:+-]+/g) ?? [];
+  let index = 0;
+  const fail = (): never => {
+    throw new DataverseError(400, "0x80060888", `The query parameter $filter '${text}' is not supported here.`);
+  };
+  const primary = (): ((row: Record<string, unknown>) => boolean) => {
+    if (tokens[index] === "(") {
+      index += 1;
+      const inner = orExpression();
+      if (tokens[index] !== ")") fail();
+      index += 1;
+      return inner;
+    }
+    const field = tokens[index] ?? fail();
+    const op = tokens[index + 1] ?? fail();
+    const raw = tokens[index + 2] ?? fail();
+    index += 3;
+    if (!(field in COLUMNS) || !["eq", "ne", "gt", "ge", "lt", "le"].includes(op)) fail();
+    const value = raw.startsWith("'") ? raw.slice(1, -1).replace(/''/g, "'") : raw;
+    return (row) => {
+      const own = row[field] === undefined || row[field] === null ? "" : String(row[field]);
+      const [a, b] = /^\d{4}-\d{2}-\d{2}T/.test(value) ? [Date.parse(own) || 0, Date.parse(value)] : [own, value];
+      return op === "eq" ? a === b : op === "ne" ? a !== b : op === "gt" ? a > b : op === "ge" ? a >= b : op === "lt" ? a < b : a <= b;
+    };
+  };
+  const andExpression = () => {
+    let left = primary();
+    while (tokens[index] === "and") {
+      index += 1;
+      const right = primary();
+      const prev = left;
+      left = (row) => prev(row) && right(row);
+    }
+    return left;
+  };
+  const orExpression = (): ((row: Record<string, unknown>) => boolean) => {
+    let left = andExpression();
+    while (tokens[index] === "or") {
+      index += 1;
+      const right = andExpression();
+      const prev = left;
+      left = (row) => prev(row) || right(row);
+    }
+    return left;
+  };
+  const predicate = orExpression();
+  if (index !== tokens.length) fail();
+  return predicate;
 }
 
 function headerMap(req: IncomingMessage): Record<string, string> {
