@@ -157,3 +157,24 @@ describe("Dataverse $batch change sets", () => {
     expect(sandbox.rows.map((r) => r.cosell_referralid)).toEqual(["alone"]);
   });
 });
+
+describe("Dataverse upsert semantics and deletions", () => {
+  it("If-None-Match: * only creates, If-Match: * only updates, and a deletion arrives as $deletedEntity without becoming a change", async () => {
+    const started = await startDataverse();
+    sandbox = started.sandbox;
+    connector = started.connector;
+    const token = await started.tokens.getToken();
+    const patch = (key: string, header: Record<string, string>) =>
+      fetch(`${sandbox.url}/api/data/v9.2/leads(cosell_referralid='${key}')`, { method: "PATCH", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", ...header }, body: JSON.stringify({ subject: "S" }) });
+    expect((await patch("only-update", { "If-Match": "*" })).status).toBe(404);
+    expect((await patch("new", { "If-None-Match": "*" })).status).toBe(204);
+    expect((await patch("new", { "If-None-Match": "*" })).status).toBe(412);
+    expect((await patch("new", { "If-Match": "*" })).status).toBe(204);
+
+    const first = await allChanges({ ...LEAD, fields: INBOUND });
+    sandbox.deleteAsSeller(String(sandbox.rows[0]?.leadid));
+    const after = await allChanges({ ...LEAD, fields: INBOUND, cursor: first.at(-1)?.cursor });
+    expect(after.flatMap((p) => p.changes)).toEqual([]);
+    expect(sandbox.rows).toHaveLength(0);
+  });
+});
