@@ -54,7 +54,11 @@ describe("the requests the Dataverse connector makes", () => {
       .get("/api/data/v9.2/leads")
       .query({ $select: "leadid,cosell_referralid,modifiedon,_modifiedby_value,cosell_status" })
       .matchHeader("prefer", "odata.track-changes, odata.maxpagesize=500")
-      .reply(200, { value: [{ leadid: "1", cosell_referralid: "r1", modifiedon: "2026-11-24T10:00:00Z", _modifiedby_value: "seller", cosell_status: 100000002 }], "@odata.deltaLink": `${ORG}/api/data/v9.2/leads?$select=leadid&$deltatoken=919042!11/24/2026` })
+      .reply(
+        200,
+        { value: [{ leadid: "1", cosell_referralid: "r1", modifiedon: "2026-11-24T10:00:00Z", _modifiedby_value: "seller", cosell_status: 100000002 }], "@odata.deltaLink": `${ORG}/api/data/v9.2/leads?$select=leadid&$deltatoken=919042!11/24/2026` },
+        { "Preference-Applied": "odata.track-changes" },
+      )
       .get("/api/data/v9.2/leads")
       .query({ $select: "leadid", $deltatoken: "919042!11/24/2026" })
       .reply(200, { value: [{ "@odata.context": `${ORG}/api/data/v9.2/$metadata#leads/$deletedEntity`, id: "9", reason: "deleted" }], "@odata.deltaLink": `${ORG}/api/data/v9.2/leads?$select=leadid&$deltatoken=919043` });
