@@ -17,6 +17,23 @@ export interface OpenedConnector {
   close(): Promise<void>;
 }
 
+/** Connects; on failure closes the in-process sandbox too, so nothing is left listening. */
+async function connectWithSandbox(connector: CrmConnector, sandbox: { close(): Promise<void> } | undefined): Promise<OpenedConnector> {
+  try {
+    await connector.connect();
+  } catch (error) {
+    await sandbox?.close();
+    throw error;
+  }
+  return {
+    connector,
+    close: async () => {
+      await connector.close();
+      await sandbox?.close();
+    },
+  };
+}
+
 /** The connector a CRM's config describes, connected. `mode: sandbox` runs that CRM's sandbox in-process. */
 export async function openCrmConnector(name: string, crm: CrmConfig, logger: Logger): Promise<OpenedConnector> {
   switch (crm.type) {
@@ -34,38 +51,14 @@ export async function openCrmConnector(name: string, crm: CrmConfig, logger: Log
       } else {
         connector = new SalesforceConnector({ loginUrl: crm.loginUrl, ...(crm.instanceUrl ? { instanceUrl: crm.instanceUrl } : {}), apiVersion: crm.apiVersion, auth: crm.auth, logger });
       }
-      try {
-        await connector.connect();
-      } catch (error) {
-        await sandbox?.close();
-        throw error;
-      }
-      return {
-        connector,
-        close: async () => {
-          await connector.close();
-          await sandbox?.close();
-        },
-      };
+      return connectWithSandbox(connector, sandbox);
     }
     case "hubspot": {
       const sandbox = crm.auth.mode === "sandbox" ? await HubSpotSandbox.start() : undefined;
       const connector = sandbox
         ? new HubSpotConnector({ accessToken: sandbox.appToken, basePath: sandbox.url, appId: sandbox.appId, logger })
         : new HubSpotConnector({ accessToken: crm.auth.mode === "private-app" ? crm.auth.accessToken : "", basePath: crm.basePath, ...(crm.appId ? { appId: crm.appId } : {}), logger });
-      try {
-        await connector.connect();
-      } catch (error) {
-        await sandbox?.close();
-        throw error;
-      }
-      return {
-        connector,
-        close: async () => {
-          await connector.close();
-          await sandbox?.close();
-        },
-      };
+      return connectWithSandbox(connector, sandbox);
     }
     case "dynamics": {
       const sandbox = crm.auth.mode === "sandbox" ? await DataverseSandbox.start() : undefined;
@@ -81,19 +74,7 @@ export async function openCrmConnector(name: string, crm: CrmConfig, logger: Log
           : undefined;
       if (!tokens) throw new CosellError("CONFIG_INVALID", `CRM "${name}" needs client-credentials auth.`);
       const connector = new DynamicsConnector({ url: orgUrl, apiVersion: crm.apiVersion, tokens, logger });
-      try {
-        await connector.connect();
-      } catch (error) {
-        await sandbox?.close();
-        throw error;
-      }
-      return {
-        connector,
-        close: async () => {
-          await connector.close();
-          await sandbox?.close();
-        },
-      };
+      return connectWithSandbox(connector, sandbox);
     }
   }
 }
