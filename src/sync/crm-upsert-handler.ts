@@ -1,0 +1,88 @@
+import type { CrmConnector, UpsertResult } from "../../connectors/types.js";
+import { CrmError } from "../../connectors/types.js";
+import type { MappedRecord } from "../mapping/index.js";
+import type { BatchResult, JobHandler, JobOutcome } from "../queue/types.js";
+import type { Clock } from "../shared/clock.js";
+import type { OutboxJob, Store } from "../store/index.js";
+import type { CrmUpsertPayload } from "./enqueue-crm-upsert.js";
+
+/**
+ * Runs CRM upsert jobs in batches: each object of the mapping in turn (an object that associates
+ * others after them, as a HubSpot lead after its company and contact), known CRM ids passed along,
+ * and every written record's link confirmed with the hash of what was pushed.
+ */
+export function crmUpsertHandler(options: { connector: CrmConnector; store: Store; clock: Clock }): JobHandler {
+  return {
+    async handle(jobs: OutboxJob[]): Promise<BatchResult> {
+      const payloads = jobs.map((job) => job.payload as CrmUpsertPayload);
+      const failures = new Map<number, unknown>();
+      const written = new Map<number, Map<string, { record: MappedRecord; id: string }>>();
+      const names = orderedObjects(payloads.flatMap((p) => p.records));
+      for (const name of names) {
+        const entries = jobs.flatMap((job, index) => {
+          const record = payloads[index]?.records.find((r) => r.name === name);
+          return record && !failures.has(job.id) ? [{ job, record }] : [];
+        });
+        if (entries.length === 0) continue;
+        const links = new Map<number, string | undefined>();
+        for (const { job, record } of entries) {
+          const link = job.leadId === undefined ? undefined : await options.store.repos.crmLinks.find(job.leadId, payloads[jobs.indexOf(job)]?.pair ?? "", record.name);
+          links.set(job.id, link?.status === "confirmed" ? link.crmRecordId : undefined);
+        }
+        const first = entries[0]?.record as MappedRecord;
+        let results: UpsertResult[];
+        try {
+          results = await options.connector.upsert({
+            object: first.object,
+            externalIdField: first.externalIdField,
+            records: entries.map(({ job, record }) => ({
+              key: record.externalId,
+              fields: record.fields,
+              ...(links.get(job.id) ? { id: links.get(job.id) as string } : {}),
+              associations: record.associate.flatMap((other) => {
+                const done = written.get(job.id)?.get(other);
+                return done ? [{ object: done.record.object, id: done.id }] : [];
+              }),
+            })),
+          });
+        } catch (error) {
+          // The whole call failed (limits, network): every job of this batch retries.
+          const failure = error instanceof CrmError ? error : error;
+          for (const { job } of entries) failures.set(job.id, failure);
+          return { outcomes: jobs.map((job) => (failures.has(job.id) ? { ok: false, error: failures.get(job.id) } : { ok: false, error: failure })), rate: options.connector.rateInfo() };
+        }
+        entries.forEach(({ job, record }, index) => {
+          const result = results[index];
+          if (!result || result.outcome === "failed") failures.set(job.id, result?.outcome === "failed" ? result.error : new Error("no result"));
+          else {
+            const map = written.get(job.id) ?? new Map();
+            map.set(name, { record, id: result.id });
+            written.set(job.id, map);
+          }
+        });
+      }
+      const now = options.clock.now();
+      await options.store.transaction(async (repos) => {
+        for (const [index, job] of jobs.entries()) {
+          if (failures.has(job.id) || job.leadId === undefined) continue;
+          const payload = payloads[index] as CrmUpsertPayload;
+          for (const [name, { record, id }] of written.get(job.id) ?? new Map<string, { record: MappedRecord; id: string }>()) {
+            const link = await repos.crmLinks.reserve(job.leadId, payload.pair, name, now);
+            await repos.crmLinks.confirmPush(link.id, id, payload.hash, now);
+            void record;
+          }
+          await repos.events.append({ leadId: job.leadId, pair: payload.pair, at: now, side: "crm", kind: "crm-upserted", cause: `${payload.records.map((r) => r.object).join(" + ")} written`, details: { ids: Object.fromEntries([...(written.get(job.id) ?? new Map<string, { id: string }>())].map(([k, v]) => [k, v.id])) } });
+        }
+      });
+      const outcomes: JobOutcome[] = jobs.map((job) => (failures.has(job.id) ? { ok: false, error: failures.get(job.id) } : { ok: true }));
+      return { outcomes, rate: options.connector.rateInfo() };
+    },
+  };
+}
+
+/** Objects others associate with come first. */
+function orderedObjects(records: MappedRecord[]): string[] {
+  const names = [...new Set(records.map((r) => r.name))];
+  const needs = new Map(records.map((r) => [r.name, r.associate]));
+  return names.sort((a, b) => (needs.get(a)?.includes(b) ? 1 : needs.get(b)?.includes(a) ? -1 : 0));
+}
