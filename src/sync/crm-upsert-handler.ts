@@ -1,10 +1,8 @@
 import type { CrmConnector, UpsertResult } from "../../connectors/types.js";
-import { CrmError } from "../../connectors/types.js";
-import type { MappedRecord } from "../mapping/index.js";
 import type { BatchResult, JobHandler, JobOutcome } from "../queue/types.js";
 import type { Clock } from "../shared/clock.js";
 import type { OutboxJob, Store } from "../store/index.js";
-import type { CrmUpsertPayload } from "./enqueue-crm-upsert.js";
+import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
 
 /**
  * Runs CRM upsert jobs in batches: each object of the mapping in turn (an object that associates
@@ -16,7 +14,7 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
     async handle(jobs: OutboxJob[]): Promise<BatchResult> {
       const payloads = jobs.map((job) => job.payload as CrmUpsertPayload);
       const failures = new Map<number, unknown>();
-      const written = new Map<number, Map<string, { record: MappedRecord; id: string }>>();
+      const written = new Map<number, Map<string, { record: QueuedRecord; id: string }>>();
       const names = orderedObjects(payloads.flatMap((p) => p.records));
       for (const name of names) {
         const entries = jobs.flatMap((job, index) => {
@@ -29,7 +27,7 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
           const link = job.leadId === undefined ? undefined : await options.store.repos.crmLinks.find(job.leadId, payloads[jobs.indexOf(job)]?.pair ?? "", record.name);
           links.set(job.id, link?.status === "confirmed" ? link.crmRecordId : undefined);
         }
-        const first = entries[0]?.record as MappedRecord;
+        const first = entries[0]?.record as QueuedRecord;
         let results: UpsertResult[];
         try {
           results = await options.connector.upsert({
@@ -46,10 +44,10 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
             })),
           });
         } catch (error) {
-          // The whole call failed (limits, network): every job of this batch retries.
-          const failure = error instanceof CrmError ? error : error;
-          for (const { job } of entries) failures.set(job.id, failure);
-          return { outcomes: jobs.map((job) => (failures.has(job.id) ? { ok: false, error: failures.get(job.id) } : { ok: false, error: failure })), rate: options.connector.rateInfo() };
+          // The whole call failed (limits, network, auth): every job of the batch retries, and the
+          // worker's classifier reads the CrmError for how long to wait. Records an earlier object
+          // wrote are written again by key on the retry, so nothing duplicates.
+          return { outcomes: jobs.map((job) => ({ ok: false, error: failures.get(job.id) ?? error })), rate: options.connector.rateInfo() };
         }
         entries.forEach(({ job, record }, index) => {
           const result = results[index];
@@ -66,10 +64,9 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
         for (const [index, job] of jobs.entries()) {
           if (failures.has(job.id) || job.leadId === undefined) continue;
           const payload = payloads[index] as CrmUpsertPayload;
-          for (const [name, { record, id }] of written.get(job.id) ?? new Map<string, { record: MappedRecord; id: string }>()) {
+          for (const [name, { id }] of written.get(job.id) ?? new Map<string, { id: string }>()) {
             const link = await repos.crmLinks.reserve(job.leadId, payload.pair, name, now);
             await repos.crmLinks.confirmPush(link.id, id, payload.hash, now);
-            void record;
           }
           await repos.events.append({ leadId: job.leadId, pair: payload.pair, at: now, side: "crm", kind: "crm-upserted", cause: `${payload.records.map((r) => r.object).join(" + ")} written`, details: { ids: Object.fromEntries([...(written.get(job.id) ?? new Map<string, { id: string }>())].map(([k, v]) => [k, v.id])) } });
         }
@@ -81,7 +78,7 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
 }
 
 /** Objects others associate with come first. */
-function orderedObjects(records: MappedRecord[]): string[] {
+function orderedObjects(records: QueuedRecord[]): string[] {
   const names = [...new Set(records.map((r) => r.name))];
   const needs = new Map(records.map((r) => [r.name, r.associate]));
   return names.sort((a, b) => (needs.get(a)?.includes(b) ? 1 : needs.get(b)?.includes(a) ? -1 : 0));

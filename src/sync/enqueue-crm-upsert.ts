@@ -10,8 +10,11 @@ export interface CrmUpsertPayload {
   pair: string;
   /** Hash of what the mapping produced, less the last-sync stamp; recorded on the links once written. */
   hash: string;
-  records: MappedRecord[];
+  records: QueuedRecord[];
 }
+
+/** What a job carries of a mapped record: the rule descriptions stay with the mapping. */
+export type QueuedRecord = Omit<MappedRecord, "produced">;
 
 export interface PairTarget {
   pair: string;
@@ -30,12 +33,15 @@ export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, 
   const ours = links.filter((link) => link.pair === target.pair);
   const primary = target.mapping.inboundObject ?? target.mapping.describeObjects()[0]?.name ?? "";
   const created = ours.some((link) => link.crmObject === primary && link.status === "confirmed");
-  const result = target.mapping.outbound(mappingSource(adapted.referral as Record<string, unknown>, adapted.lead, now), { create: !created });
+  const source = mappingSource(adapted.referral as Record<string, unknown>, adapted.lead, now);
+  const result = target.mapping.outbound(source, { create: !created });
   if (result.problems.length > 0) {
     await repos.events.append({ leadId: saved.lead.id, pair: target.pair, at: now, side: "daemon", kind: "mapping-refused", cause: result.problems.map((p) => p.message).join(" "), details: { problems: result.problems } });
     return false;
   }
-  const hash = payloadHash(result.records);
+  // Hashed over the create-time payload, so an update (which leaves out fields only set on create)
+  // compares like with like against what was first pushed.
+  const hash = payloadHash(created ? target.mapping.outbound(source, { create: true }).records : result.records);
   if (created && ours.every((link) => link.lastPushedHash === hash)) return false;
   await repos.outbox.enqueue(
     {
@@ -43,7 +49,7 @@ export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, 
       target: `crm:${target.crm}`,
       kind: CRM_UPSERT,
       leadId: saved.lead.id,
-      payload: { pair: target.pair, hash, records: result.records } satisfies CrmUpsertPayload,
+      payload: { pair: target.pair, hash, records: result.records.map(({ produced: _produced, ...record }) => record) } satisfies CrmUpsertPayload,
       ...(saved.lead.acceptBy && saved.lead.state === "new" ? { dueBy: saved.lead.acceptBy } : saved.lead.actBy ? { dueBy: saved.lead.actBy } : {}),
       maxAttempts: target.maxAttempts,
     },

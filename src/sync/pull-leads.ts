@@ -5,7 +5,8 @@ import type { ReferralClient } from "../partner-center/client.js";
 import { JOINT_PLANNING } from "../partner-center/wire.js";
 import type { Clock } from "../shared/clock.js";
 import { isCosellError } from "../shared/errors.js";
-import type { Store } from "../store/index.js";
+import type { AdaptedReferral } from "../partner-center/adapter.js";
+import type { Repositories, SavedLead, Store } from "../store/index.js";
 import { leadInputFrom } from "./lead-record.js";
 
 /** Where the Partner Center change feed of one account stopped: the last record of the last page. */
@@ -38,6 +39,11 @@ export interface PullLeadsOptions {
   /** Programs to keep; other referrals are skipped. Joint Planning by default. */
   programs?: readonly string[];
   signal?: AbortSignal;
+  /**
+   * Called for every kept lead inside its page's transaction, so what it writes (an upsert for each
+   * CRM of the pair) commits or rolls back with the lead itself.
+   */
+  onStored?: (repos: Repositories, saved: SavedLead, adapted: AdaptedReferral, now: Date) => Promise<void>;
   /** Called after each page is durable (progress, tests). */
   onPage?: (report: PullReport) => void;
 }
@@ -96,6 +102,7 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
             details: { state: adapted.lead.state, status: adapted.remote.status, substatus: adapted.remote.substatus, eTag: adapted.lead.eTag },
           });
         }
+        await options.onStored?.(repos, saved, adapted, now);
       }
       const last = page.items[page.items.length - 1];
       if (last?.updatedDateTime) {
