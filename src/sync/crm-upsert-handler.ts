@@ -77,9 +77,17 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
   };
 }
 
-/** Objects others associate with come first. */
+/** Objects others associate with come first (a HubSpot lead after its company and contact). */
 function orderedObjects(records: QueuedRecord[]): string[] {
-  const names = [...new Set(records.map((r) => r.name))];
-  const needs = new Map(records.map((r) => [r.name, r.associate]));
-  return names.sort((a, b) => (needs.get(a)?.includes(b) ? 1 : needs.get(b)?.includes(a) ? -1 : 0));
+  const needs = new Map<string, string[]>();
+  for (const record of records) needs.set(record.name, [...new Set([...(needs.get(record.name) ?? []), ...record.associate])]);
+  const ordered: string[] = [];
+  const visit = (name: string, path: Set<string>) => {
+    if (ordered.includes(name) || path.has(name)) return;
+    path.add(name);
+    for (const other of needs.get(name) ?? []) if (needs.has(other)) visit(other, path);
+    ordered.push(name);
+  };
+  for (const name of needs.keys()) visit(name, new Set());
+  return ordered;
 }
