@@ -9,8 +9,20 @@ import { MappingRegistry } from "../mapping/index.js";
 import type { JobHandler } from "../queue/types.js";
 import { OutboxWorker } from "../queue/worker.js";
 import { redactUrl, Store } from "../store/index.js";
+import type { ScheduledTask } from "node-cron";
+import { schedule } from "node-cron";
+import type { CrmConnector } from "../../connectors/types.js";
+import { CRM_UPSERT } from "../sync/enqueue-crm-upsert.js";
+import { crmUpsertByTarget } from "../sync/crm-target-handler.js";
+import type { InboundAccount } from "../sync/inbound-sync.js";
+import { InboundSync } from "../sync/inbound-sync.js";
+import type { PullReport } from "../sync/pull-leads.js";
+import type { OpenedConnector } from "./crm-connectors.js";
+import { openCrmConnector } from "./crm-connectors.js";
 import { outboxTargets } from "./outbox-targets.js";
 import { loadPairMappings } from "./pair-mappings.js";
+import type { OpenedPartnerCenter } from "./partner-center-source.js";
+import { openPartnerCenter } from "./partner-center-source.js";
 
 export type DaemonState = "idle" | "starting" | "running" | "stopping" | "stopped";
 
@@ -34,6 +46,10 @@ export class Daemon {
   #worker: OutboxWorker | undefined;
   #mappings: MappingRegistry | undefined;
   #startedAt: Date | undefined;
+  #inbound: InboundSync | undefined;
+  readonly #partnerCenters = new Map<string, OpenedPartnerCenter>();
+  readonly #crms = new Map<string, OpenedConnector>();
+  readonly #tasks: ScheduledTask[] = [];
   readonly #config: Config;
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -67,6 +83,28 @@ export class Daemon {
     return this.#worker;
   }
 
+  /** The Partner Center client and, in sandbox mode, the in-process sandbox of an account. */
+  partnerCenter(account: string): OpenedPartnerCenter {
+    const opened = this.#partnerCenters.get(account);
+    if (!opened) throw new CosellError("DAEMON_NOT_RUNNING", `No Partner Center account "${account}" is open; is the daemon running with a pair on it?`);
+    return opened;
+  }
+
+  crm(name: string): CrmConnector {
+    const opened = this.#crms.get(name);
+    if (!opened) throw new CosellError("DAEMON_NOT_RUNNING", `No CRM "${name}" is open; is the daemon running with a pair on it?`);
+    return opened.connector;
+  }
+
+  /** Pulls every account now (what a webhook hint and `sync --once` ask for). */
+  async pullNow(account?: string): Promise<Map<string, PullReport>> {
+    const inbound = this.#inbound;
+    if (!inbound) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
+    const reports = new Map<string, PullReport>();
+    for (const name of account ? [account] : inbound.accounts) reports.set(name, await inbound.pull(name));
+    return reports;
+  }
+
   async start(): Promise<void> {
     if (this.#state !== "idle") throw new CosellError("DAEMON_ALREADY_STARTED", `The daemon is ${this.#state}; it starts only once.`);
     this.#state = "starting";
@@ -82,16 +120,22 @@ export class Daemon {
       );
       const migration = await this.#store.migrate();
       if (migration.applied.length > 0) this.#log.info({ applied: migration.applied }, "store migrated");
+      await this.#openSystems();
     } catch (error) {
       this.#mappings?.close();
+      await this.#closeSystems();
       await this.#closeStore();
       this.#state = "stopped";
       throw error;
     }
     const outbox = this.#config.outbox;
+    const store = this.#store;
     this.#worker = new OutboxWorker({
-      store: this.#store,
-      handlers: this.#handlers,
+      store,
+      handlers: {
+        [CRM_UPSERT]: crmUpsertByTarget({ connectors: new Map([...this.#crms].map(([name, opened]) => [`crm:${name}`, opened.connector])), store, clock: this.#clock }),
+        ...this.#handlers,
+      },
       targets: outboxTargets(this.#config),
       logger: this.#log,
       clock: this.#clock,
@@ -101,6 +145,9 @@ export class Daemon {
       backoff: { baseMs: outbox.backoff.base, capMs: outbox.backoff.cap, deadlineMarginMs: outbox.backoff.deadlineMargin },
     });
     this.#worker.start();
+    const worker = this.#worker;
+    this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#log, accounts: this.#inboundAccounts(), onQueued: () => worker.wake() });
+    this.#schedulePulls(this.#inbound);
     this.#startedAt = this.#clock.now();
     this.#state = "running";
     const summary = describeConfig(this.#config);
@@ -114,14 +161,64 @@ export class Daemon {
     if (this.#state === "stopped" || this.#state === "stopping" || this.#state === "idle") return;
     this.#state = "stopping";
     this.#log.info({ reason }, "cosell-sync stopping");
-    // Stop leasing first and let running jobs finish (or hand them back), then close the store.
+    // No new pulls; pulls in flight reach a commit. Then stop leasing and let running jobs finish
+    // (or hand them back); only then close the systems they talk to, and the store last.
+    for (const task of this.#tasks.splice(0)) await task.stop();
+    await this.#inbound?.settle();
+    this.#inbound = undefined;
     await this.#worker?.stop(this.#config.outbox.shutdownGrace);
     this.#worker = undefined;
+    await this.#closeSystems();
     this.#mappings?.close();
     await this.#closeStore();
     const uptimeMs = this.#startedAt ? this.#clock.now().getTime() - this.#startedAt.getTime() : 0;
     this.#state = "stopped";
     this.#log.info({ reason, uptimeMs }, "cosell-sync stopped");
+  }
+
+  /** Partner Center for every account and a connector for every CRM that an enabled pair uses. */
+  async #openSystems(): Promise<void> {
+    const pairs = this.#config.pairs.filter((pair) => pair.enabled);
+    for (const account of new Set(pairs.map((pair) => pair.partnerCenter))) {
+      const settings = this.#config.partnerCenter.accounts[account];
+      if (settings) this.#partnerCenters.set(account, await openPartnerCenter(account, settings, { logger: this.#log, clock: this.#clock, ...(this.#cwd ? { cwd: this.#cwd } : {}) }));
+    }
+    for (const name of new Set(pairs.map((pair) => pair.crm))) {
+      const settings = this.#config.crms[name];
+      if (settings) this.#crms.set(name, await openCrmConnector(name, settings, this.#log));
+    }
+  }
+
+  async #closeSystems(): Promise<void> {
+    const opened = [...this.#crms.values(), ...this.#partnerCenters.values()];
+    this.#crms.clear();
+    this.#partnerCenters.clear();
+    const results = await Promise.allSettled(opened.map((system) => system.close()));
+    for (const result of results) if (result.status === "rejected") this.#log.warn({ err: result.reason }, "a connection did not close cleanly");
+  }
+
+  #inboundAccounts(): Map<string, InboundAccount> {
+    const accounts = new Map<string, InboundAccount>();
+    const mappings = this.mappings;
+    for (const [account, opened] of this.#partnerCenters) {
+      const pairs = this.#config.pairs.filter((pair) => pair.enabled && pair.partnerCenter === account);
+      accounts.set(account, {
+        client: opened.client,
+        pairs: () => pairs.map((pair) => ({ pair: pair.name, crm: pair.crm, mapping: mappings.get(pair.mapping), maxAttempts: this.#config.outbox.maxAttempts })),
+      });
+    }
+    return accounts;
+  }
+
+  /** One pull right away, then on each pair's schedule; pairs sharing an account share its pull. */
+  #schedulePulls(inbound: InboundSync): void {
+    const pull = (account: string, why: string) => {
+      inbound.pull(account).catch((error: unknown) => this.#log.error({ err: error, account, why }, "Partner Center pull failed; the next scheduled pull retries from the same cursor"));
+    };
+    for (const pair of this.#config.pairs.filter((p) => p.enabled)) {
+      this.#tasks.push(schedule(pair.schedule.pull, () => pull(pair.partnerCenter, "schedule"), { name: `pull:${pair.name}`, noOverlap: true }));
+    }
+    for (const account of inbound.accounts) pull(account, "start");
   }
 
   async #closeStore(): Promise<void> {

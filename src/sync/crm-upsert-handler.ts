@@ -15,11 +15,20 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
       const payloads = jobs.map((job) => job.payload as CrmUpsertPayload);
       const failures = new Map<number, unknown>();
       const written = new Map<number, Map<string, { record: QueuedRecord; id: string }>>();
+      // A job queued while an identical one ran (an overlap re-read during a slow push) finds its
+      // payload already written: it succeeds without touching the CRM.
+      const current = new Set<number>();
+      for (const [index, job] of jobs.entries()) {
+        const payload = payloads[index];
+        if (job.leadId === undefined || !payload) continue;
+        const links = (await options.store.repos.crmLinks.forLead(job.leadId)).filter((link) => link.pair === payload.pair);
+        if (payload.records.every((record) => links.some((link) => link.crmObject === record.name && link.status === "confirmed" && link.lastPushedHash === payload.hash))) current.add(job.id);
+      }
       const names = orderedObjects(payloads.flatMap((p) => p.records));
       for (const name of names) {
         const entries = jobs.flatMap((job, index) => {
           const record = payloads[index]?.records.find((r) => r.name === name);
-          return record && !failures.has(job.id) ? [{ job, record }] : [];
+          return record && !failures.has(job.id) && !current.has(job.id) ? [{ job, record }] : [];
         });
         if (entries.length === 0) continue;
         const links = new Map<number, string | undefined>();
@@ -62,7 +71,7 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
       const now = options.clock.now();
       await options.store.transaction(async (repos) => {
         for (const [index, job] of jobs.entries()) {
-          if (failures.has(job.id) || job.leadId === undefined) continue;
+          if (failures.has(job.id) || current.has(job.id) || job.leadId === undefined) continue;
           const payload = payloads[index] as CrmUpsertPayload;
           for (const [name, { id }] of written.get(job.id) ?? new Map<string, { id: string }>()) {
             const link = await repos.crmLinks.reserve(job.leadId, payload.pair, name, now);

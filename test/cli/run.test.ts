@@ -18,8 +18,15 @@ describe("cosell-sync run", () => {
       const result = await child.exited;
       expect(result.code).toBe(0);
       const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
-      expect(lines.map((line) => line.msg)).toEqual(["mapping loaded", "store migrated", "cosell-sync started", "cosell-sync stopping", "cosell-sync stopped"]);
-      expect(lines[4]).toMatchObject({ component: "daemon", reason: signal });
+      const messages = lines.map((line) => line.msg);
+      const daemonLines = lines.filter((line) => line.component === "daemon" || line.component === "mapping").map((line) => line.msg);
+      expect(daemonLines).toEqual(["mapping loaded", "store migrated", "cosell-sync started", "cosell-sync stopping", "cosell-sync stopped"]);
+      expect(messages).toContain("connected to Salesforce");
+      expect(messages.at(-1)).toBe("cosell-sync stopped");
+      expect(lines.at(-1)).toMatchObject({ component: "daemon", reason: signal });
+      // The first pull starts with the daemon and a stop lets it finish, never cutting a page in half.
+      expect(messages.indexOf("pull finished")).toBeGreaterThan(messages.indexOf("cosell-sync started"));
+      expect(messages.indexOf("pull finished")).toBeLessThan(messages.indexOf("cosell-sync stopped"));
     });
   }
 

@@ -70,6 +70,17 @@ describeEachStore("inbound: Partner Center leads into Salesforce through the out
     expect(sf.org.leads.get(before?.Id ?? "")?.Company).toBe("Fabrikam Renamed Ltd");
   });
 
+  it("a job whose payload is already written (queued while its twin ran) succeeds without a CRM call", async () => {
+    await rig.pull();
+    await rig.drain();
+    const [done] = await rig.store.repos.outbox.list({ state: "done", limit: 1 });
+    await rig.store.transaction((repos) => repos.outbox.enqueue({ pair: PAIR, target: rig.target, kind: done?.kind ?? "", leadId: done?.leadId ?? 0, payload: done?.payload, coalesceKey: null, maxAttempts: 5 }, clock.now()));
+    const requests = sf.stats.requests;
+    expect(await rig.drain()).toBe(1);
+    expect(sf.stats.requests).toBe(requests);
+    expect((await rig.store.repos.outbox.stats(clock.now())).byState.done?.[rig.target]).toBe(26);
+  });
+
   it("while Salesforce is down nothing is confirmed; once it is back the retry lands every lead", async () => {
     await rig.pull();
     sf.faults.errorRate = 1;
