@@ -52,6 +52,8 @@ export class Daemon {
   readonly #tasks: ScheduledTask[] = [];
   readonly #config: Config;
   readonly #log: Logger;
+  /** What the daemon's parts derive their own component loggers from (a child of #log would repeat the key). */
+  readonly #root: Logger;
   readonly #clock: Clock;
   readonly #cwd: string | undefined;
   readonly #handlers: Record<string, JobHandler>;
@@ -59,6 +61,7 @@ export class Daemon {
   constructor(options: DaemonOptions) {
     this.#config = options.config;
     this.#handlers = options.handlers ?? {};
+    this.#root = options.logger;
     this.#log = componentLogger(options.logger, "daemon");
     this.#clock = options.clock ?? systemClock;
     this.#cwd = options.cwd;
@@ -111,12 +114,12 @@ export class Daemon {
     const { store: storeConfig } = this.#config;
     try {
       // Mappings first: a broken mapping stops the start before anything else is opened.
-      this.#mappings = new MappingRegistry(this.#log, this.#cwd);
+      this.#mappings = new MappingRegistry(this.#root, this.#cwd);
       await loadPairMappings(this.#config, this.#mappings);
       this.#mappings.watch();
       this.#store = await Store.open(
         { url: storeConfig.url, busyTimeoutMs: storeConfig.busyTimeoutMs, poolMax: storeConfig.poolMax, ...(this.#cwd ? { cwd: this.#cwd } : {}) },
-        this.#log,
+        this.#root,
       );
       const migration = await this.#store.migrate();
       if (migration.applied.length > 0) this.#log.info({ applied: migration.applied }, "store migrated");
@@ -137,7 +140,7 @@ export class Daemon {
         ...this.#handlers,
       },
       targets: outboxTargets(this.#config),
-      logger: this.#log,
+      logger: this.#root,
       clock: this.#clock,
       leaseMs: outbox.lease,
       pollMs: outbox.poll,
@@ -146,7 +149,7 @@ export class Daemon {
     });
     this.#worker.start();
     const worker = this.#worker;
-    this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#log, accounts: this.#inboundAccounts(), onQueued: () => worker.wake() });
+    this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#inboundAccounts(), onQueued: () => worker.wake() });
     this.#schedulePulls(this.#inbound);
     this.#startedAt = this.#clock.now();
     this.#state = "running";
@@ -181,11 +184,11 @@ export class Daemon {
     const pairs = this.#config.pairs.filter((pair) => pair.enabled);
     for (const account of new Set(pairs.map((pair) => pair.partnerCenter))) {
       const settings = this.#config.partnerCenter.accounts[account];
-      if (settings) this.#partnerCenters.set(account, await openPartnerCenter(account, settings, { logger: this.#log, clock: this.#clock, ...(this.#cwd ? { cwd: this.#cwd } : {}) }));
+      if (settings) this.#partnerCenters.set(account, await openPartnerCenter(account, settings, { logger: this.#root, clock: this.#clock, ...(this.#cwd ? { cwd: this.#cwd } : {}) }));
     }
     for (const name of new Set(pairs.map((pair) => pair.crm))) {
       const settings = this.#config.crms[name];
-      if (settings) this.#crms.set(name, await openCrmConnector(name, settings, this.#log));
+      if (settings) this.#crms.set(name, await openCrmConnector(name, settings, this.#root));
     }
   }
 
@@ -215,8 +218,11 @@ export class Daemon {
     const pull = (account: string, why: string) => {
       inbound.pull(account).catch((error: unknown) => this.#log.error({ err: error, account, why }, "Partner Center pull failed; the next scheduled pull retries from the same cursor"));
     };
-    for (const pair of this.#config.pairs.filter((p) => p.enabled)) {
-      this.#tasks.push(schedule(pair.schedule.pull, () => pull(pair.partnerCenter, "schedule"), { name: `pull:${pair.name}`, noOverlap: true }));
+    // Pairs on one account with the same schedule share one task, so one tick is one pull.
+    const ticks = new Set(this.#config.pairs.filter((p) => p.enabled).map((pair) => JSON.stringify([pair.partnerCenter, pair.schedule.pull])));
+    for (const tick of ticks) {
+      const [account, expression] = JSON.parse(tick) as [string, string];
+      this.#tasks.push(schedule(expression, () => pull(account, "schedule"), { name: `pull:${account}:${expression}`, noOverlap: true }));
     }
     for (const account of inbound.accounts) pull(account, "start");
   }

@@ -201,7 +201,7 @@ export class OutboxWorker {
         }
         pacer.take();
         try {
-          const result = await handler.handle(group, { signal: this.#abort.signal, logger: componentLogger(this.#log, "outbox", { job: group.length === 1 ? group[0]?.id : `${group.length} jobs` }) });
+          const result = await handler.handle(group, { signal: this.#abort.signal, logger: this.#log.child({ job: group.length === 1 ? group[0]?.id : `${group.length} jobs` }) });
           if (result.rate) pacer.observe(result.rate);
           group.forEach((job, index) => outcomes.set(job.id, result.outcomes[index] ?? { ok: false, error: new CosellError("OUTBOX_HANDLER_INCOMPLETE", "The handler reported no outcome for this job.", { retryable: true }) }));
         } catch (error) {
