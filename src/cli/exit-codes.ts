@@ -14,5 +14,6 @@ export const EXIT = {
 export function exitCodeFor(error: CosellError): number {
   if (error.code.startsWith("CONFIG_") || error.code === "MAPPING_INVALID" || error.code === "MAPPING_NOT_FOUND") return EXIT.config;
   if (error.code === "STORE_UNAVAILABLE") return EXIT.unavailable;
+  if (error.code === "CLI_USAGE") return EXIT.usage;
   return EXIT.failure;
 }

@@ -3,6 +3,7 @@ import { isCosellError, toCosellError } from "../shared/errors.js";
 import { registerConfigCheck } from "./commands/config-check.js";
 import { registerCrmCommands } from "./commands/crm.js";
 import { registerDbMigrate } from "./commands/db-migrate.js";
+import { registerLeadsCommands } from "./commands/leads.js";
 import { registerMappingCommands } from "./commands/mapping.js";
 import { registerOutboxCommands } from "./commands/outbox.js";
 import { registerRun } from "./commands/run.js";
@@ -45,6 +46,7 @@ export function buildProgram(io: CliIo): Command {
   registerRun(program, io);
   registerWebhookCommands(program, io);
   registerOutboxCommands(program, io);
+  registerLeadsCommands(program, io);
   registerMappingCommands(program, io);
   registerCrmCommands(program, io);
   registerSandboxCommands(program, io);

@@ -1,11 +1,9 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { loadConfig } from "../../config/index.js";
-import { createLogger } from "../../log/logger.js";
 import { CosellError } from "../../shared/errors.js";
 import type { JobState, OutboxJob } from "../../store/index.js";
-import { Store } from "../../store/index.js";
 import type { CliIo } from "../io.js";
+import { withStore } from "../store-access.js";
 import { printJson } from "../io.js";
 import type { ConfigOptions, JsonOptions } from "../options.js";
 import { withConfigOption, withJsonOption } from "../options.js";
@@ -16,18 +14,6 @@ function jobId(value: string): number {
   const id = Number(value);
   if (!Number.isInteger(id) || id < 1) throw new InvalidArgumentError("a job id is a positive whole number");
   return id;
-}
-
-async function withStore<T>(options: ConfigOptions, io: CliIo, work: (store: Store) => Promise<T>): Promise<T> {
-  const { config } = await loadConfig(options.config, { env: io.env, cwd: io.cwd });
-  const logger = createLogger({ level: "warn", pretty: "never", destination: io.stderr as never });
-  const store = await Store.open({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs, poolMax: config.store.poolMax, cwd: io.cwd }, logger);
-  try {
-    await store.migrate();
-    return await work(store);
-  } finally {
-    await store.close();
-  }
 }
 
 function line(job: OutboxJob): string {

@@ -100,6 +100,19 @@ export class LeadsRepository {
     return due.sort((a, b) => a.at.getTime() - b.at.getTime()).slice(0, limit);
   }
 
+  /** A referral id is unique per account; ops who paste one from Partner Center may not say which. */
+  async findByReferralIdInAnyAccount(referralId: string): Promise<LeadRecord[]> {
+    return (await this.db("leads").where({ referral_id: referralId }).orderBy("id").limit(10)).map(fromRow);
+  }
+
+  /** Leads for `leads list`: newest Partner Center change first, optionally one state or account. */
+  async list(query: { state?: LeadState; account?: string; limit?: number } = {}): Promise<LeadRecord[]> {
+    const builder = this.db("leads").orderBy([{ column: "remote_updated_at", order: "desc" }, { column: "id", order: "desc" }]).limit(query.limit ?? 50);
+    if (query.state) builder.where("state", query.state);
+    if (query.account) builder.where("account", query.account);
+    return (await builder).map(fromRow);
+  }
+
   /** The most recently changed leads, newest first (previews and mapping diffs). */
   async recent(limit: number): Promise<LeadRecord[]> {
     const rows = await this.db("leads").orderBy([{ column: "remote_updated_at", order: "desc" }, { column: "id", order: "desc" }]).limit(limit);
