@@ -3,7 +3,7 @@ import type { SalesforceSandbox } from "../../connectors/salesforce/sandbox/serv
 import { ManualClock } from "../../src/shared/clock.js";
 import type { InboundRig } from "../helpers/inbound.js";
 import { ACCOUNT, startInboundRig } from "../helpers/inbound.js";
-import { startSalesforce } from "../helpers/salesforce.js";
+import { sellerEdit, startSalesforce } from "../helpers/salesforce.js";
 import { describeEachStore } from "../helpers/stores.js";
 
 const PAIR = "contoso-sf";
@@ -68,6 +68,21 @@ describeEachStore("inbound: Partner Center leads into Salesforce through the out
     expect(await rig.drain()).toBe(1);
     expect(sf.org.leads.size).toBe(25);
     expect(sf.org.leads.get(before?.Id ?? "")?.Company).toBe("Fabrikam Renamed Ltd");
+  });
+
+  it("an update leaves the fields the mapping gives the CRM alone: a seller's Status and Description stay", async () => {
+    await rig.pull();
+    await rig.drain();
+    const [target] = rig.pc.referrals.all();
+    const record = [...sf.org.leads.values()].find((r) => r.Cosell_Referral_Id__c === target?.id);
+    expect((await sellerEdit(sf, String(record?.Id), { Status: "Working - Contacted", Description: "Called the CIO" })).status).toBe(204);
+    clock.advance(60_000);
+    rig.pc.referrals.touch(target?.id ?? "", (r) => {
+      r.customerProfile = { ...r.customerProfile, name: "Contoso Pharma" } as typeof r.customerProfile;
+    });
+    await rig.pull();
+    expect(await rig.drain()).toBe(1);
+    expect(sf.org.leads.get(String(record?.Id))).toMatchObject({ Company: "Contoso Pharma", Status: "Working - Contacted", Description: "Called the CIO" });
   });
 
   it("a job whose payload is already written (queued while its twin ran) succeeds without a CRM call", async () => {
