@@ -7,6 +7,7 @@ import { registerLeadsCommands } from "./commands/leads.js";
 import { registerMappingCommands } from "./commands/mapping.js";
 import { registerOutboxCommands } from "./commands/outbox.js";
 import { registerRun } from "./commands/run.js";
+import { registerSync } from "./commands/sync.js";
 import { registerSandboxCommands } from "./commands/sandbox.js";
 import { registerWebhookCommands } from "./commands/webhook.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
@@ -47,6 +48,7 @@ export function buildProgram(io: CliIo): Command {
   registerWebhookCommands(program, io);
   registerOutboxCommands(program, io);
   registerLeadsCommands(program, io);
+  registerSync(program, io);
   registerMappingCommands(program, io);
   registerCrmCommands(program, io);
   registerSandboxCommands(program, io);

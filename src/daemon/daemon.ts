@@ -32,6 +32,11 @@ export interface DaemonOptions {
   clock?: Clock;
   /** Base for relative paths in the config (the store file); the working directory by default. */
   cwd?: string;
+  /**
+   * For `sync --once`: no schedules, no background worker; the caller drives the passes with
+   * pullNow() and drainOutbox().
+   */
+  oneShot?: boolean;
   /** Outbox job handlers by kind (the sync engine registers Partner Center, CRM and notify handlers). */
   handlers?: Record<string, JobHandler>;
 }
@@ -57,10 +62,12 @@ export class Daemon {
   readonly #clock: Clock;
   readonly #cwd: string | undefined;
   readonly #handlers: Record<string, JobHandler>;
+  readonly #oneShot: boolean;
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
     this.#handlers = options.handlers ?? {};
+    this.#oneShot = options.oneShot ?? false;
     this.#root = options.logger;
     this.#log = componentLogger(options.logger, "daemon");
     this.#clock = options.clock ?? systemClock;
@@ -108,6 +115,20 @@ export class Daemon {
     return reports;
   }
 
+  /**
+   * Runs every CRM target's due jobs until none is left to lease (jobs backing off for later stay
+   * queued); returns how many ran per target.
+   */
+  async drainOutbox(crms: string[] = [...this.#crms.keys()]): Promise<Record<string, number>> {
+    const ran: Record<string, number> = {};
+    for (const name of crms) {
+      const target = `crm:${name}`;
+      ran[target] = 0;
+      for (let n = await this.worker.runOnce(target); n > 0; n = await this.worker.runOnce(target)) ran[target] += n;
+    }
+    return ran;
+  }
+
   async start(): Promise<void> {
     if (this.#state !== "idle") throw new CosellError("DAEMON_ALREADY_STARTED", `The daemon is ${this.#state}; it starts only once.`);
     this.#state = "starting";
@@ -147,10 +168,12 @@ export class Daemon {
       urgentWindowMs: outbox.urgentWindow,
       backoff: { baseMs: outbox.backoff.base, capMs: outbox.backoff.cap, deadlineMarginMs: outbox.backoff.deadlineMargin },
     });
-    this.#worker.start();
     const worker = this.#worker;
     this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#inboundAccounts(), onQueued: () => worker.wake() });
-    this.#schedulePulls(this.#inbound);
+    if (!this.#oneShot) {
+      worker.start();
+      this.#schedulePulls(this.#inbound);
+    }
     this.#startedAt = this.#clock.now();
     this.#state = "running";
     const summary = describeConfig(this.#config);
