@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { EntraSandbox } from "../../../src/auth/sandbox/entra-sandbox.js";
 import type { SandboxApp } from "../../../src/auth/sandbox/entra-sandbox.js";
 import { createSandboxPki } from "../../../src/auth/sandbox/pki.js";
@@ -10,6 +9,7 @@ import { systemClock } from "../../../src/shared/clock.js";
 import { SeededRandom } from "../../../src/shared/seeded-random.js";
 import type { BatchPart } from "../batch.js";
 import { boundaryOf, decodeBatch, encodeBatch } from "../batch.js";
+import { closeServer, listenLocal } from "../../../src/shared/local-server.js";
 
 /** The lead table's columns: type and max length (connectors/dynamics/README.md). */
 const COLUMNS: Record<string, { type: "String" | "Memo" | "Integer" | "Money" | "Boolean" | "DateTime" | "Picklist" | "Uniqueidentifier" | "Lookup"; maxLength?: number; options?: number[] }> = {
@@ -136,8 +136,7 @@ export class DataverseSandbox {
     const sandbox = new DataverseSandbox(options, entra);
     sandbox.#server = createServer((req, res) => void sandbox.#handle(req, res));
     const host = options.host ?? "127.0.0.1";
-    await new Promise<void>((resolve) => sandbox.#server?.listen(0, host, resolve));
-    sandbox.#url = `http://${host}:${(sandbox.#server.address() as AddressInfo).port}`;
+    sandbox.#url = await listenLocal(sandbox.#server, { host });
     return sandbox;
   }
 
@@ -166,11 +165,7 @@ export class DataverseSandbox {
   }
 
   async close(): Promise<void> {
-    const server = this.#server;
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    await closeServer(this.#server);
     await this.entra.close();
   }
 

@@ -1,11 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Clock } from "../../../src/shared/clock.js";
 import { systemClock } from "../../../src/shared/clock.js";
 import { SeededRandom } from "../../../src/shared/seeded-random.js";
 import type { PropertySpec } from "../properties.js";
 import { COSELL_GROUP, COSELL_PROPERTIES, LEAD_ASSOCIATION_TYPES } from "../properties.js";
+import { closeServer, listenLocal } from "../../../src/shared/local-server.js";
 
 /**
  * A HubSpot portal on loopback that @hubspot/api-client talks to unchanged: objects (companies,
@@ -123,8 +123,7 @@ export class HubSpotSandbox {
     const sandbox = new HubSpotSandbox(options);
     sandbox.#server = createServer((req, res) => void sandbox.#handle(req, res));
     const host = options.host ?? "127.0.0.1";
-    await new Promise<void>((resolve) => sandbox.#server?.listen(options.port ?? 0, host, resolve));
-    sandbox.#url = `http://${host}:${(sandbox.#server.address() as AddressInfo).port}`;
+    sandbox.#url = await listenLocal(sandbox.#server, { host, ...(options.port !== undefined ? { port: options.port } : {}) });
     return sandbox;
   }
 
@@ -158,10 +157,7 @@ export class HubSpotSandbox {
   }
 
   async close(): Promise<void> {
-    const server = this.#server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(this.#server);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,13 +1,13 @@
 import { generateKeyPairSync, randomUUID, verify } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Clock } from "../../../src/shared/clock.js";
 import { systemClock } from "../../../src/shared/clock.js";
 import { SeededRandom } from "../../../src/shared/seeded-random.js";
 import { describeField } from "./lead-schema.js";
 import type { RecordError, SfRecord, SfUser } from "./org.js";
 import { SandboxOrg, SfError } from "./org.js";
+import { closeServer, listenLocal } from "../../../src/shared/local-server.js";
 
 export interface SalesforceFaults {
   latencyMs: number;
@@ -74,8 +74,7 @@ export class SalesforceSandbox {
     const sandbox = new SalesforceSandbox(options);
     const host = options.host ?? "127.0.0.1";
     sandbox.#server = createServer((req, res) => void sandbox.#handle(req, res));
-    await new Promise<void>((resolve) => sandbox.#server?.listen(options.port ?? 0, host, resolve));
-    sandbox.#url = `http://${host}:${(sandbox.#server.address() as AddressInfo).port}`;
+    sandbox.#url = await listenLocal(sandbox.#server, { host, ...(options.port !== undefined ? { port: options.port } : {}) });
     return sandbox;
   }
 
@@ -100,10 +99,7 @@ export class SalesforceSandbox {
   }
 
   async close(): Promise<void> {
-    const server = this.#server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(this.#server);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,9 +1,9 @@
 import { createServer } from "node:https";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Clock } from "../../shared/clock.js";
 import type { SeededRandom } from "../../shared/seeded-random.js";
 import type { SandboxPki } from "./pki.js";
+import { closeServer, listenLocal } from "../../shared/local-server.js";
 
 /**
  * A stand-in for Microsoft Entra ID's v2.0 endpoints, enough for msal-node: OpenID discovery and the
@@ -78,16 +78,11 @@ export class EntraSandbox {
     this.#server = createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => {
       this.#handle(req, res).catch((error: unknown) => send(res, 500, { error: "server_error", error_description: (error as Error).message }));
     });
-    await new Promise<void>((resolve) => this.#server?.listen(this.#options.port ?? 0, host, resolve));
-    const address = this.#server.address() as AddressInfo;
-    this.#url = `https://${host}:${address.port}`;
+    this.#url = await listenLocal(this.#server, { host, scheme: "https", ...(this.#options.port !== undefined ? { port: this.#options.port } : {}) });
   }
 
   async close(): Promise<void> {
-    const server = this.#server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(this.#server);
     this.#server = undefined;
   }
 

@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { SandboxApp, SandboxUser } from "../../auth/sandbox/entra-sandbox.js";
 import { EntraSandbox } from "../../auth/sandbox/entra-sandbox.js";
 import type { IssuedCertificate, SandboxPki } from "../../auth/sandbox/pki.js";
@@ -18,6 +17,7 @@ import { ReferralStore } from "./referral-store.js";
 import { invalidRequest, SandboxHttpError } from "./sandbox-error.js";
 import type { Registration } from "./webhook-delivery.js";
 import { WEBHOOK_EVENTS, WebhookDelivery } from "./webhook-delivery.js";
+import { closeServer, listenLocal } from "../../shared/local-server.js";
 
 export const REFERRAL_AUDIENCE = "https://api.partner.microsoft.com";
 export const WEBHOOK_AUDIENCE = "https://api.partnercenter.microsoft.com";
@@ -147,12 +147,8 @@ export class PartnerCenterSandbox {
 
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
-    const server = this.#server;
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      this.#server = undefined;
-    }
+    await closeServer(this.#server);
+    this.#server = undefined;
     if (this.#ownsEntra) await this.entra.close();
   }
 
@@ -161,8 +157,7 @@ export class PartnerCenterSandbox {
     this.#server = createServer((req, res) => {
       void this.#handle(req, res);
     });
-    await new Promise<void>((resolve) => this.#server?.listen(this.#options.port ?? 0, host, resolve));
-    this.#url = `http://${host}:${(this.#server.address() as AddressInfo).port}`;
+    this.#url = await listenLocal(this.#server, { host, ...(this.#options.port !== undefined ? { port: this.#options.port } : {}) });
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
