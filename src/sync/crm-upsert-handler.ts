@@ -1,7 +1,7 @@
 import type { CrmConnector, UpsertResult } from "../../connectors/types.js";
 import type { BatchResult, JobHandler, JobOutcome } from "../queue/types.js";
 import type { Clock } from "../shared/clock.js";
-import type { OutboxJob, Store } from "../store/index.js";
+import type { CrmLink, OutboxJob, Store } from "../store/index.js";
 import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
 
 /**
@@ -12,45 +12,41 @@ import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
 export function crmUpsertHandler(options: { connector: CrmConnector; store: Store; clock: Clock }): JobHandler {
   return {
     async handle(jobs: OutboxJob[]): Promise<BatchResult> {
-      const payloads = jobs.map((job) => job.payload as CrmUpsertPayload);
-      const failures = new Map<number, unknown>();
-      const written = new Map<number, Map<string, { record: QueuedRecord; id: string }>>();
+      // One read of each lead's links serves both the "already written" check and the known ids.
+      const work: Work[] = [];
+      for (const job of jobs) {
+        const payload = job.payload as CrmUpsertPayload;
+        const links = job.leadId === undefined ? [] : (await options.store.repos.crmLinks.forLead(job.leadId)).filter((link) => link.pair === payload.pair && link.status === "confirmed");
+        work.push({ job, payload, known: new Map(links.map((link) => [link.crmObject, link])), written: new Map() });
+      }
       // A job queued while an identical one ran (an overlap re-read during a slow push) finds its
       // payload already written: it succeeds without touching the CRM.
-      const current = new Set<number>();
-      for (const [index, job] of jobs.entries()) {
-        const payload = payloads[index];
-        if (job.leadId === undefined || !payload) continue;
-        const links = (await options.store.repos.crmLinks.forLead(job.leadId)).filter((link) => link.pair === payload.pair);
-        if (payload.records.every((record) => links.some((link) => link.crmObject === record.name && link.status === "confirmed" && link.lastPushedHash === payload.hash))) current.add(job.id);
-      }
-      const names = orderedObjects(payloads.flatMap((p) => p.records));
-      for (const name of names) {
-        const entries = jobs.flatMap((job, index) => {
-          const record = payloads[index]?.records.find((r) => r.name === name);
-          return record && !failures.has(job.id) && !current.has(job.id) ? [{ job, record }] : [];
+      const pending = work.filter(({ payload, known }) => !payload.records.every((record) => known.get(record.name)?.lastPushedHash === payload.hash));
+      const failures = new Map<number, unknown>();
+      for (const name of orderedObjects(pending.flatMap((w) => w.payload.records))) {
+        const entries = pending.flatMap((w) => {
+          const record = w.payload.records.find((r) => r.name === name);
+          return record && !failures.has(w.job.id) ? [{ w, record }] : [];
         });
-        if (entries.length === 0) continue;
-        const links = new Map<number, string | undefined>();
-        for (const { job, record } of entries) {
-          const link = job.leadId === undefined ? undefined : await options.store.repos.crmLinks.find(job.leadId, payloads[jobs.indexOf(job)]?.pair ?? "", record.name);
-          links.set(job.id, link?.status === "confirmed" ? link.crmRecordId : undefined);
-        }
-        const first = entries[0]?.record as QueuedRecord;
+        const first = entries[0]?.record;
+        if (!first) continue;
         let results: UpsertResult[];
         try {
           results = await options.connector.upsert({
             object: first.object,
             externalIdField: first.externalIdField,
-            records: entries.map(({ job, record }) => ({
-              key: record.externalId,
-              fields: record.fields,
-              ...(links.get(job.id) ? { id: links.get(job.id) as string } : {}),
-              associations: record.associate.flatMap((other) => {
-                const done = written.get(job.id)?.get(other);
-                return done ? [{ object: done.record.object, id: done.id }] : [];
-              }),
-            })),
+            records: entries.map(({ w, record }) => {
+              const id = w.known.get(name)?.crmRecordId;
+              return {
+                key: record.externalId,
+                fields: record.fields,
+                ...(id ? { id } : {}),
+                associations: record.associate.flatMap((other) => {
+                  const done = w.written.get(other);
+                  return done ? [done] : [];
+                }),
+              };
+            }),
           });
         } catch (error) {
           // The whole call failed (limits, network, auth): every job of the batch retries, and the
@@ -58,32 +54,36 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
           // wrote are written again by key on the retry, so nothing duplicates.
           return { outcomes: jobs.map((job) => ({ ok: false, error: failures.get(job.id) ?? error })), rate: options.connector.rateInfo() };
         }
-        entries.forEach(({ job, record }, index) => {
+        entries.forEach(({ w, record }, index) => {
           const result = results[index];
-          if (!result || result.outcome === "failed") failures.set(job.id, result?.outcome === "failed" ? result.error : new Error("no result"));
-          else {
-            const map = written.get(job.id) ?? new Map();
-            map.set(name, { record, id: result.id });
-            written.set(job.id, map);
-          }
+          if (!result || result.outcome === "failed") failures.set(w.job.id, result?.outcome === "failed" ? result.error : new Error("no result"));
+          else w.written.set(name, { object: record.object, id: result.id });
         });
       }
       const now = options.clock.now();
       await options.store.transaction(async (repos) => {
-        for (const [index, job] of jobs.entries()) {
-          if (failures.has(job.id) || current.has(job.id) || job.leadId === undefined) continue;
-          const payload = payloads[index] as CrmUpsertPayload;
-          for (const [name, { id }] of written.get(job.id) ?? new Map<string, { id: string }>()) {
+        for (const { job, payload, written } of pending) {
+          if (failures.has(job.id) || job.leadId === undefined) continue;
+          for (const [name, { id }] of written) {
             const link = await repos.crmLinks.reserve(job.leadId, payload.pair, name, now);
             await repos.crmLinks.confirmPush(link.id, id, payload.hash, now);
           }
-          await repos.events.append({ leadId: job.leadId, pair: payload.pair, at: now, side: "crm", kind: "crm-upserted", cause: `${payload.records.map((r) => r.object).join(" + ")} written`, details: { ids: Object.fromEntries([...(written.get(job.id) ?? new Map<string, { id: string }>())].map(([k, v]) => [k, v.id])) } });
+          await repos.events.append({ leadId: job.leadId, pair: payload.pair, at: now, side: "crm", kind: "crm-upserted", cause: `${payload.records.map((r) => r.object).join(" + ")} written`, details: { ids: Object.fromEntries([...written].map(([name, { id }]) => [name, id])) } });
         }
       });
       const outcomes: JobOutcome[] = jobs.map((job) => (failures.has(job.id) ? { ok: false, error: failures.get(job.id) } : { ok: true }));
       return { outcomes, rate: options.connector.rateInfo() };
     },
   };
+}
+
+interface Work {
+  job: OutboxJob;
+  payload: CrmUpsertPayload;
+  /** The lead's confirmed links for this pair, by mapping object name. */
+  known: Map<string, CrmLink>;
+  /** What this batch wrote, by mapping object name: the CRM object and id later objects associate with. */
+  written: Map<string, { object: string; id: string }>;
 }
 
 /** Objects others associate with come first (a HubSpot lead after its company and contact). */

@@ -2,17 +2,15 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { loadConfig } from "../../config/index.js";
-import { createLogger } from "../../log/logger.js";
 import type { CompiledMapping, MappedRecord, OutboundResult } from "../../mapping/index.js";
 import { loadMappingFile, mappingJsonSchema, mappingSource } from "../../mapping/index.js";
 import { adaptReferral } from "../../partner-center/adapter.js";
 import { CosellError, toCosellError } from "../../shared/errors.js";
-import { Store } from "../../store/index.js";
 import type { CliIo } from "../io.js";
 import { printJson } from "../io.js";
 import type { ConfigOptions, JsonOptions } from "../options.js";
 import { withConfigOption, withJsonOption } from "../options.js";
+import { withStore } from "../store-access.js";
 
 function count(value: string): number {
   const parsed = Number(value);
@@ -101,34 +99,28 @@ export function registerMappingCommands(program: Command, io: CliIo): void {
     .option("--leads <n>", "how many of the most recently changed leads to compare", count, 200);
   withJsonOption(withConfigOption(diff)).action(async (oldFile: string, newFile: string, options: ConfigOptions & JsonOptions & { leads: number }) => {
     const [before, after] = [(await loadMappingFile(oldFile, io.cwd)).mapping, (await loadMappingFile(newFile, io.cwd)).mapping];
-    const { config } = await loadConfig(options.config, { env: io.env, cwd: io.cwd });
-    const store = await Store.open({ url: config.store.url, busyTimeoutMs: config.store.busyTimeoutMs, cwd: io.cwd }, createLogger({ level: "warn", pretty: "never", destination: io.stderr as never }));
     const changes = new Map<string, { changed: number; examples: Array<{ lead: string; before: unknown; after: unknown }> }>();
     let compared = 0;
     let leadsChanged = 0;
-    try {
-      await store.migrate();
-      const now = new Date();
-      for (const stored of await store.repos.leads.recent(options.leads)) {
-        const raw = stored.raw as Record<string, unknown>;
-        const left = index(apply(before, raw, now, true).records);
-        const right = index(apply(after, raw, now, true).records);
-        compared += 1;
-        let any = false;
-        for (const key of new Set([...left.keys(), ...right.keys()])) {
-          const a = left.get(key);
-          const b = right.get(key);
-          if (JSON.stringify(a) === JSON.stringify(b)) continue;
-          any = true;
-          const entry = changes.get(key) ?? { changed: 0, examples: [] };
-          entry.changed += 1;
-          if (entry.examples.length < 3) entry.examples.push({ lead: stored.referralId, before: a, after: b });
-          changes.set(key, entry);
-        }
-        if (any) leadsChanged += 1;
+    const recent = await withStore(options, io, (store) => store.repos.leads.recent(options.leads));
+    const now = new Date();
+    for (const stored of recent) {
+      const raw = stored.raw as Record<string, unknown>;
+      const left = index(apply(before, raw, now, true).records);
+      const right = index(apply(after, raw, now, true).records);
+      compared += 1;
+      let any = false;
+      for (const key of new Set([...left.keys(), ...right.keys()])) {
+        const a = left.get(key);
+        const b = right.get(key);
+        if (JSON.stringify(a) === JSON.stringify(b)) continue;
+        any = true;
+        const entry = changes.get(key) ?? { changed: 0, examples: [] };
+        entry.changed += 1;
+        if (entry.examples.length < 3) entry.examples.push({ lead: stored.referralId, before: a, after: b });
+        changes.set(key, entry);
       }
-    } finally {
-      await store.close();
+      if (any) leadsChanged += 1;
     }
     const fields = [...changes.entries()].map(([field, entry]) => ({ field, ...entry })).sort((x, y) => y.changed - x.changed);
     if (options.json) return printJson(io, { ok: true, compared, leadsChanged, fields });
