@@ -44,6 +44,12 @@ export interface ChangesRequest {
   cursor?: ChangeCursor;
   /** First run only: changes after this time. */
   since?: Date;
+  /**
+   * The fields we last wrote to a record, by external id. A record our integration user touched
+   * last is still a seller's change when its values differ from these (a seller edit we then wrote
+   * other fields over); connectors that read per-field history (HubSpot) do not need it.
+   */
+  lastPushed?: (externalId: string) => Record<string, unknown> | undefined;
 }
 
 /** One seller edit: the record's current values of the requested fields, and who changed it when. */

@@ -118,7 +118,7 @@ export class DynamicsConnector implements CrmConnector {
     return results;
   }
 
-  async *changes(request: ChangesRequest & { lastPushed?: (externalId: string) => Record<string, unknown> | undefined }): AsyncGenerator<ChangePage> {
+  async *changes(request: ChangesRequest): AsyncGenerator<ChangePage> {
     const select = [...new Set([idColumn(request.object), request.externalIdField, "modifiedon", "_modifiedby_value", ...request.fields])].join(",");
     if (request.cursor?.token === POLL_TOKEN) {
       yield* this.#poll(request, select);
@@ -173,7 +173,7 @@ export class DynamicsConnector implements CrmConnector {
   }
 
   /** Tie-safe polling on (modifiedon, id) for tables without change tracking. */
-  async *#poll(request: ChangesRequest & { lastPushed?: (externalId: string) => Record<string, unknown> | undefined }, select: string): AsyncGenerator<ChangePage> {
+  async *#poll(request: ChangesRequest, select: string): AsyncGenerator<ChangePage> {
     const id = idColumn(request.object);
     const since = request.cursor?.modstamp || request.since?.toISOString();
     const filter = !since ? undefined : request.cursor?.id ? `(modifiedon gt ${since} or (modifiedon eq ${since} and ${id} gt ${request.cursor.id}))` : `modifiedon gt ${since}`;

@@ -128,7 +128,7 @@ export class SalesforceConnector implements CrmConnector {
     return results;
   }
 
-  async *changes(request: ChangesRequest & { lastPushed?: (externalId: string) => Record<string, unknown> | undefined }): AsyncGenerator<ChangePage> {
+  async *changes(request: ChangesRequest): AsyncGenerator<ChangePage> {
     const fields = [...new Set(["Id", request.externalIdField, "SystemModstamp", "LastModifiedById", ...request.fields])];
     const after = request.cursor
       ? `(SystemModstamp > ${request.cursor.modstamp} OR (SystemModstamp = ${request.cursor.modstamp} AND Id > '${escape(request.cursor.id)}'))`

@@ -150,6 +150,15 @@ const pair = z.strictObject({
   /** The mapping file for this pair (see mappings/README.md). */
   mapping: z.string().min(1),
   enabled: z.boolean().default(true),
+  /**
+   * The partner seller put on the Partner Center team when a seller accepts a lead in the CRM and
+   * the lead names no partner seller yet (acceptance needs a name and an email).
+   */
+  acceptAs: z
+    .strictObject({ firstName: z.string().min(1), lastName: z.string().min(1), email: z.email(), phoneNumber: z.string().optional(), title: z.string().optional() })
+    .optional(),
+  /** A seller's edits within this window after the first go to Partner Center as one push. */
+  debounce: duration("30s"),
   schedule: z
     .strictObject({
       pull: cron("* * * * *"),

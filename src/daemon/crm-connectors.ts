@@ -9,16 +9,22 @@ import { SalesforceSandbox } from "../../connectors/salesforce/sandbox/server.js
 import type { CrmConnector } from "../../connectors/types.js";
 import type { CrmConfig } from "../config/index.js";
 import type { Logger } from "../log/logger.js";
+import type { Clock } from "../shared/clock.js";
+import { systemClock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
+
+export type CrmSandbox = SalesforceSandbox | HubSpotSandbox | DataverseSandbox;
 
 export interface OpenedConnector {
   connector: CrmConnector;
+  /** The in-process sandbox behind a `mode: sandbox` CRM (the seller simulator and tests act on it). */
+  sandbox?: CrmSandbox;
   /** Closes the connector, and the in-process sandbox behind it when there is one. */
   close(): Promise<void>;
 }
 
 /** Connects; on failure closes the in-process sandbox too, so nothing is left listening. */
-async function connectWithSandbox(connector: CrmConnector, sandbox: { close(): Promise<void> } | undefined): Promise<OpenedConnector> {
+async function connectWithSandbox(connector: CrmConnector, sandbox: CrmSandbox | undefined): Promise<OpenedConnector> {
   try {
     await connector.connect();
   } catch (error) {
@@ -27,6 +33,7 @@ async function connectWithSandbox(connector: CrmConnector, sandbox: { close(): P
   }
   return {
     connector,
+    ...(sandbox ? { sandbox } : {}),
     close: async () => {
       await connector.close();
       await sandbox?.close();
@@ -35,18 +42,19 @@ async function connectWithSandbox(connector: CrmConnector, sandbox: { close(): P
 }
 
 /** The connector a CRM's config describes, connected. `mode: sandbox` runs that CRM's sandbox in-process. */
-export async function openCrmConnector(name: string, crm: CrmConfig, logger: Logger): Promise<OpenedConnector> {
+export async function openCrmConnector(name: string, crm: CrmConfig, logger: Logger, clock: Clock = systemClock): Promise<OpenedConnector> {
   switch (crm.type) {
     case "salesforce": {
       let sandbox: SalesforceSandbox | undefined;
       let connector: SalesforceConnector;
       if (crm.auth.mode === "sandbox") {
-        sandbox = await SalesforceSandbox.start();
+        sandbox = await SalesforceSandbox.start({ clock });
         connector = new SalesforceConnector({
           loginUrl: sandbox.url,
           apiVersion: crm.apiVersion,
           auth: { mode: "jwt", clientId: sandbox.connectedApp.clientId, username: sandbox.integrationUser.Username, privateKey: sandbox.connectedApp.privateKeyPem },
           logger,
+          clock,
         });
       } else {
         connector = new SalesforceConnector({ loginUrl: crm.loginUrl, ...(crm.instanceUrl ? { instanceUrl: crm.instanceUrl } : {}), apiVersion: crm.apiVersion, auth: crm.auth, logger });
@@ -54,14 +62,14 @@ export async function openCrmConnector(name: string, crm: CrmConfig, logger: Log
       return connectWithSandbox(connector, sandbox);
     }
     case "hubspot": {
-      const sandbox = crm.auth.mode === "sandbox" ? await HubSpotSandbox.start() : undefined;
+      const sandbox = crm.auth.mode === "sandbox" ? await HubSpotSandbox.start({ clock }) : undefined;
       const connector = sandbox
         ? new HubSpotConnector({ accessToken: sandbox.appToken, basePath: sandbox.url, appId: sandbox.appId, logger })
         : new HubSpotConnector({ accessToken: crm.auth.mode === "private-app" ? crm.auth.accessToken : "", basePath: crm.basePath, ...(crm.appId ? { appId: crm.appId } : {}), logger });
       return connectWithSandbox(connector, sandbox);
     }
     case "dynamics": {
-      const sandbox = crm.auth.mode === "sandbox" ? await DataverseSandbox.start() : undefined;
+      const sandbox = crm.auth.mode === "sandbox" ? await DataverseSandbox.start({ clock }) : undefined;
       const orgUrl = sandbox?.url ?? crm.url ?? "";
       const auth = crm.auth;
       const tokens = sandbox

@@ -14,10 +14,16 @@ import { schedule } from "node-cron";
 import type { CrmConnector } from "../../connectors/types.js";
 import { CRM_UPSERT } from "../sync/enqueue-crm-upsert.js";
 import { crmUpsertByTarget } from "../sync/crm-target-handler.js";
+import { externalReferenceHandler, PC_EXTERNAL_REFERENCE } from "../sync/external-reference.js";
 import type { InboundAccount } from "../sync/inbound-sync.js";
 import { InboundSync } from "../sync/inbound-sync.js";
+import { OutboundSync } from "../sync/outbound-sync.js";
+import type { PushAccount, PushPair } from "../sync/pc-push-handler.js";
+import { pcPushHandler } from "../sync/pc-push-handler.js";
+import type { OutboundPair, SellerChangesReport } from "../sync/poll-seller-changes.js";
+import { PARTNER_CENTER_TARGET, PC_PUSH } from "../sync/poll-seller-changes.js";
 import type { PullReport } from "../sync/pull-leads.js";
-import type { OpenedConnector } from "./crm-connectors.js";
+import type { CrmSandbox, OpenedConnector } from "./crm-connectors.js";
 import { openCrmConnector } from "./crm-connectors.js";
 import { outboxTargets } from "./outbox-targets.js";
 import { loadPairMappings } from "./pair-mappings.js";
@@ -52,6 +58,7 @@ export class Daemon {
   #mappings: MappingRegistry | undefined;
   #startedAt: Date | undefined;
   #inbound: InboundSync | undefined;
+  #outbound: OutboundSync | undefined;
   readonly #partnerCenters = new Map<string, OpenedPartnerCenter>();
   readonly #crms = new Map<string, OpenedConnector>();
   readonly #tasks: ScheduledTask[] = [];
@@ -101,9 +108,18 @@ export class Daemon {
   }
 
   crm(name: string): CrmConnector {
+    return this.#openedCrm(name).connector;
+  }
+
+  /** The in-process sandbox of a `mode: sandbox` CRM, if it is one. */
+  crmSandbox(name: string): CrmSandbox | undefined {
+    return this.#openedCrm(name).sandbox;
+  }
+
+  #openedCrm(name: string): OpenedConnector {
     const opened = this.#crms.get(name);
     if (!opened) throw new CosellError("DAEMON_NOT_RUNNING", `No CRM "${name}" is open; is the daemon running with a pair on it?`);
-    return opened.connector;
+    return opened;
   }
 
   /** Pulls every account now (what a webhook hint and `sync --once` ask for). */
@@ -115,14 +131,29 @@ export class Daemon {
     return reports;
   }
 
+  /** Reads every pair's CRM change feed now (or one pair's) and queues the sellers' edits. */
+  async pollCrmsNow(pair?: string): Promise<Map<string, SellerChangesReport>> {
+    const outbound = this.#outbound;
+    if (!outbound) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
+    const reports = new Map<string, SellerChangesReport>();
+    for (const name of pair ? [pair] : outbound.pairs) reports.set(name, await outbound.poll(name));
+    return reports;
+  }
+
+  /** A verified webhook named a referral: store it at once (the poll follows as usual). */
+  async hint(account: string, referralId: string): Promise<PullReport> {
+    const inbound = this.#inbound;
+    if (!inbound) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
+    return inbound.hint(account, referralId);
+  }
+
   /**
-   * Runs every CRM target's due jobs until none is left to lease (jobs backing off for later stay
-   * queued); returns how many ran per target.
+   * Runs the due jobs of each target (every CRM and Partner Center by default) until none is left
+   * to lease (jobs backing off for later stay queued); returns how many ran per target.
    */
-  async drainOutbox(crms: string[] = [...this.#crms.keys()]): Promise<Record<string, number>> {
+  async drainOutbox(targets: string[] = [...[...this.#crms.keys()].map((name) => `crm:${name}`), PARTNER_CENTER_TARGET]): Promise<Record<string, number>> {
     const ran: Record<string, number> = {};
-    for (const name of crms) {
-      const target = `crm:${name}`;
+    for (const target of targets) {
       ran[target] = 0;
       for (let n = await this.worker.runOnce(target); n > 0; n = await this.worker.runOnce(target)) ran[target] += n;
     }
@@ -158,6 +189,8 @@ export class Daemon {
       store,
       handlers: {
         [CRM_UPSERT]: crmUpsertByTarget({ connectors: new Map([...this.#crms].map(([name, opened]) => [`crm:${name}`, opened.connector])), store, clock: this.#clock }),
+        [PC_PUSH]: pcPushHandler({ store, clock: this.#clock, logger: this.#root, accounts: this.#pushAccounts(), onQueued: () => this.#worker?.wake() }),
+        [PC_EXTERNAL_REFERENCE]: externalReferenceHandler({ store, clock: this.#clock, clients: new Map([...this.#partnerCenters].map(([name, opened]) => [name, opened.client])) }),
         ...this.#handlers,
       },
       targets: outboxTargets(this.#config),
@@ -170,9 +203,11 @@ export class Daemon {
     });
     const worker = this.#worker;
     this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#inboundAccounts(), onQueued: () => worker.wake() });
+    this.#outbound = new OutboundSync({ store, clock: this.#clock, logger: this.#root, pairs: () => this.#outboundPairs(), onQueued: () => worker.wake() });
     if (!this.#oneShot) {
       worker.start();
       this.#schedulePulls(this.#inbound);
+      this.#scheduleCrmPolls(this.#outbound);
     }
     this.#startedAt = this.#clock.now();
     this.#state = "running";
@@ -190,8 +225,9 @@ export class Daemon {
     // No new pulls; pulls in flight reach a commit. Then stop leasing and let running jobs finish
     // (or hand them back); only then close the systems they talk to, and the store last.
     for (const task of this.#tasks.splice(0)) await task.stop();
-    await this.#inbound?.settle();
+    await Promise.all([this.#inbound?.settle(), this.#outbound?.settle()]);
     this.#inbound = undefined;
+    this.#outbound = undefined;
     await this.#worker?.stop(this.#config.outbox.shutdownGrace);
     this.#worker = undefined;
     await this.#closeSystems();
@@ -211,7 +247,7 @@ export class Daemon {
     }
     for (const name of new Set(pairs.map((pair) => pair.crm))) {
       const settings = this.#config.crms[name];
-      if (settings) this.#crms.set(name, await openCrmConnector(name, settings, this.#root));
+      if (settings) this.#crms.set(name, await openCrmConnector(name, settings, this.#root, this.#clock));
     }
   }
 
@@ -223,17 +259,40 @@ export class Daemon {
     for (const result of results) if (result.status === "rejected") this.#log.warn({ err: result.reason }, "a connection did not close cleanly");
   }
 
-  #inboundAccounts(): Map<string, InboundAccount> {
-    const accounts = new Map<string, InboundAccount>();
+  /** Every enabled pair of an account with its current mapping (a hot-reloaded file is picked up). */
+  #pairTargets(account: string): PushPair[] {
     const mappings = this.mappings;
-    for (const [account, opened] of this.#partnerCenters) {
-      const pairs = this.#config.pairs.filter((pair) => pair.enabled && pair.partnerCenter === account);
-      accounts.set(account, {
-        client: opened.client,
-        pairs: () => pairs.map((pair) => ({ pair: pair.name, crm: pair.crm, mapping: mappings.get(pair.mapping), maxAttempts: this.#config.outbox.maxAttempts })),
-      });
+    return this.#config.pairs
+      .filter((pair) => pair.enabled && pair.partnerCenter === account)
+      .map((pair) => ({ pair: pair.name, crm: pair.crm, mapping: mappings.get(pair.mapping), maxAttempts: this.#config.outbox.maxAttempts, ...(pair.acceptAs ? { acceptAs: pair.acceptAs } : {}) }));
+  }
+
+  #inboundAccounts(): Map<string, InboundAccount> {
+    return new Map([...this.#partnerCenters].map(([account, opened]) => [account, { client: opened.client, pairs: () => this.#pairTargets(account) }]));
+  }
+
+  #pushAccounts(): Map<string, PushAccount> {
+    return new Map([...this.#partnerCenters].map(([account, opened]) => [account, { client: opened.client, pairs: () => this.#pairTargets(account) }]));
+  }
+
+  #outboundPairs(): Map<string, OutboundPair> {
+    const pairs = new Map<string, OutboundPair>();
+    for (const config of this.#config.pairs) {
+      const connector = this.#crms.get(config.crm)?.connector;
+      const target = this.#pairTargets(config.partnerCenter).find((p) => p.pair === config.name);
+      if (connector && target) pairs.set(config.name, { ...target, account: config.partnerCenter, connector, debounceMs: config.debounce });
     }
-    return accounts;
+    return pairs;
+  }
+
+  /** Each pair's CRM change feed on its own schedule. */
+  #scheduleCrmPolls(outbound: OutboundSync): void {
+    for (const pair of this.#config.pairs.filter((p) => p.enabled)) {
+      const poll = () => {
+        outbound.poll(pair.name).catch((error: unknown) => this.#log.error({ err: error, pair: pair.name }, "CRM change poll failed; the next poll resumes from the same cursor"));
+      };
+      this.#tasks.push(schedule(pair.schedule.crmPoll, poll, { name: `crm-poll:${pair.name}`, noOverlap: true }));
+    }
   }
 
   /** One pull right away, then on each pair's schedule; pairs sharing an account share its pull. */
@@ -248,6 +307,15 @@ export class Daemon {
       this.#tasks.push(schedule(expression, () => pull(account, "schedule"), { name: `pull:${account}:${expression}`, noOverlap: true }));
     }
     for (const account of inbound.accounts) pull(account, "start");
+    // The reconciliation pass: everything from the beginning, on the (slower) reconcile schedule.
+    const reconciles = new Set(this.#config.pairs.filter((p) => p.enabled).map((pair) => JSON.stringify([pair.partnerCenter, pair.schedule.reconcile])));
+    for (const tick of reconciles) {
+      const [account, expression] = JSON.parse(tick) as [string, string];
+      const run = () => {
+        inbound.reconcile(account).catch((error: unknown) => this.#log.error({ err: error, account }, "reconciliation pass failed; the next one starts over"));
+      };
+      this.#tasks.push(schedule(expression, run, { name: `reconcile:${account}:${expression}`, noOverlap: true }));
+    }
   }
 
   async #closeStore(): Promise<void> {

@@ -159,6 +159,22 @@ export class CompiledMapping {
     return this.#inbound?.object;
   }
 
+  /**
+   * The CRM fields the inbound side reads back from the seller's record (status, substages, reason,
+   * owner, plain values), in a stable order; empty without an inbound side.
+   */
+  readBackFields(): string[] {
+    const inbound = this.#inbound;
+    if (!inbound) return [];
+    return [...new Set([inbound.status?.field, inbound.qualifyComplete, inbound.evaluateComplete, inbound.reason, inbound.owner, ...Object.keys(inbound.fields)].filter((name): name is string => Boolean(name)))];
+  }
+
+  /** The CRM object and external-id field sellers work in, when the mapping has an inbound side. */
+  inboundTarget(): { name: string; object: string; externalIdField: string } | undefined {
+    const object = this.#objects.find((o) => o.name === this.#inbound?.object);
+    return object ? { name: object.name, object: object.object, externalIdField: object.externalIdField } : undefined;
+  }
+
   /** Names, CRM objects and external-id fields of every object, for the connectors' schema checks. */
   describeObjects(): Array<{ name: string; object: string; externalIdField: string; fields: Array<{ field: string; owner: FieldOwner; source: string }> }> {
     return this.#objects.map((object) => ({
@@ -179,8 +195,7 @@ export class CompiledMapping {
         ...(field.values ? { values: field.values } : {}),
       }));
       if (inbound && inbound.object === object.name) {
-        const readBack = [inbound.status?.field, inbound.qualifyComplete, inbound.evaluateComplete, inbound.reason, inbound.owner, ...Object.keys(inbound.fields)].filter((name): name is string => Boolean(name));
-        for (const name of readBack) {
+        for (const name of this.readBackFields()) {
           const existing = fields.find((field) => field.name === name);
           if (existing) existing.readBack = true;
           else fields.push({ name, readBack: true });

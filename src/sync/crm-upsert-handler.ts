@@ -3,6 +3,7 @@ import type { BatchResult, JobHandler, JobOutcome } from "../queue/types.js";
 import type { Clock } from "../shared/clock.js";
 import type { CrmLink, OutboxJob, Store } from "../store/index.js";
 import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
+import { enqueueExternalReference } from "./external-reference.js";
 
 /**
  * Runs CRM upsert jobs in batches: each object of the mapping in turn (an object that associates
@@ -66,7 +67,13 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
           if (failures.has(job.id) || job.leadId === undefined) continue;
           for (const [name, { id }] of written) {
             const link = await repos.crmLinks.reserve(job.leadId, payload.pair, name, now);
-            await repos.crmLinks.confirmPush(link.id, id, payload.hash, now);
+            const sellerRecord = payload.readBack?.name === name ? payload.records.find((r) => r.name === name) : undefined;
+            // What we wrote of the fields sellers change: the change feed compares against it to drop our echo.
+            const pushed = sellerRecord ? { ...link.lastPushedFields, ...pick(sellerRecord.fields, payload.readBack?.fields ?? []) } : undefined;
+            await repos.crmLinks.confirmPush(link.id, id, payload.hash, now, pushed);
+            if (sellerRecord && link.status !== "confirmed" && payload.account) {
+              await enqueueExternalReference(repos, job.leadId, { account: payload.account, referralId: payload.referralId, pair: payload.pair, crmRecordId: id }, job.maxAttempts, now);
+            }
           }
           await repos.events.append({ leadId: job.leadId, pair: payload.pair, at: now, side: "crm", kind: "crm-upserted", cause: `${payload.records.map((r) => r.object).join(" + ")} written`, details: { ids: Object.fromEntries([...written].map(([name, { id }]) => [name, id])) } });
         }
@@ -84,6 +91,10 @@ interface Work {
   known: Map<string, CrmLink>;
   /** What this batch wrote, by mapping object name: the CRM object and id later objects associate with. */
   written: Map<string, { object: string; id: string }>;
+}
+
+function pick(fields: Record<string, unknown>, names: string[]): Record<string, unknown> {
+  return Object.fromEntries(names.filter((name) => name in fields).map((name) => [name, fields[name]]));
 }
 
 /** Objects others associate with come first (a HubSpot lead after its company and contact). */

@@ -2,15 +2,19 @@ import type { AdaptedReferral } from "../partner-center/adapter.js";
 import type { CompiledMapping, MappedRecord } from "../mapping/index.js";
 import { mappingSource } from "../mapping/index.js";
 import { contentHash } from "../shared/content-hash.js";
-import type { Repositories, SavedLead } from "../store/index.js";
+import type { CrmLink, LeadRecord, Repositories } from "../store/index.js";
 
 export const CRM_UPSERT = "crm-upsert";
 
 export interface CrmUpsertPayload {
   pair: string;
+  account: string;
+  referralId: string;
   /** Hash of what the mapping produced, less the last-sync stamp; recorded on the links once written. */
   hash: string;
   records: QueuedRecord[];
+  /** The object sellers work in and the lifecycle fields read back from it (remembered as pushed, for echo checks). */
+  readBack?: { name: string; fields: string[] };
 }
 
 /** What a job carries of a mapped record: the rule descriptions stay with the mapping. */
@@ -24,17 +28,19 @@ export interface PairTarget {
 }
 
 /**
- * After a lead is stored: map it for the pair's CRM and, only when the payload differs from what was
- * last pushed, enqueue one upsert, in the caller's transaction. A payload that did not change (a
- * replay, an overlap re-read) enqueues nothing.
+ * After a lead is stored (or a seller's change refused): map it for the pair's CRM and, only when
+ * the payload differs from what was last pushed, enqueue one upsert, in the caller's transaction. A
+ * payload that did not change (a replay, an overlap re-read) enqueues nothing.
  */
-export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, saved: SavedLead, adapted: AdaptedReferral, now: Date): Promise<boolean> {
+export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, saved: { lead: LeadRecord }, adapted: AdaptedReferral, now: Date, cause?: string): Promise<boolean> {
   const links = await repos.crmLinks.forLead(saved.lead.id);
   const ours = links.filter((link) => link.pair === target.pair);
-  const primary = target.mapping.inboundObject ?? target.mapping.describeObjects()[0]?.name ?? "";
-  const created = ours.some((link) => link.crmObject === primary && link.status === "confirmed");
-  const source = mappingSource(adapted.referral as Record<string, unknown>, adapted.lead, now);
-  const result = target.mapping.outbound(source, { create: !created });
+  const inbound = target.mapping.inboundTarget();
+  const primaryName = inbound?.name ?? target.mapping.describeObjects()[0]?.name ?? "";
+  const primary = ours.find((link) => link.crmObject === primaryName);
+  const created = primary?.status === "confirmed";
+  const source = mappingSource(adapted.referral as Record<string, unknown>, adapted.lead, now, primary?.syncError ? { error: primary.syncError } : {});
+  const result = target.mapping.outbound(source, { create: !created, crmNewer: sellerNewer(primary, saved.lead) });
   if (result.problems.length > 0) {
     await repos.events.append({ leadId: saved.lead.id, pair: target.pair, at: now, side: "daemon", kind: "mapping-refused", cause: result.problems.map((p) => p.message).join(" "), details: { problems: result.problems } });
     return false;
@@ -43,20 +49,39 @@ export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, 
   // compares like with like against what was first pushed.
   const hash = payloadHash(created ? target.mapping.outbound(source, { create: true }).records : result.records);
   if (created && ours.every((link) => link.lastPushedHash === hash)) return false;
+  const readBack = target.mapping.readBackFields();
   await repos.outbox.enqueue(
     {
       pair: target.pair,
       target: `crm:${target.crm}`,
       kind: CRM_UPSERT,
       leadId: saved.lead.id,
-      payload: { pair: target.pair, hash, records: result.records.map(({ produced: _produced, ...record }) => record) } satisfies CrmUpsertPayload,
+      payload: {
+        pair: target.pair,
+        account: saved.lead.account,
+        referralId: saved.lead.referralId,
+        hash,
+        records: result.records.map(({ produced: _produced, ...record }) => record),
+        ...(inbound && readBack.length > 0 ? { readBack: { name: inbound.name, fields: readBack } } : {}),
+      } satisfies CrmUpsertPayload,
       ...(saved.lead.acceptBy && saved.lead.state === "new" ? { dueBy: saved.lead.acceptBy } : saved.lead.actBy ? { dueBy: saved.lead.actBy } : {}),
       maxAttempts: target.maxAttempts,
     },
     now,
   );
-  await repos.events.append({ leadId: saved.lead.id, pair: target.pair, at: now, side: "daemon", kind: "crm-upsert-queued", cause: created ? "lead changed in Partner Center" : "new lead", details: { records: result.records.map((r) => `${r.object}:${r.externalId}`) } });
+  await repos.events.append({ leadId: saved.lead.id, pair: target.pair, at: now, side: "daemon", kind: "crm-upsert-queued", cause: cause ?? (created ? "lead changed in Partner Center" : "new lead"), details: { records: result.records.map((r) => `${r.object}:${r.externalId}`) } });
   return true;
+}
+
+/**
+ * `latest`-owned fields the seller changed after Partner Center last changed the lead: the seller's
+ * value stands (a refused change stays visible next to its reason) until Partner Center moves again.
+ */
+export function sellerNewer(link: CrmLink | undefined, lead: LeadRecord): Set<string> | undefined {
+  if (!link?.sellerFields || !link.sellerChangedAt || link.sellerChangedAt <= lead.remoteUpdatedAt) return undefined;
+  const pushed = link.lastPushedFields ?? {};
+  const changed = Object.keys(link.sellerFields).filter((field) => JSON.stringify(link.sellerFields?.[field] ?? null) !== JSON.stringify(pushed[field] ?? null));
+  return changed.length > 0 ? new Set(changed) : undefined;
 }
 
 /** The last-sync stamp changes every pass; leaving it out keeps an unchanged lead from being re-pushed. */

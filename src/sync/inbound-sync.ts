@@ -6,7 +6,8 @@ import type { Store } from "../store/index.js";
 import type { PairTarget } from "./enqueue-crm-upsert.js";
 import { enqueueCrmUpsert } from "./enqueue-crm-upsert.js";
 import type { PullReport } from "./pull-leads.js";
-import { pullChangedLeads } from "./pull-leads.js";
+import { pullChangedLeads, pullReferral } from "./pull-leads.js";
+import { SerialRuns } from "./serial-runs.js";
 
 export interface InboundAccount {
   client: ReferralClient;
@@ -34,12 +35,14 @@ export interface InboundSyncOptions {
 export class InboundSync {
   readonly #options: InboundSyncOptions;
   readonly #log: Logger;
-  readonly #running = new Map<string, Promise<PullReport>>();
-  readonly #again = new Map<string, Promise<PullReport>>();
+  readonly #runs: SerialRuns<PullReport>;
+  readonly #reconciles: SerialRuns<PullReport>;
 
   constructor(options: InboundSyncOptions) {
     this.#options = options;
     this.#log = componentLogger(options.logger, "inbound");
+    this.#runs = new SerialRuns((account) => this.#pullOnce(account, false));
+    this.#reconciles = new SerialRuns((account) => this.#pullOnce(account, true));
   }
 
   get accounts(): string[] {
@@ -47,36 +50,46 @@ export class InboundSync {
   }
 
   pull(account: string): Promise<PullReport> {
-    const queued = this.#again.get(account);
-    if (queued) return queued;
-    const running = this.#running.get(account);
-    if (running) {
-      const next = running.catch(() => undefined).then(() => {
-        this.#again.delete(account);
-        return this.#start(account);
-      });
-      this.#again.set(account, next);
-      return next;
-    }
-    return this.#start(account);
+    return this.#runs.request(account);
+  }
+
+  /** A full pass from the beginning (the nightly reconciliation). */
+  reconcile(account: string): Promise<PullReport> {
+    return this.#reconciles.request(account);
+  }
+
+  /** A webhook named a referral: fetch and store that one at once, then map it like any pulled lead. */
+  async hint(account: string, referralId: string): Promise<PullReport> {
+    const source = this.#source(account);
+    let queued = 0;
+    const targets = source.pairs();
+    const report = await pullReferral({
+      account,
+      referralId,
+      client: source.client,
+      store: this.#options.store,
+      clock: this.#options.clock,
+      logger: this.#options.logger,
+      onStored: async (repos, saved, adapted, now) => {
+        for (const pair of targets) if (await enqueueCrmUpsert(repos, pair, saved, adapted, now, "webhook")) queued += 1;
+      },
+    });
+    if (queued > 0) this.#options.onQueued?.();
+    return report;
   }
 
   /** Waits for every pull in flight (a stop lets them reach a page boundary and commit). */
   async settle(): Promise<void> {
-    await Promise.allSettled([...this.#running.values(), ...this.#again.values()]);
+    await Promise.all([this.#runs.settle(), this.#reconciles.settle()]);
   }
 
-  #start(account: string): Promise<PullReport> {
-    const run = this.#pullOnce(account).finally(() => {
-      if (this.#running.get(account) === run) this.#running.delete(account);
-    });
-    this.#running.set(account, run);
-    return run;
-  }
-
-  async #pullOnce(account: string): Promise<PullReport> {
+  #source(account: string): InboundAccount {
     const source = this.#options.accounts.get(account);
     if (!source) throw new Error(`No Partner Center account "${account}" in this daemon.`);
+    return source;
+  }
+  async #pullOnce(account: string, full: boolean): Promise<PullReport> {
+    const source = this.#source(account);
     let queued = 0;
     const targets = source.pairs();
     const report = await pullChangedLeads({
@@ -85,6 +98,7 @@ export class InboundSync {
       store: this.#options.store,
       clock: this.#options.clock,
       logger: this.#options.logger,
+      full,
       onStored: async (repos, saved, adapted, now) => {
         for (const pair of targets) if (await enqueueCrmUpsert(repos, pair, saved, adapted, now)) queued += 1;
       },

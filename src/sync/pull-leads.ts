@@ -2,6 +2,7 @@ import type { Logger } from "../log/logger.js";
 import { componentLogger } from "../log/logger.js";
 import { adaptReferral } from "../partner-center/adapter.js";
 import type { ReferralClient } from "../partner-center/client.js";
+import type { WireReferral } from "../partner-center/wire.js";
 import { JOINT_PLANNING } from "../partner-center/wire.js";
 import type { Clock } from "../shared/clock.js";
 import { isCosellError } from "../shared/errors.js";
@@ -34,6 +35,11 @@ export interface PullLeadsOptions {
    * check makes the re-read records cost no writes.
    */
   overlapMs?: number;
+  /**
+   * Reconciliation: read every record from the beginning, whatever the cursor says, to catch what
+   * dropped webhooks and skewed timestamps hid. The cursor never moves back.
+   */
+  full?: boolean;
   /** Server-side filter (documented fields only); incoming referrals by default. */
   filter?: string;
   /** Programs to keep; other referrals are skipped. Joint Planning by default. */
@@ -68,7 +74,7 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
   const key = leadCursorKey(options.account);
   const stored = await options.store.repos.cursors.get<LeadCursor>(key.scope, key.name);
   const overlapMs = options.overlapMs ?? DEFAULT_OVERLAP_MS;
-  const since = stored ? new Date(new Date(stored.value.updatedAt).getTime() - overlapMs) : undefined;
+  const since = stored && !options.full ? new Date(new Date(stored.value.updatedAt).getTime() - overlapMs) : undefined;
   const programs = new Set((options.programs ?? [JOINT_PLANNING.program]).map((p) => p.toLowerCase()));
   const report: PullReport = { pages: 0, received: 0, created: 0, updated: 0, unchanged: 0, skipped: 0, ...(stored ? { cursor: stored.value } : {}) };
   log.info({ since: since?.toISOString() ?? "beginning", cursor: stored?.value }, "pull started");
@@ -76,34 +82,7 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
   for await (const page of options.client.listChanged({ ...(since ? { since } : {}), filter: options.filter ?? "direction eq 'Incoming'", ...(options.signal ? { signal: options.signal } : {}) })) {
     const now = options.clock.now();
     const counts = await options.store.transaction(async (repos) => {
-      const tally = { created: 0, updated: 0, unchanged: 0, skipped: 0 };
-      for (const item of page.items) {
-        let adapted;
-        try {
-          adapted = adaptReferral(item);
-        } catch (error) {
-          if (!isCosellError(error)) throw error;
-          tally.skipped += 1;
-          continue;
-        }
-        if (!programs.has(adapted.lead.program.toLowerCase())) {
-          tally.skipped += 1;
-          continue;
-        }
-        const saved = await repos.leads.save(leadInputFrom(options.account, adapted), now);
-        tally[saved.outcome] += 1;
-        if (saved.outcome !== "unchanged") {
-          await repos.events.append({
-            leadId: saved.lead.id,
-            at: now,
-            side: "partner-center",
-            kind: saved.outcome === "created" ? "lead-received" : "lead-changed",
-            cause: "poll",
-            details: { state: adapted.lead.state, status: adapted.remote.status, substatus: adapted.remote.substatus, eTag: adapted.lead.eTag },
-          });
-        }
-        await options.onStored?.(repos, saved, adapted, now);
-      }
+      const tally = await storeReferrals(repos, options, page.items, programs, now, options.full ? "reconciliation" : "poll");
       const last = page.items[page.items.length - 1];
       if (last?.updatedDateTime) {
         const candidate: LeadCursor = { updatedAt: last.updatedDateTime, id: last.id };
@@ -125,6 +104,52 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
   }
   log.info({ ...report }, "pull finished");
   return report;
+}
+
+/**
+ * A webhook hint: fetch that one referral and store it as a pull would (the cursor is left to the
+ * poll, which also sees the record).
+ */
+export async function pullReferral(options: PullLeadsOptions & { referralId: string }): Promise<PullReport> {
+  const referral = await options.client.get(options.referralId);
+  const programs = new Set((options.programs ?? [JOINT_PLANNING.program]).map((p) => p.toLowerCase()));
+  const now = options.clock.now();
+  const tally = await options.store.transaction((repos) => storeReferrals(repos, options, [referral], programs, now, "webhook"));
+  return { pages: 1, received: 1, ...tally };
+}
+
+type Tally = { created: number; updated: number; unchanged: number; skipped: number };
+
+async function storeReferrals(repos: Repositories, options: PullLeadsOptions, items: readonly WireReferral[], programs: ReadonlySet<string>, now: Date, cause: string): Promise<Tally> {
+  const tally: Tally = { created: 0, updated: 0, unchanged: 0, skipped: 0 };
+  for (const item of items) {
+    let adapted;
+    try {
+      adapted = adaptReferral(item);
+    } catch (error) {
+      if (!isCosellError(error)) throw error;
+      tally.skipped += 1;
+      continue;
+    }
+    if (!programs.has(adapted.lead.program.toLowerCase())) {
+      tally.skipped += 1;
+      continue;
+    }
+    const saved = await repos.leads.save(leadInputFrom(options.account, adapted), now);
+    tally[saved.outcome] += 1;
+    if (saved.outcome !== "unchanged") {
+      await repos.events.append({
+        leadId: saved.lead.id,
+        at: now,
+        side: "partner-center",
+        kind: saved.outcome === "created" ? "lead-received" : "lead-changed",
+        cause,
+        details: { state: adapted.lead.state, status: adapted.remote.status, substatus: adapted.remote.substatus, eTag: adapted.lead.eTag },
+      });
+    }
+    await options.onStored?.(repos, saved, adapted, now);
+  }
+  return tally;
 }
 
 function compareCursor(a: LeadCursor, b: LeadCursor): number {

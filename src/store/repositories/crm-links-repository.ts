@@ -1,5 +1,5 @@
 import type { Knex } from "knex";
-import { toDate, toNumber, toOptional, toOptionalDate } from "../rows.js";
+import { parseJson, toDate, toNumber, toOptional, toOptionalDate } from "../rows.js";
 
 /**
  * Which CRM record holds a lead, per pair and CRM object. The link is reserved (pending) in the
@@ -16,6 +16,13 @@ export interface CrmLink {
   lastPushedHash?: string;
   lastPushedAt?: Date;
   lastSeenCrmModstamp?: string;
+  /** The lifecycle (read-back) fields of our last write, as sent: a change equal to them is our echo. */
+  lastPushedFields?: Record<string, unknown>;
+  /** The seller's last edit of those fields, and when the CRM stamped it. */
+  sellerFields?: Record<string, unknown>;
+  sellerChangedAt?: Date;
+  /** Why Partner Center refused the seller's last change; shown on the record until a change goes through. */
+  syncError?: string;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -37,14 +44,38 @@ export class CrmLinksRepository {
   }
 
   /** Records what the CRM answered to a write: its record id and the hash of what we sent. */
-  async confirmPush(linkId: number, crmRecordId: string, pushedHash: string, now: Date): Promise<void> {
+  async confirmPush(linkId: number, crmRecordId: string, pushedHash: string, now: Date, pushedFields?: Record<string, unknown>): Promise<void> {
     await this.db("crm_links").where({ id: linkId }).update({
       crm_record_id: crmRecordId,
       status: "confirmed",
       last_pushed_hash: pushedHash,
       last_pushed_at: now,
+      ...(pushedFields ? { last_pushed_fields: JSON.stringify(pushedFields) } : {}),
       updated_at: now,
     });
+  }
+
+  /** A seller's edit as the change feed reported it (values and the CRM's modification time). */
+  async recordSellerChange(linkId: number, fields: Record<string, unknown>, changedAt: Date, now: Date): Promise<void> {
+    await this.db("crm_links").where({ id: linkId }).update({ seller_fields: JSON.stringify(fields), seller_changed_at: changedAt, updated_at: now });
+  }
+
+  /** Sets (or, with undefined, clears) the refusal shown to the seller on the record. */
+  async setSyncError(linkId: number, error: string | undefined, now: Date): Promise<void> {
+    await this.db("crm_links").where({ id: linkId }).update({ sync_error: error ?? null, updated_at: now });
+  }
+
+  /**
+   * The fields last written to each record of one CRM object, by referral id: what a change feed
+   * compares a record against to tell our echo from a seller's edit.
+   */
+  async pushedFieldsByReferral(pair: string, crmObject: string): Promise<Map<string, Record<string, unknown>>> {
+    const rows = await this.db("crm_links as l")
+      .join("leads as d", "d.id", "l.lead_id")
+      .where({ "l.pair": pair, "l.crm_object": crmObject })
+      .whereNotNull("l.last_pushed_fields")
+      .select("d.referral_id", "l.last_pushed_fields");
+    return new Map(rows.map((row: { referral_id: string; last_pushed_fields: string }) => [row.referral_id, parseJson(row.last_pushed_fields) as Record<string, unknown>]));
   }
 
   async recordSeenModstamp(linkId: number, modstamp: string, now: Date): Promise<void> {
@@ -78,6 +109,10 @@ function fromRow(row: Record<string, unknown>): CrmLink {
     lastPushedHash: toOptional(row.last_pushed_hash as string | null),
     lastPushedAt: toOptionalDate(row.last_pushed_at),
     lastSeenCrmModstamp: toOptional(row.last_seen_crm_modstamp as string | null),
+    ...(row.last_pushed_fields ? { lastPushedFields: parseJson(row.last_pushed_fields) as Record<string, unknown> } : {}),
+    ...(row.seller_fields ? { sellerFields: parseJson(row.seller_fields) as Record<string, unknown> } : {}),
+    ...(row.seller_changed_at ? { sellerChangedAt: toDate(row.seller_changed_at) } : {}),
+    ...(row.sync_error ? { syncError: String(row.sync_error) } : {}),
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
   };

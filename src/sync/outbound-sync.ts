@@ -1,0 +1,47 @@
+import type { Logger } from "../log/logger.js";
+import type { Clock } from "../shared/clock.js";
+import type { Store } from "../store/index.js";
+import type { OutboundPair, SellerChangesReport } from "./poll-seller-changes.js";
+import { pollSellerChanges } from "./poll-seller-changes.js";
+import { SerialRuns } from "./serial-runs.js";
+
+export interface OutboundSyncOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** Enabled pairs by name, asked for at each poll so a mapping just edited is the one used. */
+  pairs: () => Map<string, OutboundPair>;
+  /** After a poll queued pushes (the daemon wakes its outbox worker). */
+  onQueued?: () => void;
+}
+
+/** CRM → Partner Center: polls each pair's change feed; polls of one pair never overlap. */
+export class OutboundSync {
+  readonly #options: OutboundSyncOptions;
+  readonly #runs: SerialRuns<SellerChangesReport>;
+
+  constructor(options: OutboundSyncOptions) {
+    this.#options = options;
+    this.#runs = new SerialRuns((pair) => this.#pollOnce(pair));
+  }
+
+  get pairs(): string[] {
+    return [...this.#options.pairs().keys()];
+  }
+
+  poll(pair: string): Promise<SellerChangesReport> {
+    return this.#runs.request(pair);
+  }
+
+  settle(): Promise<void> {
+    return this.#runs.settle();
+  }
+
+  async #pollOnce(name: string): Promise<SellerChangesReport> {
+    const pair = this.#options.pairs().get(name);
+    if (!pair) throw new Error(`No enabled pair "${name}" in this daemon.`);
+    const report = await pollSellerChanges({ pair, store: this.#options.store, clock: this.#options.clock, logger: this.#options.logger });
+    if (report.queued > 0) this.#options.onQueued?.();
+    return report;
+  }
+}

@@ -1,0 +1,125 @@
+import type { ChangeCursor, CrmChange, CrmConnector } from "../../connectors/types.js";
+import type { Logger } from "../log/logger.js";
+import { componentLogger } from "../log/logger.js";
+import type { Clock } from "../shared/clock.js";
+import type { LeadRecord, Repositories, Store } from "../store/index.js";
+import type { PairTarget } from "./enqueue-crm-upsert.js";
+
+export const PC_PUSH = "pc-push";
+export const PARTNER_CENTER_TARGET = "partner-center";
+
+/** A seller's edit waiting to go to Partner Center: the record's lifecycle values as the CRM showed them. */
+export interface PcPushPayload {
+  pair: string;
+  account: string;
+  referralId: string;
+  crmRecordId: string;
+  fields: Record<string, unknown>;
+  modifiedAt: string;
+  modifiedBy: string;
+}
+
+export interface OutboundPair extends PairTarget {
+  account: string;
+  connector: CrmConnector;
+  debounceMs: number;
+}
+
+export interface SellerChangesReport {
+  pages: number;
+  changes: number;
+  queued: number;
+  echoes: number;
+  /** Records carrying a referral id this account does not have (another account's, or typed by hand). */
+  unknown: number;
+}
+
+export function sellerCursorKey(pair: string, object: string): { scope: string; name: string } {
+  return { scope: `crm-changes:${pair}`, name: object };
+}
+
+/**
+ * CRM → outbox: reads the pair's change feed from its cursor and, per page in one transaction,
+ * records each seller edit on the link and queues one Partner Center push per lead. The push runs
+ * after the debounce window; a later edit inside it replaces the queued one (same coalescing key),
+ * so a seller's burst of saves becomes one push of the record's final values.
+ */
+export async function pollSellerChanges(options: { pair: OutboundPair; store: Store; clock: Clock; logger: Logger }): Promise<SellerChangesReport> {
+  const { pair, store } = options;
+  const log = componentLogger(options.logger, "seller-changes", { pair: pair.pair });
+  const report: SellerChangesReport = { pages: 0, changes: 0, queued: 0, echoes: 0, unknown: 0 };
+  const inbound = pair.mapping.inboundTarget();
+  const fields = pair.mapping.readBackFields();
+  if (!inbound || fields.length === 0) return report;
+  const key = sellerCursorKey(pair.pair, inbound.object);
+  const stored = await store.repos.cursors.get<ChangeCursor>(key.scope, key.name);
+  const pushed = await store.repos.crmLinks.pushedFieldsByReferral(pair.pair, inbound.name);
+  const feed = pair.connector.changes({
+    object: inbound.object,
+    externalIdField: inbound.externalIdField,
+    fields,
+    ...(stored ? { cursor: stored.value } : {}),
+    lastPushed: (referralId) => pushed.get(referralId),
+  });
+  for await (const page of feed) {
+    const now = options.clock.now();
+    await store.transaction(async (repos) => {
+      for (const change of page.changes) {
+        const outcome = await recordChange(repos, pair, inbound.name, change, now);
+        report[outcome] += 1;
+        if (outcome !== "unknown") report.changes += 1;
+      }
+      await repos.cursors.save(key.scope, key.name, page.cursor, now);
+    });
+    report.pages += 1;
+  }
+  if (report.changes > 0 || report.unknown > 0) log.info({ ...report }, "seller changes read");
+  return report;
+}
+
+async function recordChange(repos: Repositories, pair: OutboundPair, objectName: string, change: CrmChange, now: Date): Promise<"queued" | "echoes" | "unknown"> {
+  const lead = change.externalId ? await repos.leads.findByReferralId(pair.account, change.externalId) : undefined;
+  if (!lead) return "unknown";
+  const link = await repos.crmLinks.reserve(lead.id, pair.pair, objectName, now);
+  const pushed = link.lastPushedFields;
+  // Fields we never write (the owner) cannot be our echo, so only what we wrote is compared.
+  if (pushed && Object.keys(change.fields).every((field) => !(field in pushed) || sameValue(change.fields[field], pushed[field]))) {
+    await repos.events.append({ leadId: lead.id, pair: pair.pair, at: now, side: "crm", kind: "echo-dropped", cause: "the record shows what the daemon last wrote", details: { by: change.modifiedBy, at: change.modifiedAt } });
+    return "echoes";
+  }
+  const changedAt = crmTime(change.modifiedAt) ?? now;
+  await repos.crmLinks.recordSellerChange(link.id, change.fields, changedAt, now);
+  const dueBy = deadlineOf(lead);
+  await repos.outbox.enqueue(
+    {
+      pair: pair.pair,
+      target: PARTNER_CENTER_TARGET,
+      kind: PC_PUSH,
+      leadId: lead.id,
+      coalesceKey: `${lead.id}|${pair.pair}|${PC_PUSH}`,
+      runAt: new Date(now.getTime() + pair.debounceMs),
+      payload: { pair: pair.pair, account: pair.account, referralId: lead.referralId, crmRecordId: change.id, fields: change.fields, modifiedAt: change.modifiedAt, modifiedBy: change.modifiedBy } satisfies PcPushPayload,
+      ...(dueBy ? { dueBy } : {}),
+      maxAttempts: pair.maxAttempts,
+    },
+    now,
+  );
+  await repos.events.append({ leadId: lead.id, pair: pair.pair, at: now, side: "crm", kind: "seller-change", cause: `edited in the CRM by ${change.modifiedBy}`, details: { fields: change.fields, at: change.modifiedAt } });
+  return "queued";
+}
+
+function deadlineOf(lead: LeadRecord): Date | undefined {
+  return lead.state === "new" ? lead.acceptBy : lead.actBy;
+}
+
+/** Salesforce writes +0000, HubSpot epoch milliseconds, Dataverse ISO: all to a Date. */
+export function crmTime(value: string): Date | undefined {
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value.replace(/([+-]\d{2})(\d{2})$/, "$1:$2"));
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
+
+/** CRMs return numbers as strings, booleans as "true", empty as null: compare what they mean. */
+export function sameValue(a: unknown, b: unknown): boolean {
+  const norm = (v: unknown) => (v === undefined || v === null || v === "" ? null : typeof v === "number" || typeof v === "boolean" ? String(v) : v);
+  return JSON.stringify(norm(a)) === JSON.stringify(norm(b));
+}
