@@ -27,6 +27,11 @@ import type { CrmSandbox, OpenedConnector } from "./crm-connectors.js";
 import { openCrmConnector } from "./crm-connectors.js";
 import { outboxTargets } from "./outbox-targets.js";
 import { loadPairMappings } from "./pair-mappings.js";
+import { HttpServer } from "../http/server.js";
+import type { ReadinessCheck } from "../http/server.js";
+import { WebhookVerifier } from "../partner-center/webhook-verifier.js";
+import { readCaFile } from "./partner-center-access.js";
+import { WebhookReceiver } from "./webhook-receiver.js";
 import type { OpenedPartnerCenter } from "./partner-center-source.js";
 import { openPartnerCenter } from "./partner-center-source.js";
 
@@ -59,6 +64,8 @@ export class Daemon {
   #startedAt: Date | undefined;
   #inbound: InboundSync | undefined;
   #outbound: OutboundSync | undefined;
+  #http: HttpServer | undefined;
+  #webhooks: WebhookReceiver | undefined;
   readonly #partnerCenters = new Map<string, OpenedPartnerCenter>();
   readonly #crms = new Map<string, OpenedConnector>();
   readonly #tasks: ScheduledTask[] = [];
@@ -93,6 +100,15 @@ export class Daemon {
   get mappings(): MappingRegistry {
     if (!this.#mappings) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
     return this.#mappings;
+  }
+
+  /** Where the HTTP server listens (webhook, /healthz, /readyz), once started outside one-shot mode. */
+  get httpUrl(): string | undefined {
+    return this.#http?.url;
+  }
+
+  get webhooks(): WebhookReceiver | undefined {
+    return this.#webhooks;
   }
 
   get worker(): OutboxWorker {
@@ -205,6 +221,12 @@ export class Daemon {
     this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#inboundAccounts(), onQueued: () => worker.wake() });
     this.#outbound = new OutboundSync({ store, clock: this.#clock, logger: this.#root, pairs: () => this.#outboundPairs(), onQueued: () => worker.wake() });
     if (!this.#oneShot) {
+      try {
+        await this.#startHttp();
+      } catch (error) {
+        await this.stop("the HTTP server could not start");
+        throw new CosellError("HTTP_LISTEN_FAILED", `Cannot listen on ${this.#config.http.host}:${this.#config.http.port} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); free the port or set http.port in the config.`, { cause: error });
+      }
       worker.start();
       this.#schedulePulls(this.#inbound);
       this.#scheduleCrmPolls(this.#outbound);
@@ -222,6 +244,10 @@ export class Daemon {
     if (this.#state === "stopped" || this.#state === "stopping" || this.#state === "idle") return;
     this.#state = "stopping";
     this.#log.info({ reason }, "cosell-sync stopping");
+    // No new webhooks first; the pulls they started finish with the others.
+    await this.#http?.close();
+    this.#http = undefined;
+    await this.#webhooks?.settle();
     // No new pulls; pulls in flight reach a commit. Then stop leasing and let running jobs finish
     // (or hand them back); only then close the systems they talk to, and the store last.
     for (const task of this.#tasks.splice(0)) await task.stop();
@@ -243,7 +269,7 @@ export class Daemon {
     const pairs = this.#config.pairs.filter((pair) => pair.enabled);
     for (const account of new Set(pairs.map((pair) => pair.partnerCenter))) {
       const settings = this.#config.partnerCenter.accounts[account];
-      if (settings) this.#partnerCenters.set(account, await openPartnerCenter(account, settings, { logger: this.#root, clock: this.#clock, ...(this.#cwd ? { cwd: this.#cwd } : {}) }));
+      if (settings) this.#partnerCenters.set(account, await openPartnerCenter(account, settings, { logger: this.#root, clock: this.#clock, autoDeliverWebhooks: !this.#oneShot, ...(this.#cwd ? { cwd: this.#cwd } : {}) }));
     }
     for (const name of new Set(pairs.map((pair) => pair.crm))) {
       const settings = this.#config.crms[name];
@@ -280,9 +306,52 @@ export class Daemon {
     for (const config of this.#config.pairs) {
       const connector = this.#crms.get(config.crm)?.connector;
       const target = this.#pairTargets(config.partnerCenter).find((p) => p.pair === config.name);
-      if (connector && target) pairs.set(config.name, { ...target, account: config.partnerCenter, connector, debounceMs: config.debounce });
+      if (connector && target) pairs.set(config.name, { ...target, account: config.partnerCenter, connector, debounceMs: this.#oneShot ? 0 : config.debounce });
     }
     return pairs;
+  }
+
+  async #startHttp(): Promise<void> {
+    const verifiers = new Map<string, WebhookVerifier>();
+    for (const [account, opened] of this.#partnerCenters) {
+      const settings = this.#config.partnerCenter.accounts[account];
+      // Certificates live in real time, whatever clock the sandboxes run on.
+      if (opened.sandbox) {
+        verifiers.set(account, new WebhookVerifier({ allowedCertificateHosts: [new URL(opened.sandbox.url).host], trustedCaPems: [opened.sandbox.caPem], allowHttpCertificateUrl: true, useSystemRoots: false }));
+      } else if (settings) {
+        const ca = settings.webhook.trustedCaFile ? [readCaFile(settings.webhook.trustedCaFile, this.#cwd ?? process.cwd(), `partnerCenter.accounts.${account}.webhook.trustedCaFile`)] : [];
+        verifiers.set(account, new WebhookVerifier({ allowedCertificateHosts: settings.webhook.certificateHosts, trustedCaPems: ca }));
+      }
+    }
+    this.#webhooks = new WebhookReceiver({ verifiers, hint: (account, referralId) => this.hint(account, referralId), logger: this.#root });
+    const receiver = this.#webhooks;
+    this.#http = new HttpServer({ logger: this.#root, readiness: () => this.#readiness(), webhook: (account, headers, body) => receiver.receive(account, headers, body) });
+    const url = await this.#http.listen(this.#config.http.host, this.#config.http.port);
+    // The in-process Partner Center sends its webhooks here, as a registration would make the real one do.
+    for (const [account, opened] of this.#partnerCenters) {
+      const events = this.#config.partnerCenter.accounts[account]?.webhook.events ?? [];
+      opened.sandbox?.webhooks.register({ WebhookUrl: `${url}/webhooks/partner-center/${account}`, WebhookEvents: [...events], SignatureTokenToMsSignatureHeader: false });
+    }
+  }
+
+  async #readiness(): Promise<ReadinessCheck[]> {
+    const checks: ReadinessCheck[] = [{ name: "daemon", ok: this.#state === "running", detail: this.#state }];
+    try {
+      await this.store.ping();
+      checks.push({ name: "store", ok: true });
+    } catch (error) {
+      checks.push({ name: "store", ok: false, detail: (error as Error).message });
+    }
+    const missing = this.#config.pairs.filter((pair) => pair.enabled).filter((pair) => {
+      try {
+        this.mappings.get(pair.mapping);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    checks.push({ name: "mappings", ok: missing.length === 0, ...(missing.length > 0 ? { detail: `not loaded: ${missing.map((p) => p.mapping).join(", ")}` } : {}) });
+    return checks;
   }
 
   /** Each pair's CRM change feed on its own schedule. */

@@ -18,11 +18,11 @@ export interface OpenedPartnerCenter {
 export const SANDBOX_STARTING_LEADS = 50;
 
 /** The referral client an account's config describes; `mode: sandbox` runs the Partner Center sandbox in-process. */
-export async function openPartnerCenter(name: string, account: PartnerCenterAccountConfig, options: { logger: Logger; clock: Clock; cwd?: string }): Promise<OpenedPartnerCenter> {
+export async function openPartnerCenter(name: string, account: PartnerCenterAccountConfig, options: { logger: Logger; clock: Clock; cwd?: string; autoDeliverWebhooks?: boolean }): Promise<OpenedPartnerCenter> {
   if (account.auth.mode !== "sandbox") {
     return { client: referralClientFor(name, account, options.logger, options.cwd), close: async () => undefined };
   }
-  const sandbox = await PartnerCenterSandbox.start({ clock: options.clock, seed: name, leads: SANDBOX_STARTING_LEADS });
+  const sandbox = await PartnerCenterSandbox.start({ clock: options.clock, seed: name, leads: SANDBOX_STARTING_LEADS, autoDeliverWebhooks: options.autoDeliverWebhooks ?? false, logger: options.logger });
   const tokens = new ClientCredentialsTokenProvider(
     { tenantId: sandbox.app.tenantId, clientId: sandbox.app.clientId, clientSecret: sandbox.app.clientSecret, authority: sandbox.entra.url },
     { scopes: [`${REFERRAL_AUDIENCE}/.default`], logger: options.logger, networkClient: createNetworkClient({ ca: sandbox.caPem }) },
