@@ -69,7 +69,7 @@ export async function openCrmConnector(name: string, crm: CrmConfig, logger: Log
       return connectWithSandbox(connector, sandbox);
     }
     case "dynamics": {
-      const sandbox = crm.auth.mode === "sandbox" ? await DataverseSandbox.start({ clock }) : undefined;
+      const sandbox = crm.auth.mode === "sandbox" ? await DataverseSandbox.start({ clock, authClock: systemClock }) : undefined;
       const orgUrl = sandbox?.url ?? crm.url ?? "";
       const auth = crm.auth;
       const tokens = sandbox

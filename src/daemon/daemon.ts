@@ -48,6 +48,8 @@ export interface DaemonOptions {
    * pullNow() and drainOutbox().
    */
   oneShot?: boolean;
+  /** Sellers' edits go to Partner Center at once, without the pair's debounce window (`sync --once`). */
+  noDebounce?: boolean;
   /** Outbox job handlers by kind (the sync engine registers Partner Center, CRM and notify handlers). */
   handlers?: Record<string, JobHandler>;
 }
@@ -77,11 +79,13 @@ export class Daemon {
   readonly #cwd: string | undefined;
   readonly #handlers: Record<string, JobHandler>;
   readonly #oneShot: boolean;
+  readonly #noDebounce: boolean;
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
     this.#handlers = options.handlers ?? {};
     this.#oneShot = options.oneShot ?? false;
+    this.#noDebounce = options.noDebounce ?? false;
     this.#root = options.logger;
     this.#log = componentLogger(options.logger, "daemon");
     this.#clock = options.clock ?? systemClock;
@@ -306,7 +310,7 @@ export class Daemon {
     for (const config of this.#config.pairs) {
       const connector = this.#crms.get(config.crm)?.connector;
       const target = this.#pairTargets(config.partnerCenter).find((p) => p.pair === config.name);
-      if (connector && target) pairs.set(config.name, { ...target, account: config.partnerCenter, connector, debounceMs: this.#oneShot ? 0 : config.debounce });
+      if (connector && target) pairs.set(config.name, { ...target, account: config.partnerCenter, connector, debounceMs: this.#noDebounce ? 0 : config.debounce });
     }
     return pairs;
   }

@@ -5,6 +5,7 @@ import type { Logger } from "../log/logger.js";
 import { ReferralClient } from "../partner-center/client.js";
 import { PartnerCenterSandbox, REFERRAL_AUDIENCE } from "../sandbox/partner-center/sandbox.js";
 import type { Clock } from "../shared/clock.js";
+import { systemClock } from "../shared/clock.js";
 import { referralClientFor } from "./partner-center-access.js";
 
 export interface OpenedPartnerCenter {
@@ -22,7 +23,7 @@ export async function openPartnerCenter(name: string, account: PartnerCenterAcco
   if (account.auth.mode !== "sandbox") {
     return { client: referralClientFor(name, account, options.logger, options.cwd), close: async () => undefined };
   }
-  const sandbox = await PartnerCenterSandbox.start({ clock: options.clock, seed: name, leads: SANDBOX_STARTING_LEADS, autoDeliverWebhooks: options.autoDeliverWebhooks ?? false, logger: options.logger });
+  const sandbox = await PartnerCenterSandbox.start({ clock: options.clock, authClock: systemClock, seed: name, leads: SANDBOX_STARTING_LEADS, autoDeliverWebhooks: options.autoDeliverWebhooks ?? false, logger: options.logger });
   const tokens = new ClientCredentialsTokenProvider(
     { tenantId: sandbox.app.tenantId, clientId: sandbox.app.clientId, clientSecret: sandbox.app.clientSecret, authority: sandbox.entra.url },
     { scopes: [`${REFERRAL_AUDIENCE}/.default`], logger: options.logger, networkClient: createNetworkClient({ ca: sandbox.caPem }) },

@@ -35,3 +35,29 @@ export class ManualClock implements Clock {
     return this.now();
   }
 }
+
+/**
+ * Real time plus an offset that only grows: the demo's fast sandbox time. Between jumps it runs at
+ * real speed (so leases, debounce windows and timers behave as configured); each jump moves every
+ * party on this clock (sandboxes, deadlines, the daemon) forward together.
+ */
+export class WarpClock implements Clock {
+  #offsetMs = 0;
+
+  constructor(private readonly base: Clock = systemClock) {}
+
+  now(): Date {
+    return new Date(this.base.now().getTime() + this.#offsetMs);
+  }
+
+  /** How far ahead of real time this clock runs. */
+  get aheadMs(): number {
+    return this.#offsetMs;
+  }
+
+  jump(ms: number): Date {
+    if (ms < 0) throw new RangeError("WarpClock only moves forward");
+    this.#offsetMs += ms;
+    return this.now();
+  }
+}

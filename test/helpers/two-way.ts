@@ -1,10 +1,8 @@
-import { DataverseSandbox } from "../../connectors/dynamics/sandbox/server.js";
-import { HubSpotSandbox } from "../../connectors/hubspot/sandbox/server.js";
-import { SalesforceSandbox } from "../../connectors/salesforce/sandbox/server.js";
 import { parseConfigText } from "../../src/config/index.js";
 import { Daemon } from "../../src/daemon/daemon.js";
 import { silentLogger } from "../../src/log/logger.js";
 import type { PartnerCenterSandbox } from "../../src/sandbox/partner-center/sandbox.js";
+import { sellerUiFor } from "../../src/sandbox/seller-ui.js";
 import type { ManualClock } from "../../src/shared/clock.js";
 import type { TestDatabase } from "./stores.js";
 import { createTestDatabase } from "./stores.js";
@@ -26,61 +24,12 @@ export interface SellerView {
   read: (recordId: string) => Record<string, unknown>;
 }
 
-const DYNAMICS_STATUS = { new: 100000000, accepted: 100000001, won: 100000002, lost: 100000003, declined: 100000004, converted: 100000007 };
-const SALESFORCE_STATUS = { new: "New", accepted: "Accepted", won: "Won", lost: "Lost", declined: "Declined", converted: "Converted to opportunity" };
-
-function sellerView(daemon: Daemon, kind: CrmKind): SellerView {
+function sellerView(daemon: Daemon): SellerView {
   const sandbox = daemon.crmSandbox("crm");
-  if (kind === "salesforce" && sandbox instanceof SalesforceSandbox) {
-    return {
-      status: "Cosell_Status__c",
-      qualify: "Cosell_Qualify_Complete__c",
-      evaluate: "Cosell_Evaluate_Complete__c",
-      reason: "Cosell_Close_Reason__c",
-      error: "Cosell_Sync_Error__c",
-      dealValue: "Cosell_Deal_Value__c",
-      value: (state) => SALESFORCE_STATUS[state],
-      flag: (on) => on,
-      edit: async (id, fields) => {
-        const res = await fetch(`${sandbox.url}/services/data/v62.0/sobjects/Lead/${id}`, {
-          method: "PATCH",
-          headers: { Authorization: `Bearer ${sandbox.tokenFor(sandbox.seller.Id)}`, "Content-Type": "application/json" },
-          body: JSON.stringify(fields),
-        });
-        if (res.status !== 204) throw new Error(`seller edit refused: ${res.status} ${await res.text()}`);
-      },
-      read: (id) => ({ ...sandbox.org.leads.get(id) }),
-    };
-  }
-  if (kind === "hubspot" && sandbox instanceof HubSpotSandbox) {
-    return {
-      status: "cosell_status",
-      qualify: "cosell_qualify_complete",
-      evaluate: "cosell_evaluate_complete",
-      reason: "cosell_close_reason",
-      error: "cosell_sync_error",
-      dealValue: "cosell_deal_value",
-      value: (state) => state,
-      flag: (on) => String(on),
-      edit: async (id, fields) => sandbox.editAsSeller("leads", [id], Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)]))),
-      read: (id) => ({ ...sandbox.get("leads", id)?.properties }),
-    };
-  }
-  if (kind === "dynamics" && sandbox instanceof DataverseSandbox) {
-    return {
-      status: "cosell_status",
-      qualify: "cosell_qualifycomplete",
-      evaluate: "cosell_evaluatecomplete",
-      reason: "cosell_closereason",
-      error: "cosell_syncerror",
-      dealValue: "cosell_dealvalue",
-      value: (state) => DYNAMICS_STATUS[state],
-      flag: (on) => on,
-      edit: async (id, fields) => sandbox.editAsSeller(id, fields),
-      read: (id) => ({ ...sandbox.rows.find((row) => row.leadid === id) }),
-    };
-  }
-  throw new Error(`no ${kind} sandbox`);
+  if (!sandbox) throw new Error("no CRM sandbox");
+  // The seller simulator's own CRM access: each CRM's public API with a seller's credentials.
+  const ui = sellerUiFor(sandbox);
+  return { ...ui.fields, value: (state) => ui.value(state), flag: (on) => ui.flag(on), edit: (id, fields) => ui.save(id, fields), read: (id) => ui.read(id) };
 }
 
 export interface TwoWayRig {
@@ -112,7 +61,7 @@ export async function startTwoWay(kind: CrmKind, clock: ManualClock, options: { 
   const pc = daemon.partnerCenter("pc").sandbox;
   if (!pc) throw new Error("no Partner Center sandbox");
   const inboundName = "lead";
-  const view = sellerView(daemon, kind);
+  const view = sellerView(daemon);
   return {
     daemon,
     pc,

@@ -71,6 +71,8 @@ class DataverseError extends Error {
 
 export interface DataverseSandboxOptions {
   clock?: Clock;
+  /** The clock tokens are issued and checked on (real time when the sandbox clock runs fast). */
+  authClock?: Clock;
   host?: string;
   /** Requests per user per window before 429 (Dataverse: 6,000 per 5 minutes). */
   requestLimit?: number;
@@ -131,7 +133,7 @@ export class DataverseSandbox {
 
   static async start(options: DataverseSandboxOptions = {}): Promise<DataverseSandbox> {
     const clock = options.clock ?? systemClock;
-    const entra = new EntraSandbox({ clock, random: new SeededRandom(`${options.seed ?? "dataverse"}-entra`), pki: createSandboxPki() });
+    const entra = new EntraSandbox({ clock: options.authClock ?? clock, random: new SeededRandom(`${options.seed ?? "dataverse"}-entra`), pki: createSandboxPki() });
     await entra.start();
     const sandbox = new DataverseSandbox(options, entra);
     sandbox.#server = createServer((req, res) => void sandbox.#handle(req, res));

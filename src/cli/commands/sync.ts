@@ -24,7 +24,7 @@ export function registerSync(program: Command, io: CliIo): void {
     const config = { ...loaded, pairs };
     // Logs go to stderr so stdout carries only the summary.
     const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, destination: io.stderr as never });
-    const daemon = new Daemon({ config, logger, cwd: io.cwd, oneShot: true });
+    const daemon = new Daemon({ config, logger, cwd: io.cwd, oneShot: true, noDebounce: true });
     await daemon.start();
     let failed: boolean;
     try {

@@ -24,6 +24,8 @@ export const WEBHOOK_AUDIENCE = "https://api.partnercenter.microsoft.com";
 
 export interface PartnerCenterSandboxOptions {
   clock?: Clock;
+  /** The clock tokens are issued and checked on (real time when the sandbox clock runs fast). */
+  authClock?: Clock;
   seed?: number | string;
   /** Leads generated at start. */
   leads?: number;
@@ -93,7 +95,7 @@ export class PartnerCenterSandbox {
   static async start(options: PartnerCenterSandboxOptions = {}): Promise<PartnerCenterSandbox> {
     const pki = options.pki ?? createSandboxPki();
     const clock = options.clock ?? systemClock;
-    const entra = options.entra ?? new EntraSandbox({ clock, random: new SeededRandom(`${options.seed ?? 1}-entra`), pki, ...(options.host ? { host: options.host } : {}) });
+    const entra = options.entra ?? new EntraSandbox({ clock: options.authClock ?? clock, random: new SeededRandom(`${options.seed ?? 1}-entra`), pki, ...(options.host ? { host: options.host } : {}) });
     if (!options.entra) await entra.start();
     const sandbox = new PartnerCenterSandbox(options, pki, entra, !options.entra);
     await sandbox.#listen();
