@@ -1,5 +1,6 @@
 import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
+import { DURATION_PATTERN, parseDuration } from "../shared/duration.js";
 
 /**
  * The whole config file's shape. Objects are strict so a misspelt option is an error with a line
@@ -14,18 +15,12 @@ const cron = (fallback: string) =>
     })
     .default(fallback);
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** A duration as milliseconds or text like "30s", "15m", "24h", "7d"; parsed to milliseconds. */
 const duration = (fallback: string) =>
   z
-    .union([z.number().int().min(0), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'write a duration like "500ms", "30s", "15m", "24h" or "7d"')])
+    .union([z.number().int().min(0), z.string().regex(DURATION_PATTERN, 'write a duration like "500ms", "30s", "15m", "24h" or "7d"')])
     .default(fallback)
-    .transform((value) => {
-      if (typeof value === "number") return value;
-      const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(value);
-      return Math.round(Number(match?.[1]) * (DURATION_UNITS[match?.[2] ?? "ms"] ?? 1));
-    });
+    .transform((value) => (typeof value === "number" ? value : (parseDuration(value) ?? 0)));
 
 const targetSettings = z.strictObject({
   /** Batches in flight at once against this target. */

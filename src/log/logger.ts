@@ -35,6 +35,11 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   return pino(settings, stream);
 }
 
+/** A log file (created with its directory), written synchronously so a stop loses no line. */
+export function fileDestination(path: string): NodeJS.WritableStream {
+  return pino.destination({ dest: path, mkdir: true, sync: true }) as unknown as NodeJS.WritableStream;
+}
+
 export interface LogContext {
   pair?: string;
   leadId?: string;

@@ -73,7 +73,8 @@ async function pushOne(options: PcPushOptions, job: OutboxJob): Promise<JobOutco
   if (!pair) throw new CosellError("SYNC_UNKNOWN_PAIR", `The pair "${payload.pair}" is not enabled; enable it or drop the job with \`cosell-sync outbox drop ${job.id}\`.`);
   const lead = await options.store.repos.leads.findByReferralId(payload.account, payload.referralId);
   if (!lead) throw new CosellError("SYNC_LEAD_UNKNOWN", `Lead ${payload.referralId} is not in the store of account ${payload.account}.`);
-  const intent = pair.mapping.inbound(payload.fields);
+  const asked = payload.changed ? Object.fromEntries(payload.changed.filter((field) => field in payload.fields).map((field) => [field, payload.fields[field]])) : payload.fields;
+  const intent = pair.mapping.inbound(asked);
   const push = new Push(options, account, pair, lead, payload);
   if (intent.problems.length > 0) return push.refuse("MAPPING_UNKNOWN_STATUS", intent.problems.map((p) => p.message).join(" "));
 

@@ -15,6 +15,12 @@ export interface PcPushPayload {
   referralId: string;
   crmRecordId: string;
   fields: Record<string, unknown>;
+  /**
+   * The fields that differ from what the daemon last wrote: what the seller actually changed. Only
+   * these form the intent, so a record whose other fields lag behind (another CRM moved the lead on)
+   * does not read as "reopen Qualify". Absent: every field counts.
+   */
+  changed?: string[];
   modifiedAt: string;
   modifiedBy: string;
 }
@@ -98,7 +104,16 @@ async function recordChange(repos: Repositories, pair: OutboundPair, objectName:
       leadId: lead.id,
       coalesceKey: `${lead.id}|${pair.pair}|${PC_PUSH}`,
       runAt: new Date(now.getTime() + pair.debounceMs),
-      payload: { pair: pair.pair, account: pair.account, referralId: lead.referralId, crmRecordId: change.id, fields: change.fields, modifiedAt: change.modifiedAt, modifiedBy: change.modifiedBy } satisfies PcPushPayload,
+      payload: {
+        pair: pair.pair,
+        account: pair.account,
+        referralId: lead.referralId,
+        crmRecordId: change.id,
+        fields: change.fields,
+        ...(pushed ? { changed: Object.keys(change.fields).filter((field) => !sameValue(change.fields[field], pushed[field])) } : {}),
+        modifiedAt: change.modifiedAt,
+        modifiedBy: change.modifiedBy,
+      } satisfies PcPushPayload,
       ...(dueBy ? { dueBy } : {}),
       maxAttempts: pair.maxAttempts,
     },

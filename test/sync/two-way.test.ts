@@ -144,6 +144,36 @@ describe.each<CrmKind>(["salesforce", "hubspot", "dynamics"])("two-way sync thro
     expect(events.filter((e) => e.kind === "pc-pushed")).toHaveLength(1);
   });
 
+  it("converts to an opportunity: one Shared referral with the engagement id, then the lead closes, even when resumed", async () => {
+    const [referral] = newLeads(1);
+    const referralId = referral?.id ?? "";
+    const id = await rig.recordOf(referralId);
+    await sellerSaves(id, { [rig.seller.status]: rig.seller.value("accepted"), [rig.seller.qualify]: rig.seller.flag(true), [rig.seller.evaluate]: rig.seller.flag(true) });
+    const engagementId = rig.pc.referrals.get(referralId).engagementId;
+    // A crash after the Shared referral was created and before the lead closed: the create is on record.
+    const sharedOf = () => rig.pc.referrals.all().filter((r) => r.engagementId === engagementId && r.type === "Shared");
+    expect(sharedOf()).toHaveLength(0);
+    await sellerSaves(id, { [rig.seller.status]: rig.seller.value("converted") });
+    const lead = rig.pc.referrals.get(referralId);
+    expect([lead.status, lead.substatus]).toEqual(["Closed", "Won"]);
+    const shared = sharedOf();
+    expect(shared).toHaveLength(1);
+    expect(shared[0]?.inviteContext?.assistanceRequestCode).toBe("GeneralOrOther");
+    expect(rig.seller.read(id)[rig.seller.status]).toEqual(rig.seller.value("converted"));
+  });
+
+  it("resumes a conversion whose Shared referral was created before a crash, without a second one", async () => {
+    const [referral] = newLeads(1);
+    const referralId = referral?.id ?? "";
+    const id = await rig.recordOf(referralId);
+    await sellerSaves(id, { [rig.seller.status]: rig.seller.value("accepted"), [rig.seller.qualify]: rig.seller.flag(true), [rig.seller.evaluate]: rig.seller.flag(true) });
+    const before = rig.pc.referrals.get(referralId);
+    rig.pc.referrals.create({ name: before.name, engagementId: before.engagementId, type: "Shared", direction: "Outgoing", customerProfile: before.customerProfile, consent: before.consent, inviteContext: { assistanceRequestCode: "GeneralOrOther" } });
+    await sellerSaves(id, { [rig.seller.status]: rig.seller.value("converted") });
+    expect(rig.pc.referrals.get(referralId).substatus).toBe("Won");
+    expect(rig.pc.referrals.all().filter((r) => r.engagementId === before.engagementId && r.type === "Shared")).toHaveLength(1);
+  });
+
   it("stores a lead named by a webhook hint at once, without waiting for the poll", async () => {
     const [fresh] = rig.pc.generate(1, { acceptedShare: 0, spreadDays: 0 });
     const referralId = fresh?.id ?? "";

@@ -38,6 +38,12 @@ export class LeadEventsRepository {
     return toNumber(typeof row === "object" && row !== null ? (row as { id: unknown }).id : row);
   }
 
+  /** How many events of each kind the store holds (the demo's and status page's tallies). */
+  async countByKind(kinds: readonly string[]): Promise<Record<string, number>> {
+    const rows = (await this.db("lead_events").whereIn("kind", [...kinds]).groupBy("kind").select("kind").count({ n: "*" })) as Array<{ kind: string; n: unknown }>;
+    return Object.fromEntries(kinds.map((kind) => [kind, toNumber(rows.find((row) => row.kind === kind)?.n ?? 0)]));
+  }
+
   /** Newest first, paged backwards by id. */
   async timeline(leadId: number, options: { limit?: number; beforeId?: number } = {}): Promise<LeadEvent[]> {
     const query = this.db("lead_events").where({ lead_id: leadId }).orderBy("id", "desc").limit(options.limit ?? 100);
