@@ -1,4 +1,4 @@
-import { DataverseSandbox } from "../../connectors/dynamics/sandbox/server.js";
+import type { DataverseSandbox } from "../../connectors/dynamics/sandbox/server.js";
 import { HubSpotSandbox } from "../../connectors/hubspot/sandbox/server.js";
 import { SalesforceSandbox } from "../../connectors/salesforce/sandbox/server.js";
 import { CosellError } from "../shared/errors.js";
