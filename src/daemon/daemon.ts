@@ -48,6 +48,8 @@ export interface DaemonOptions {
    * pullNow() and drainOutbox().
    */
   oneShot?: boolean;
+  /** Serve HTTP (webhook, health) even in one-shot mode (tests that deliver webhooks by hand). */
+  serveHttp?: boolean;
   /** Sellers' edits go to Partner Center at once, without the pair's debounce window (`sync --once`). */
   noDebounce?: boolean;
   /** Outbox job handlers by kind (the sync engine registers Partner Center, CRM and notify handlers). */
@@ -80,12 +82,14 @@ export class Daemon {
   readonly #handlers: Record<string, JobHandler>;
   readonly #oneShot: boolean;
   readonly #noDebounce: boolean;
+  readonly #serveHttp: boolean;
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
     this.#handlers = options.handlers ?? {};
     this.#oneShot = options.oneShot ?? false;
     this.#noDebounce = options.noDebounce ?? false;
+    this.#serveHttp = options.serveHttp ?? !this.#oneShot;
     this.#root = options.logger;
     this.#log = componentLogger(options.logger, "daemon");
     this.#clock = options.clock ?? systemClock;
@@ -160,6 +164,15 @@ export class Daemon {
     return reports;
   }
 
+  /** A full reconciliation pass of every account now (what the nightly schedule runs). */
+  async reconcileNow(): Promise<Map<string, PullReport>> {
+    const inbound = this.#inbound;
+    if (!inbound) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
+    const reports = new Map<string, PullReport>();
+    for (const name of inbound.accounts) reports.set(name, await inbound.reconcile(name));
+    return reports;
+  }
+
   /** A verified webhook named a referral: store it at once (the poll follows as usual). */
   async hint(account: string, referralId: string): Promise<PullReport> {
     const inbound = this.#inbound;
@@ -224,13 +237,15 @@ export class Daemon {
     const worker = this.#worker;
     this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#inboundAccounts(), onQueued: () => worker.wake() });
     this.#outbound = new OutboundSync({ store, clock: this.#clock, logger: this.#root, pairs: () => this.#outboundPairs(), onQueued: () => worker.wake() });
-    if (!this.#oneShot) {
+    if (this.#serveHttp) {
       try {
         await this.#startHttp();
       } catch (error) {
         await this.stop("the HTTP server could not start");
         throw new CosellError("HTTP_LISTEN_FAILED", `Cannot listen on ${this.#config.http.host}:${this.#config.http.port} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); free the port or set http.port in the config.`, { cause: error });
       }
+    }
+    if (!this.#oneShot) {
       worker.start();
       this.#schedulePulls(this.#inbound);
       this.#scheduleCrmPolls(this.#outbound);
