@@ -46,8 +46,9 @@ export interface PullLeadsOptions {
   programs?: readonly string[];
   signal?: AbortSignal;
   /**
-   * Called for every kept lead inside its page's transaction, so what it writes (an upsert for each
-   * CRM of the pair) commits or rolls back with the lead itself.
+   * Called for every new or changed lead (every lead, in a reconciliation pass) inside its page's
+   * transaction, so what it writes (an upsert for each CRM of the pair) commits or rolls back with
+   * the lead itself.
    */
   onStored?: (repos: Repositories, saved: SavedLead, adapted: AdaptedReferral, now: Date) => Promise<void>;
   /** Called after each page is durable (progress, tests). */
@@ -147,7 +148,9 @@ async function storeReferrals(repos: Repositories, options: PullLeadsOptions, it
         details: { state: adapted.lead.state, status: adapted.remote.status, substatus: adapted.remote.substatus, eTag: adapted.lead.eTag },
       });
     }
-    await options.onStored?.(repos, saved, adapted, now);
+    // An unchanged lead had its effects queued when it was stored; a reconciliation pass maps every
+    // lead again (a mapping edited since, an effect dropped by hand).
+    if (saved.outcome !== "unchanged" || cause === "reconciliation") await options.onStored?.(repos, saved, adapted, now);
   }
   return tally;
 }

@@ -58,7 +58,7 @@ describe("a 2,000-lead run with faults in every sandbox", () => {
         }
       };
       const round = async (index: number, simulate: boolean) => {
-        clock.advance(5 * 60_000);
+        clock.advance(10 * 60_000);
         await attempt("webhooks", () => pc.deliverWebhooks());
         await daemon.webhooks?.settle();
         await attempt("pull", () => daemon.pullNow());
@@ -70,7 +70,7 @@ describe("a 2,000-lead run with faults in every sandbox", () => {
       };
 
       faults(true);
-      for (let i = 0; i < 12; i += 1) await round(i, true);
+      for (let i = 0; i < 8; i += 1) await round(i, true);
       faults(false);
       // Quiet: no seller acts, every retry comes due, until a whole round changes nothing.
       for (let i = 0; i < 40; i += 1) {
