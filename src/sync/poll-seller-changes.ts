@@ -31,11 +31,20 @@ export interface OutboundPair extends PairTarget {
   debounceMs: number;
 }
 
+/**
+ * How far before its cursor each poll of a timestamp-cursored feed starts again: a save committed
+ * with a stamp just before a record already read would otherwise be skipped. Re-read edits already
+ * recorded are recognised and dropped.
+ */
+export const SELLER_FEED_OVERLAP_MS = 60_000;
+
 export interface SellerChangesReport {
   pages: number;
   changes: number;
   queued: number;
   echoes: number;
+  /** Edits read again in the overlap window, already recorded. */
+  repeats: number;
   /** Records carrying a referral id this account does not have (another account's, or typed by hand). */
   unknown: number;
 }
@@ -53,7 +62,7 @@ export function sellerCursorKey(pair: string, object: string): { scope: string; 
 export async function pollSellerChanges(options: { pair: OutboundPair; store: Store; clock: Clock; logger: Logger }): Promise<SellerChangesReport> {
   const { pair, store } = options;
   const log = componentLogger(options.logger, "seller-changes", { pair: pair.pair });
-  const report: SellerChangesReport = { pages: 0, changes: 0, queued: 0, echoes: 0, unknown: 0 };
+  const report: SellerChangesReport = { pages: 0, changes: 0, queued: 0, echoes: 0, repeats: 0, unknown: 0 };
   const inbound = pair.mapping.inboundTarget();
   const fields = pair.mapping.readBackFields();
   if (!inbound || fields.length === 0) return report;
@@ -64,18 +73,23 @@ export async function pollSellerChanges(options: { pair: OutboundPair; store: St
     object: inbound.object,
     externalIdField: inbound.externalIdField,
     fields,
-    ...(stored ? { cursor: stored.value } : {}),
+    ...(stored ? { cursor: overlapped(stored.value) } : {}),
     lastPushed: (referralId) => pushed.get(referralId),
   });
+  let latest = stored?.value;
   for await (const page of feed) {
     const now = options.clock.now();
     await store.transaction(async (repos) => {
       for (const change of page.changes) {
         const outcome = await recordChange(repos, pair, inbound.name, change, now);
         report[outcome] += 1;
-        if (outcome !== "unknown") report.changes += 1;
+        if (outcome !== "unknown" && outcome !== "repeats") report.changes += 1;
       }
-      await repos.cursors.save(key.scope, key.name, page.cursor, now);
+      // A page inside the overlap window must not move the cursor back.
+      if (!latest || newer(page.cursor, latest)) {
+        await repos.cursors.save(key.scope, key.name, page.cursor, now);
+        latest = page.cursor;
+      }
     });
     report.pages += 1;
   }
@@ -83,7 +97,7 @@ export async function pollSellerChanges(options: { pair: OutboundPair; store: St
   return report;
 }
 
-async function recordChange(repos: Repositories, pair: OutboundPair, objectName: string, change: CrmChange, now: Date): Promise<"queued" | "echoes" | "unknown"> {
+async function recordChange(repos: Repositories, pair: OutboundPair, objectName: string, change: CrmChange, now: Date): Promise<"queued" | "echoes" | "repeats" | "unknown"> {
   const lead = change.externalId ? await repos.leads.findByReferralId(pair.account, change.externalId) : undefined;
   if (!lead) return "unknown";
   const link = await repos.crmLinks.reserve(lead.id, pair.pair, objectName, now);
@@ -94,6 +108,8 @@ async function recordChange(repos: Repositories, pair: OutboundPair, objectName:
     return "echoes";
   }
   const changedAt = crmTime(change.modifiedAt) ?? now;
+  const seen = link.sellerFields;
+  if (seen && link.sellerChangedAt?.getTime() === changedAt.getTime() && Object.keys(change.fields).every((field) => sameValue(change.fields[field], seen[field]))) return "repeats";
   await repos.crmLinks.recordSellerChange(link.id, change.fields, changedAt, now);
   const dueBy = deadlineOf(lead);
   await repos.outbox.enqueue(
@@ -121,6 +137,25 @@ async function recordChange(repos: Repositories, pair: OutboundPair, objectName:
   );
   await repos.events.append({ leadId: lead.id, pair: pair.pair, at: now, side: "crm", kind: "seller-change", cause: `edited in the CRM by ${change.modifiedBy}`, details: { fields: change.fields, at: change.modifiedAt } });
   return "queued";
+}
+
+/** The cursor moved back by the overlap; a server token (a Dataverse delta link) is used as it is. */
+function overlapped(cursor: ChangeCursor): ChangeCursor {
+  if (cursor.token && !cursor.token.startsWith("poll")) return cursor;
+  const at = crmTime(cursor.modstamp);
+  if (!at) return cursor;
+  const back = at.getTime() - SELLER_FEED_OVERLAP_MS;
+  // Each CRM's own stamp format: HubSpot epoch milliseconds, the others ISO.
+  const modstamp = /^\d+$/.test(cursor.modstamp) ? String(back) : new Date(back).toISOString();
+  return { ...cursor, modstamp, id: "" };
+}
+
+function newer(a: ChangeCursor, b: ChangeCursor): boolean {
+  const ta = crmTime(a.modstamp)?.getTime() ?? 0;
+  const tb = crmTime(b.modstamp)?.getTime() ?? 0;
+  if (ta !== tb) return ta > tb;
+  if (a.id !== b.id) return a.id > b.id;
+  return a.token !== b.token;
 }
 
 function deadlineOf(lead: LeadRecord): Date | undefined {

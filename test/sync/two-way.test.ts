@@ -3,6 +3,7 @@ import type { WireReferral } from "../../src/partner-center/wire.js";
 import { ManualClock } from "../../src/shared/clock.js";
 import type { CrmKind, TwoWayRig } from "../helpers/two-way.js";
 import { startTwoWay } from "../helpers/two-way.js";
+import { sellerUiFor } from "../../src/sandbox/seller-ui.js";
 
 const DEBOUNCE_MS = 30_000;
 
@@ -110,6 +111,20 @@ describe.each<CrmKind>(["salesforce", "hubspot", "dynamics"])("two-way sync thro
     const fixed = rig.seller.read(id);
     expect(fixed[rig.seller.error] ?? "").toBe("");
     expect(fixed[rig.seller.status]).toEqual(rig.seller.value("accepted"));
+  });
+
+  it("finds a seller's save stamped at the cursor's own time on a lower record id (the feed overlap)", async () => {
+    const [referral] = newLeads(1);
+    const referralId = referral?.id ?? "";
+    const id = await rig.recordOf(referralId);
+    // No clock advance: the save carries the stamp the change feed's cursor already stands on.
+    const sandbox = rig.daemon.crmSandbox("crm");
+    if (!sandbox) throw new Error("no sandbox");
+    await sellerUiFor(sandbox).save(id, { [rig.seller.status]: rig.seller.value("accepted") });
+    const polls = await rig.daemon.pollCrmsNow();
+    expect(polls.get("p")).toMatchObject({ queued: 1 });
+    // Read again inside the overlap window, it is recognised and not queued twice.
+    expect((await rig.daemon.pollCrmsNow()).get("p")).toMatchObject({ queued: 0 });
   });
 
   it("carries a Partner Center change to the CRM", async () => {
