@@ -69,7 +69,7 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
             const link = await repos.crmLinks.reserve(job.leadId, payload.pair, name, now);
             const sellerRecord = payload.readBack?.name === name ? payload.records.find((r) => r.name === name) : undefined;
             // What we wrote of the fields sellers change: the change feed compares against it to drop our echo.
-            const pushed = sellerRecord ? { ...link.lastPushedFields, ...pick(sellerRecord.fields, payload.readBack?.fields ?? []) } : undefined;
+            const pushed = sellerRecord ? { ...link.lastPushedFields, ...payload.readBack?.kept, ...pick(sellerRecord.fields, payload.readBack?.fields ?? []) } : undefined;
             await repos.crmLinks.confirmPush(link.id, id, payload.hash, now, pushed);
             if (sellerRecord && link.status !== "confirmed" && payload.account) {
               await enqueueExternalReference(repos, job.leadId, { account: payload.account, referralId: payload.referralId, pair: payload.pair, crmRecordId: id }, job.maxAttempts, now);

@@ -13,8 +13,12 @@ export interface CrmUpsertPayload {
   /** Hash of what the mapping produced, less the last-sync stamp; recorded on the links once written. */
   hash: string;
   records: QueuedRecord[];
-  /** The object sellers work in and the lifecycle fields read back from it (remembered as pushed, for echo checks). */
-  readBack?: { name: string; fields: string[] };
+  /**
+   * The object sellers work in and the lifecycle fields read back from it (remembered as pushed, for
+   * echo checks), with the seller's values this write leaves standing (they are what the record
+   * shows after it, so reading them back is not a new edit).
+   */
+  readBack?: { name: string; fields: string[]; kept?: Record<string, unknown> };
 }
 
 /** What a job carries of a mapped record: the rule descriptions stay with the mapping. */
@@ -40,7 +44,8 @@ export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, 
   const primary = ours.find((link) => link.crmObject === primaryName);
   const created = primary?.status === "confirmed";
   const source = mappingSource(adapted.referral as Record<string, unknown>, adapted.lead, now, primary?.syncError ? { error: primary.syncError } : {});
-  const result = target.mapping.outbound(source, { create: !created, crmNewer: sellerNewer(primary, saved.lead) });
+  const crmNewer = sellerNewer(primary, saved.lead);
+  const result = target.mapping.outbound(source, { create: !created, ...(crmNewer ? { crmNewer } : {}) });
   if (result.problems.length > 0) {
     await repos.events.append({ leadId: saved.lead.id, pair: target.pair, at: now, side: "daemon", kind: "mapping-refused", cause: result.problems.map((p) => p.message).join(" "), details: { problems: result.problems } });
     return false;
@@ -62,7 +67,7 @@ export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, 
         referralId: saved.lead.referralId,
         hash,
         records: result.records.map(({ produced: _produced, ...record }) => record),
-        ...(inbound && readBack.length > 0 ? { readBack: { name: inbound.name, fields: readBack } } : {}),
+        ...(inbound && readBack.length > 0 ? { readBack: { name: inbound.name, fields: readBack, ...(crmNewer && primary?.sellerFields ? { kept: keptValues(primary.sellerFields, crmNewer, readBack) } : {}) } } : {}),
       } satisfies CrmUpsertPayload,
       ...(saved.lead.acceptBy && saved.lead.state === "new" ? { dueBy: saved.lead.acceptBy } : saved.lead.actBy ? { dueBy: saved.lead.actBy } : {}),
       maxAttempts: target.maxAttempts,
@@ -79,9 +84,12 @@ export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, 
  */
 export function sellerNewer(link: CrmLink | undefined, lead: LeadRecord): Set<string> | undefined {
   if (!link?.sellerFields || !link.sellerChangedAt || link.sellerChangedAt <= lead.remoteUpdatedAt) return undefined;
-  const pushed = link.lastPushedFields ?? {};
-  const changed = Object.keys(link.sellerFields).filter((field) => JSON.stringify(link.sellerFields?.[field] ?? null) !== JSON.stringify(pushed[field] ?? null));
-  return changed.length > 0 ? new Set(changed) : undefined;
+  const fields = Object.keys(link.sellerFields);
+  return fields.length > 0 ? new Set(fields) : undefined;
+}
+
+function keptValues(sellerFields: Record<string, unknown>, kept: ReadonlySet<string>, readBack: string[]): Record<string, unknown> {
+  return Object.fromEntries(readBack.filter((field) => kept.has(field) && field in sellerFields).map((field) => [field, sellerFields[field]]));
 }
 
 /** The last-sync stamp changes every pass; leaving it out keeps an unchanged lead from being re-pushed. */
