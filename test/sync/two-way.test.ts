@@ -105,6 +105,13 @@ describe.each<CrmKind>(["salesforce", "hubspot", "dynamics"])("two-way sync thro
     expect(String(refused[rig.seller.error])).toMatch(/Qualify|Evaluate/);
     // The seller's value stays next to the reason; it is not silently overwritten.
     expect(refused[rig.seller.status]).toEqual(rig.seller.value("won"));
+    // Our write of the reason is not read back as a second attempt.
+    for (let i = 0; i < 2; i += 1) {
+      clock.advance(DEBOUNCE_MS + 1_000);
+      await rig.pass();
+    }
+    const lead = await rig.daemon.store.repos.leads.findByReferralId("pc", referralId);
+    expect((await rig.daemon.store.repos.events.timeline(lead?.id ?? 0)).filter((e) => e.kind === "push-refused")).toHaveLength(1);
 
     await sellerSaves(id, { [rig.seller.status]: rig.seller.value("accepted") });
     expect(rig.pc.referrals.get(referralId).substatus).toBe("Accepted");
