@@ -46,7 +46,9 @@ describe("a 2,000-lead run with faults in every sandbox", () => {
       const faults = (on: boolean) => {
         Object.assign(pc.faults, on ? { throttleRate: 0.05, errorRate: 0.05, latencyMs: 1, webhookDropRate: 0.3, retryAfterSeconds: 1 } : { throttleRate: 0, errorRate: 0, latencyMs: 0, webhookDropRate: 0 });
         for (const { sandbox } of uis) {
-          if (sandbox instanceof SalesforceSandbox || sandbox instanceof HubSpotSandbox || sandbox instanceof DataverseSandbox) Object.assign(sandbox.faults, { errorRate: on ? 0.05 : 0, latencyMs: on ? 1 : 0 });
+          if (sandbox instanceof SalesforceSandbox) Object.assign(sandbox.faults, { errorRate: on ? 0.05 : 0, latencyMs: on ? 1 : 0 });
+          // HubSpot and Dataverse answer bursts with 429s (Salesforce's limit is a daily 403 instead).
+          if (sandbox instanceof HubSpotSandbox || sandbox instanceof DataverseSandbox) Object.assign(sandbox.faults, { errorRate: on ? 0.05 : 0, throttleRate: on ? 0.05 : 0, latencyMs: on ? 1 : 0 });
         }
       };
       const errors: string[] = [];
@@ -88,6 +90,7 @@ describe("a 2,000-lead run with faults in every sandbox", () => {
       expect(byState.dead ?? {}).toEqual({});
       // The faults really happened, and the sellers really worked leads through them.
       expect(pc.stats.throttled + pc.stats.failed).toBeGreaterThan(0);
+      for (const { sandbox } of uis) if (sandbox instanceof HubSpotSandbox || sandbox instanceof DataverseSandbox) expect(sandbox.stats.throttled).toBeGreaterThan(0);
       expect(pc.webhooks.stats.droppedByFault).toBeGreaterThan(0);
       expect(errors.length).toBeGreaterThan(0);
       expect(Object.values(sellers.counts).reduce((a, b) => a + b, 0)).toBeGreaterThan(50);

@@ -87,6 +87,8 @@ export interface DataverseFaults {
   latencyMs: number;
   /** Share of requests answered 503. */
   errorRate: number;
+  /** Share of requests answered 429 (service protection) with Retry-After. */
+  throttleRate: number;
 }
 
 /** Service protection: concurrent requests per user. */
@@ -124,7 +126,7 @@ export class DataverseSandbox {
     this.#limit = options.requestLimit ?? 6_000;
     this.#windowMs = options.windowMs ?? 300_000;
     this.#changeTracking = options.changeTracking ?? true;
-    this.faults = { latencyMs: 0, errorRate: 0, ...options.faults };
+    this.faults = { latencyMs: 0, errorRate: 0, throttleRate: 0, ...options.faults };
     this.entra = entra;
     this.app = entra.registerApp();
     this.applicationUserId = this.#random.uuid();
@@ -198,6 +200,10 @@ export class DataverseSandbox {
   async #serve(req: IncomingMessage, res: ServerResponse, caller: string): Promise<void> {
     if (this.faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.faults.latencyMs));
     if (this.#random.chance(this.faults.errorRate)) throw new DataverseError(503, "0x80040216", "The service is temporarily unavailable.");
+    if (this.#random.chance(this.faults.throttleRate)) {
+      this.stats.throttled += 1;
+      throw new DataverseError(429, "0x80072322", `Number of requests exceeded the limit of ${this.#limit} over time window of ${this.#windowMs / 1000} seconds.`, { "Retry-After": "1" });
+    }
     const url = new URL(req.url ?? "/", this.#url);
     const path = url.pathname.replace(/^\/api\/data\/v9\.2/, "");
     this.stats.requests += 1;

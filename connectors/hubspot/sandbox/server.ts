@@ -42,6 +42,8 @@ interface Caller {
 export interface HubSpotFaults {
   latencyMs: number;
   errorRate: number;
+  /** Share of requests answered 429 as if the rolling window were full (a burst from another app). */
+  throttleRate: number;
 }
 
 export interface HubSpotSandboxOptions {
@@ -106,7 +108,7 @@ export class HubSpotSandbox {
     this.#random = new SeededRandom(options.seed ?? "hubspot");
     this.#rateLimit = options.rateLimit ?? 190;
     this.#rateWindowMs = options.rateWindowMs ?? 10_000;
-    this.faults = { latencyMs: 0, errorRate: 0, ...options.faults };
+    this.faults = { latencyMs: 0, errorRate: 0, throttleRate: 0, ...options.faults };
     this.appToken = `pat-na1-${this.#random.uuid()}`;
     this.sellerToken = `user-${this.#random.uuid()}`;
     this.#tokens.set(this.appToken, { kind: "app", appId: this.appId });
@@ -171,6 +173,10 @@ export class HubSpotSandbox {
       this.stats.byRoute[route] = (this.stats.byRoute[route] ?? 0) + 1;
       if (this.faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.faults.latencyMs));
       if (this.#random.chance(this.faults.errorRate)) throw new HubSpotError(502, "BAD_GATEWAY", "Bad gateway", {}, rate);
+      if (this.#random.chance(this.faults.throttleRate)) {
+        this.stats.throttled += 1;
+        throw new HubSpotError(429, "RATE_LIMITS", "You have reached your ten_secondly_rolling limit.", { errorType: "RATE_LIMIT", policyName: "TEN_SECONDLY_ROLLING" }, { ...rate, "X-HubSpot-RateLimit-Remaining": "0" });
+      }
       const body = req.method === "GET" ? {} : ((JSON.parse((await readBody(req)) || "{}") as Record<string, unknown>) ?? {});
       const [status, payload] = this.#route(req.method ?? "GET", url, body, caller);
       const text = JSON.stringify(payload);
