@@ -25,8 +25,6 @@ export interface DemoOptions {
   write: (line: string, final: boolean, summary: DemoSummary) => void;
   /** Resolves when the user asks to stop (Ctrl-C). */
   stopRequested: Promise<string>;
-  /** Real-time timers (injected so the demo's own test can drive them). */
-  setInterval?: (fn: () => void, ms: number) => NodeJS.Timeout;
 }
 
 export interface DemoSummary {
@@ -50,7 +48,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const clock = new WarpClock();
   const daemon = new Daemon({ config, logger: options.logger, clock, cwd: options.cwd });
   await daemon.start();
-  const every = options.setInterval ?? setInterval;
   const timers: NodeJS.Timeout[] = [];
   const crms: SellerUi[] = [];
   for (const name of new Set(config.pairs.map((p) => p.crm))) {
@@ -73,16 +70,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   };
   if (options.dayEveryMs > 0) {
     timers.push(
-      every(() => {
+      setInterval(() => {
         clock.jump(DAY_MS - options.dayEveryMs);
         // Microsoft sellers keep sending leads.
         for (const account of accounts) daemon.partnerCenter(account).sandbox?.generate(2, { acceptedShare: 0, spreadDays: 0 });
       }, options.dayEveryMs),
     );
   }
-  timers.push(every(tick(() => simulator.tick()), 1_000));
+  timers.push(setInterval(tick(() => simulator.tick()), 1_000));
   timers.push(
-    every(
+    setInterval(
       tick(async () => {
         const now = await summarise();
         options.write(line(now), false, now);
