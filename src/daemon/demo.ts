@@ -128,7 +128,7 @@ async function summary(daemon: Daemon, clock: WarpClock, startedAt: number, acco
   const sum = (byTarget: Record<string, number> | undefined) => Object.values(byTarget ?? {}).reduce((a, b) => a + b, 0);
   const httpUrl = daemon.httpUrl;
   return {
-    day: Math.floor((clock.now().getTime() - startedAt) / DAY_MS),
+    day: Math.round((clock.now().getTime() - startedAt) / DAY_MS),
     partnerCenter,
     store: await daemon.store.repos.leads.countByState(),
     crms: Object.fromEntries(crms.map((ui) => [ui.crm, ui.records().length])),
