@@ -209,6 +209,12 @@ export const configSchema = z
         targets: z.record(z.string().regex(/^(partner-center|crm:[a-z0-9-]+|notify:[a-z0-9-]+)$/, "use partner-center, crm:<name> or notify:<channel>"), targetSettings).default({}),
       })
       .prefault({}),
+    deadlines: z
+      .strictObject({
+        /** How often open leads are checked against accept-by and act-by (cron; default every minute). */
+        sweep: cron("* * * * *"),
+      })
+      .prefault({}),
     sandbox: z
       .strictObject({
         /** Start the local Partner Center and CRM sandboxes and point every `mode: sandbox` account at them. */

@@ -23,6 +23,8 @@ import { pcPushHandler } from "../sync/pc-push-handler.js";
 import type { OutboundPair, SellerChangesReport } from "../sync/poll-seller-changes.js";
 import { PARTNER_CENTER_TARGET, PC_PUSH } from "../sync/poll-seller-changes.js";
 import type { PullReport } from "../sync/pull-leads.js";
+import type { SweepReport } from "../sync/deadline-sweep.js";
+import { sweepDeadlines } from "../sync/deadline-sweep.js";
 import type { CrmSandbox, OpenedConnector } from "./crm-connectors.js";
 import { openCrmConnector } from "./crm-connectors.js";
 import { outboxTargets } from "./outbox-targets.js";
@@ -173,6 +175,13 @@ export class Daemon {
     return reports;
   }
 
+  /** Closes every lead whose deadline has passed (what the sweep schedule runs). */
+  async sweepNow(): Promise<SweepReport> {
+    const report = await sweepDeadlines({ store: this.store, clock: this.#clock, logger: this.#root, pairs: (account) => this.#pairTargets(account) });
+    if (report.expired + report.lapsed > 0) this.#worker?.wake();
+    return report;
+  }
+
   /** A verified webhook named a referral: store it at once (the poll follows as usual). */
   async hint(account: string, referralId: string): Promise<PullReport> {
     const inbound = this.#inbound;
@@ -249,6 +258,11 @@ export class Daemon {
       worker.start();
       this.#schedulePulls(this.#inbound);
       this.#scheduleCrmPolls(this.#outbound);
+      this.#tasks.push(
+        schedule(this.#config.deadlines.sweep, () => {
+          this.sweepNow().catch((error: unknown) => this.#log.error({ err: error }, "deadline sweep failed; the next sweep retries"));
+        }, { name: "deadline-sweep", noOverlap: true }),
+      );
     }
     this.#startedAt = this.#clock.now();
     this.#state = "running";

@@ -105,6 +105,7 @@ export function demoConfig(config: Config, cwd: string): Config {
   return {
     ...config,
     store: { ...config.store, url: `sqlite:${DEMO_STORE}` },
+    deadlines: { ...config.deadlines, sweep: "*/2 * * * * *" },
     pairs: config.pairs.map((pair) => ({
       ...pair,
       acceptAs: pair.acceptAs ?? { firstName: "Ana", lastName: "Demo", email: "ana.demo@partner.example" },

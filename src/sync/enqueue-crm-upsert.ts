@@ -1,3 +1,4 @@
+import { isTerminal } from "../domain/index.js";
 import type { AdaptedReferral } from "../partner-center/adapter.js";
 import type { CompiledMapping, MappedRecord } from "../mapping/index.js";
 import { mappingSource } from "../mapping/index.js";
@@ -43,7 +44,8 @@ export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, 
   const primaryName = inbound?.name ?? target.mapping.describeObjects()[0]?.name ?? "";
   const primary = ours.find((link) => link.crmObject === primaryName);
   const created = primary?.status === "confirmed";
-  const source = mappingSource(adapted.referral as Record<string, unknown>, adapted.lead, now, primary?.syncError ? { error: primary.syncError } : {});
+  const view = withLocalClose(saved.lead, adapted);
+  const source = mappingSource(view.referral as Record<string, unknown>, view.lead, now, primary?.syncError ? { error: primary.syncError } : {});
   const crmNewer = sellerNewer(primary, saved.lead);
   const result = target.mapping.outbound(source, { create: !created, ...(crmNewer ? { crmNewer } : {}) });
   if (result.problems.length > 0) {
@@ -76,6 +78,18 @@ export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, 
   );
   await repos.events.append({ leadId: saved.lead.id, pair: target.pair, at: now, side: "daemon", kind: "crm-upsert-queued", cause: cause ?? (created ? "lead changed in Partner Center" : "new lead"), details: { records: result.records.map((r) => `${r.object}:${r.externalId}`) } });
   return true;
+}
+
+/**
+ * The lead as the CRM should show it: a lead the daemon closed at its deadline shows that close
+ * (expired, or lost "closed by the 60-day rule") until Partner Center closes it too.
+ */
+export function withLocalClose(lead: LeadRecord, adapted: AdaptedReferral): AdaptedReferral {
+  if (!lead.closedLocallyAt || isTerminal(adapted.lead.state)) return adapted;
+  return {
+    ...adapted,
+    lead: { ...adapted.lead, state: lead.state, closedAt: lead.closedLocallyAt, ...(lead.localCloseReason ? { closeReason: lead.localCloseReason } : {}) },
+  };
 }
 
 /**

@@ -5,6 +5,7 @@ import type { ReferralClient } from "../partner-center/client.js";
 import type { WireReferral } from "../partner-center/wire.js";
 import { JOINT_PLANNING } from "../partner-center/wire.js";
 import type { Clock } from "../shared/clock.js";
+import { isTerminal } from "../domain/index.js";
 import { isCosellError } from "../shared/errors.js";
 import type { AdaptedReferral } from "../partner-center/adapter.js";
 import type { Repositories, SavedLead, Store } from "../store/index.js";
@@ -138,6 +139,13 @@ async function storeReferrals(repos: Repositories, options: PullLeadsOptions, it
     }
     const saved = await repos.leads.save(leadInputFrom(options.account, adapted), now);
     tally[saved.outcome] += 1;
+    if (saved.localClose && isTerminal(adapted.lead.state)) {
+      // Partner Center closed a lead we had closed at its deadline: the same answer, or it corrects ours.
+      const agreed = adapted.lead.state === saved.localClose.state;
+      const cause = `closed here as ${saved.localClose.state}${saved.localClose.reason ? ` (${saved.localClose.reason})` : ""}; Partner Center says ${adapted.lead.state}`;
+      if (!agreed) componentLogger(options.logger, "pull").warn({ referralId: saved.lead.referralId, local: saved.localClose.state, partnerCenter: adapted.lead.state }, "Partner Center disagrees with a local close; its answer is kept");
+      await repos.events.append({ leadId: saved.lead.id, at: now, side: "partner-center", kind: agreed ? "local-close-confirmed" : "local-close-corrected", cause, details: { local: saved.localClose.state, partnerCenter: adapted.lead.state } });
+    }
     if (saved.outcome !== "unchanged") {
       await repos.events.append({
         leadId: saved.lead.id,

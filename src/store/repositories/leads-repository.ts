@@ -29,11 +29,14 @@ export interface LeadRecord {
   actBy?: Date;
   contentHash: string;
   raw: unknown;
+  /** Set when the daemon closed the lead itself because a deadline passed. */
+  closedLocallyAt?: Date;
+  localCloseReason?: string;
   createdAt: Date;
   updatedAt: Date;
 }
 
-export type LeadInput = Omit<LeadRecord, "id" | "createdAt" | "updatedAt">;
+export type LeadInput = Omit<LeadRecord, "id" | "createdAt" | "updatedAt" | "closedLocallyAt" | "localCloseReason">;
 
 export type SaveOutcome = "created" | "updated" | "unchanged";
 
@@ -42,6 +45,8 @@ export interface SavedLead {
   outcome: SaveOutcome;
   /** The content hash before this save, to decide whether mapped payloads need pushing. */
   previousHash?: string;
+  /** The stored state before this save, when the daemon had closed the lead itself. */
+  localClose?: { state: LeadState; at: Date; reason?: string };
 }
 
 export interface DueLead {
@@ -71,12 +76,28 @@ export class LeadsRepository {
     if (existing.contentHash === input.contentHash && existing.eTag === input.eTag) {
       return { lead: existing, outcome: "unchanged", previousHash: existing.contentHash };
     }
-    await this.db("leads").where({ id: existing.id }).update({ ...toRow(input), updated_at: now });
+    const localClose = existing.closedLocallyAt ? { state: existing.state, at: existing.closedLocallyAt, ...(existing.localCloseReason ? { reason: existing.localCloseReason } : {}) } : undefined;
+    // A lead we closed stays closed until Partner Center closes it too (its own answer then wins).
+    const keepLocal = localClose !== undefined && !TERMINAL_STATES.has(input.state);
+    const state = keepLocal ? existing.state : input.state;
+    await this.db("leads")
+      .where({ id: existing.id })
+      .update({ ...toRow(input), state, ...(keepLocal ? {} : { closed_locally_at: null, local_close_reason: null }), updated_at: now });
     return {
-      lead: { ...input, id: existing.id, createdAt: existing.createdAt, updatedAt: now },
+      lead: { ...input, state, id: existing.id, createdAt: existing.createdAt, updatedAt: now, ...(keepLocal ? { closedLocallyAt: existing.closedLocallyAt, ...(existing.localCloseReason ? { localCloseReason: existing.localCloseReason } : {}) } : {}) },
       outcome: "updated",
       previousHash: existing.contentHash,
+      ...(localClose ? { localClose } : {}),
     };
+  }
+
+  /** The daemon closes a lead whose deadline passed: expired at accept-by, lost at act-by. */
+  async closeLocally(id: number, state: "expired" | "lost", reason: string, now: Date): Promise<boolean> {
+    const changed = await this.db("leads")
+      .where({ id })
+      .whereNotIn("state", [...TERMINAL_STATES])
+      .update({ state, closed_locally_at: now, local_close_reason: reason, updated_at: now });
+    return changed > 0;
   }
 
   async findById(id: number): Promise<LeadRecord | undefined> {
@@ -186,6 +207,8 @@ function fromRow(row: Row): LeadRecord {
     actBy: toOptionalDate(row.act_by),
     contentHash: String(row.content_hash),
     raw: parseJson(row.raw),
+    ...(row.closed_locally_at ? { closedLocallyAt: toDate(row.closed_locally_at) } : {}),
+    ...(row.local_close_reason ? { localCloseReason: String(row.local_close_reason) } : {}),
     createdAt: toDate(row.created_at),
     updatedAt: toDate(row.updated_at),
   };
