@@ -3,6 +3,7 @@ import { isCosellError, toCosellError } from "../shared/errors.js";
 import { registerConfigCheck } from "./commands/config-check.js";
 import { registerCrmCommands } from "./commands/crm.js";
 import { registerDbMigrate } from "./commands/db-migrate.js";
+import { registerDeadlinesCommand } from "./commands/deadlines.js";
 import { registerLeadsCommands } from "./commands/leads.js";
 import { registerMappingCommands } from "./commands/mapping.js";
 import { registerOutboxCommands } from "./commands/outbox.js";
@@ -48,6 +49,7 @@ export function buildProgram(io: CliIo): Command {
   registerWebhookCommands(program, io);
   registerOutboxCommands(program, io);
   registerLeadsCommands(program, io);
+  registerDeadlinesCommand(program, io);
   registerSync(program, io);
   registerMappingCommands(program, io);
   registerCrmCommands(program, io);
