@@ -15,6 +15,11 @@ const cron = (fallback: string) =>
     })
     .default(fallback);
 
+/** One duration value (no default), parsed to milliseconds. */
+const durationValue = z
+  .union([z.number().int().min(1), z.string().regex(DURATION_PATTERN, 'write a duration like "4h" or "7d"')])
+  .transform((value) => (typeof value === "number" ? value : (parseDuration(value) ?? 0)));
+
 /** A duration as milliseconds or text like "30s", "15m", "24h", "7d"; parsed to milliseconds. */
 const duration = (fallback: string) =>
   z
@@ -213,6 +218,10 @@ export const configSchema = z
       .strictObject({
         /** How often open leads are checked against accept-by and act-by (cron; default every minute). */
         sweep: cron("* * * * *"),
+        /** Reminders before each deadline, each sent once. */
+        reminders: z.array(durationValue).min(1).prefault(["7d", "3d", "1d", "4h"]),
+        /** Who is reminded about a lead without an owner (the referrals admin). */
+        admin: z.email().optional(),
       })
       .prefault({}),
     sandbox: z

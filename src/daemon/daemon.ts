@@ -177,7 +177,8 @@ export class Daemon {
 
   /** Closes every lead whose deadline has passed (what the sweep schedule runs). */
   async sweepNow(): Promise<SweepReport> {
-    const report = await sweepDeadlines({ store: this.store, clock: this.#clock, logger: this.#root, pairs: (account) => this.#pairTargets(account) });
+    const { reminders, admin } = this.#config.deadlines;
+    const report = await sweepDeadlines({ store: this.store, clock: this.#clock, logger: this.#root, pairs: (account) => this.#pairTargets(account), reminderLeadTimesMs: reminders, ...(admin ? { admin } : {}) });
     if (report.expired + report.lapsed > 0) this.#worker?.wake();
     return report;
   }

@@ -68,3 +68,20 @@ export function urgency(lead: LifecycleSnapshot, now: Date, thresholds = URGENCY
             : "normal";
   return { level, deadline, remainingMs, rank: RANKS[level] };
 }
+
+/** Reminder lead times before each deadline, by default: 7 days, 3 days, 1 day, 4 hours. */
+export const DEFAULT_REMINDER_LEAD_TIMES_MS: readonly number[] = [7 * DAY_MS, 3 * DAY_MS, DAY_MS, 4 * HOUR_MS];
+
+export interface ReminderDue {
+  leadTimeMs: number;
+  /** Only the reminder nearest the deadline is sent; earlier ones crossed at the same time (the daemon was down) are skipped. */
+  outcome: "sent" | "skipped";
+}
+
+/** The reminders of `deadline` whose time has come at `now` and whose deadline has not passed. */
+export function remindersDue(deadline: Deadline, leadTimesMs: readonly number[], now: Date): ReminderDue[] {
+  const left = deadline.at.getTime() - now.getTime();
+  if (left <= 0) return [];
+  const crossed = [...new Set(leadTimesMs)].filter((leadTime) => left <= leadTime).sort((a, b) => a - b);
+  return crossed.map((leadTimeMs, index) => ({ leadTimeMs, outcome: index === 0 ? "sent" : "skipped" }));
+}

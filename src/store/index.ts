@@ -7,3 +7,4 @@ export type { CrmLink } from "./repositories/crm-links-repository.js";
 export type { StoredCursor } from "./repositories/cursors-repository.js";
 export type { LeadEvent, NewLeadEvent, EventSide } from "./repositories/lead-events-repository.js";
 export type { EnqueueResult, FailureListQuery, JobState, LeaseRequest, NewJob, OutboxJob, OutboxStats, Settlement } from "./repositories/outbox-repository.js";
+export type { ReminderRecord } from "./repositories/reminders-repository.js";

@@ -9,6 +9,7 @@ import { CursorsRepository } from "./repositories/cursors-repository.js";
 import { LeadEventsRepository } from "./repositories/lead-events-repository.js";
 import { LeadsRepository } from "./repositories/leads-repository.js";
 import { OutboxRepository } from "./repositories/outbox-repository.js";
+import { RemindersRepository } from "./repositories/reminders-repository.js";
 
 export interface Repositories {
   leads: LeadsRepository;
@@ -16,6 +17,7 @@ export interface Repositories {
   cursors: CursorsRepository;
   events: LeadEventsRepository;
   outbox: OutboxRepository;
+  reminders: RemindersRepository;
 }
 
 function repositories(db: Knex | Knex.Transaction, kind: StoreKind): Repositories {
@@ -25,6 +27,7 @@ function repositories(db: Knex | Knex.Transaction, kind: StoreKind): Repositorie
     cursors: new CursorsRepository(db),
     events: new LeadEventsRepository(db),
     outbox: new OutboxRepository(db, kind),
+    reminders: new RemindersRepository(db),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from "../log/logger.js";
 import { componentLogger } from "../log/logger.js";
+import { DEFAULT_REMINDER_LEAD_TIMES_MS, remindersDue } from "../domain/index.js";
 import { adaptReferral } from "../partner-center/adapter.js";
 import type { Clock } from "../shared/clock.js";
 import type { Store } from "../store/index.js";
@@ -12,6 +13,20 @@ export const LAPSED_REASON = "closed by the 60-day rule";
 export interface SweepReport {
   expired: number;
   lapsed: number;
+  /** Reminders sent in this sweep (recorded, on the timeline, logged). */
+  reminded: number;
+}
+
+export interface SweepOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  pairs: (account: string) => PairTarget[];
+  /** Reminder lead times before each deadline (milliseconds). */
+  reminderLeadTimesMs?: readonly number[];
+  /** Who hears about a lead without an owner. */
+  admin?: string;
+  batch?: number;
 }
 
 /**
@@ -20,9 +35,9 @@ export interface SweepReport {
  * the CRM writes that show it commit together; Partner Center's own answer later confirms or
  * corrects it (see the pull). No push is planned for a closed lead: the rules refuse it.
  */
-export async function sweepDeadlines(options: { store: Store; clock: Clock; logger: Logger; pairs: (account: string) => PairTarget[]; batch?: number }): Promise<SweepReport> {
+export async function sweepDeadlines(options: SweepOptions): Promise<SweepReport> {
   const log = componentLogger(options.logger, "deadlines");
-  const report: SweepReport = { expired: 0, lapsed: 0 };
+  const report: SweepReport = { expired: 0, lapsed: 0, reminded: 0 };
   for (;;) {
     const now = options.clock.now();
     const due = await options.store.repos.leads.listDueBy(now, options.batch ?? 200);
@@ -44,5 +59,44 @@ export async function sweepDeadlines(options: { store: Store; clock: Clock; logg
     if (report.expired + report.lapsed === before) break;
   }
   if (report.expired + report.lapsed > 0) log.info({ ...report }, "deadlines passed; leads closed locally");
+  report.reminded = await remind(options, log);
   return report;
+}
+
+/** How many leads one reminder pass looks at; the rest wait for the next sweep (a minute). */
+const REMINDER_PAGE = 5_000;
+
+/**
+ * Each reminder once: the nearest lead time crossed is sent, earlier ones crossed at the same moment
+ * (the daemon was down) are recorded as skipped. A lead accepted before its accept reminder came
+ * has an act deadline now, so the accept reminders never fire.
+ */
+async function remind(options: SweepOptions, log: Logger): Promise<number> {
+  const leadTimes = options.reminderLeadTimesMs ?? DEFAULT_REMINDER_LEAD_TIMES_MS;
+  const now = options.clock.now();
+  const horizon = new Date(now.getTime() + Math.max(...leadTimes));
+  const due = await options.store.repos.leads.listDueBy(horizon, REMINDER_PAGE);
+  let sent = 0;
+  for (const { lead, deadline, at } of due) {
+    const reminders = remindersDue({ kind: deadline, at }, leadTimes, now);
+    if (reminders.length === 0) continue;
+    await options.store.transaction(async (repos) => {
+      for (const reminder of reminders) {
+        const recorded = await repos.reminders.record({ leadId: lead.id, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs, outcome: reminder.outcome }, now);
+        if (!recorded || reminder.outcome !== "sent") continue;
+        sent += 1;
+        const to = lead.ownerEmail ?? options.admin ?? "unassigned";
+        const cause = `${deadline === "accept" ? "accept" : "act"} by ${at.toISOString()}: ${describeLeadTime(reminder.leadTimeMs)} left`;
+        await repos.events.append({ leadId: lead.id, at: now, side: "daemon", kind: "reminder", cause, details: { deadline, at: at.toISOString(), leadTimeMs: reminder.leadTimeMs, to } });
+        log.info({ referralId: lead.referralId, deadline, at: at.toISOString(), leadTime: describeLeadTime(reminder.leadTimeMs), to }, "deadline reminder");
+      }
+    });
+  }
+  return sent;
+}
+
+function describeLeadTime(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} day${ms === 86_400_000 ? "" : "s"}`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} hour${ms === 3_600_000 ? "" : "s"}`;
+  return `${Math.round(ms / 60_000)} minutes`;
 }

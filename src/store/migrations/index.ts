@@ -3,6 +3,7 @@ import * as initial from "./001-initial.js";
 import * as outbox from "./002-outbox.js";
 import * as crmLinkSyncState from "./003-crm-link-sync-state.js";
 import * as localCloses from "./004-local-closes.js";
+import * as reminders from "./005-reminders.js";
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from compiled
@@ -13,6 +14,7 @@ const MIGRATIONS: ReadonlyArray<{ name: string; migration: Knex.Migration }> = [
   { name: "002-outbox", migration: outbox },
   { name: "003-crm-link-sync-state", migration: crmLinkSyncState },
   { name: "004-local-closes", migration: localCloses },
+  { name: "005-reminders", migration: reminders },
 ];
 
 export const migrationSource: Knex.MigrationSource<{ name: string; migration: Knex.Migration }> = {
