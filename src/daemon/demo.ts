@@ -34,6 +34,7 @@ export interface DemoSummary {
   crms: Record<string, number>;
   sellers: Record<string, number>;
   pushes: { pushed: number; refused: number; echoesDropped: number };
+  deadlines: { reminders: number; closedLocally: number };
   outbox: { pending: number; dead: number };
   httpUrl?: string;
 }
@@ -124,7 +125,7 @@ async function summary(daemon: Daemon, clock: WarpClock, startedAt: number, acco
       partnerCenter[key] = (partnerCenter[key] ?? 0) + 1;
     }
   }
-  const events = await daemon.store.repos.events.countByKind(["pc-pushed", "push-refused", "echo-dropped"]);
+  const events = await daemon.store.repos.events.countByKind(["pc-pushed", "push-refused", "echo-dropped", "reminder", "closed-locally"]);
   const stats = await daemon.store.repos.outbox.stats(clock.now());
   const sum = (byTarget: Record<string, number> | undefined) => Object.values(byTarget ?? {}).reduce((a, b) => a + b, 0);
   const httpUrl = daemon.httpUrl;
@@ -135,6 +136,7 @@ async function summary(daemon: Daemon, clock: WarpClock, startedAt: number, acco
     crms: Object.fromEntries(crms.map((ui) => [ui.crm, ui.records().length])),
     sellers: { ...simulator.counts },
     pushes: { pushed: events["pc-pushed"] ?? 0, refused: events["push-refused"] ?? 0, echoesDropped: events["echo-dropped"] ?? 0 },
+    deadlines: { reminders: events.reminder ?? 0, closedLocally: events["closed-locally"] ?? 0 },
     outbox: { pending: sum(stats.byState.pending), dead: sum(stats.byState.dead) },
     ...(httpUrl ? { httpUrl } : {}),
   };
@@ -143,5 +145,5 @@ async function summary(daemon: Daemon, clock: WarpClock, startedAt: number, acco
 function line(s: DemoSummary): string {
   const pc = Object.entries(s.partnerCenter).map(([k, v]) => `${v} ${k}`).join(", ");
   const crm = Object.entries(s.crms).map(([k, v]) => `${k} ${v}`).join(", ");
-  return `day ${s.day} | Partner Center: ${pc} | CRM records: ${crm} | seller changes pushed ${s.pushes.pushed}, refused ${s.pushes.refused} | outbox ${s.outbox.pending} pending, ${s.outbox.dead} dead`;
+  return `day ${s.day} | Partner Center: ${pc} | CRM records: ${crm} | seller changes pushed ${s.pushes.pushed}, refused ${s.pushes.refused} | reminders ${s.deadlines.reminders}, closed at deadline ${s.deadlines.closedLocally} | outbox ${s.outbox.pending} pending, ${s.outbox.dead} dead`;
 }
