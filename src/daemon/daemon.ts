@@ -37,6 +37,9 @@ import { WebhookReceiver } from "./webhook-receiver.js";
 import type { OpenedPartnerCenter } from "./partner-center-source.js";
 import { openPartnerCenter } from "./partner-center-source.js";
 
+/** Past this, the local clock is too far from Partner Center's for deadlines to be trusted. */
+export const MAX_CLOCK_SKEW_MS = 60_000;
+
 export type DaemonState = "idle" | "starting" | "running" | "stopping" | "stopped";
 
 export interface DaemonOptions {
@@ -383,6 +386,13 @@ export class Daemon {
       } catch {
         return true;
       }
+    });
+    const skews = [...this.#partnerCenters].map(([account, opened]) => ({ account, skewMs: opened.client.clockSkewMs }));
+    const skewed = skews.filter((s) => s.skewMs !== undefined && Math.abs(s.skewMs) > MAX_CLOCK_SKEW_MS);
+    checks.push({
+      name: "clock",
+      ok: skewed.length === 0,
+      ...(skewed.length > 0 ? { detail: `this machine's clock differs from Partner Center's by ${skewed.map((s) => `${Math.round((s.skewMs ?? 0) / 1000)} s (${s.account})`).join(", ")}; deadlines would fire at the wrong time — sync the clock (NTP)` } : {}),
     });
     checks.push({ name: "mappings", ok: missing.length === 0, ...(missing.length > 0 ? { detail: `not loaded: ${missing.map((p) => p.mapping).join(", ")}` } : {}) });
     return checks;

@@ -39,6 +39,11 @@ export class ReferralClient {
     this.#referralsUrl = `${options.baseUrl.replace(/\/+$/, "")}/referrals`;
   }
 
+  /** Partner Center's clock minus ours, from the last answer (see PartnerCenterHttp). */
+  get clockSkewMs(): number | undefined {
+    return this.#http.clockSkewMs;
+  }
+
   get referralsUrl(): string {
     return this.#referralsUrl;
   }

@@ -33,6 +33,22 @@ export class PartnerCenterHttp {
   readonly #tokens: TokenProvider;
   readonly #log: Logger;
   readonly #clock: Clock;
+  #skewMs: number | undefined;
+
+  /**
+   * Partner Center's clock minus this machine's, from the last answer's `Date` header (1 s
+   * resolution). Deadlines come from Partner Center's timestamps, so a skewed local clock would fire
+   * reminders and local closes at the wrong time; /readyz reports it. Measured against the real
+   * system clock, whatever clock the daemon's business time runs on.
+   */
+  get clockSkewMs(): number | undefined {
+    return this.#skewMs;
+  }
+
+  #observeDate(header: string | null): void {
+    const remote = header ? Date.parse(header) : Number.NaN;
+    if (!Number.isNaN(remote)) this.#skewMs = remote - systemClock.now().getTime();
+  }
   readonly #timeoutMs: number;
   readonly #correlationId: string | undefined;
   readonly #fetch: typeof fetch;
@@ -82,6 +98,7 @@ export class PartnerCenterHttp {
         throw new PartnerCenterError("PC_UNREACHABLE", { ...context, remoteMessage: (error as Error).message }, error);
       }
       const text = await response.text();
+      this.#observeDate(response.headers.get("date"));
       const requestId = response.headers.get("request-id") ?? undefined;
       const sent: Sent = { status: response.status, headers: response.headers, text, context: { ...context, status: response.status, ...(requestId ? { requestId } : {}) } };
       const elapsedMs = this.#clock.now().getTime() - started;

@@ -69,7 +69,9 @@ describe("daemon webhook receiver", () => {
     daemon = new Daemon({ config, logger: silentLogger(), clock: new ManualClock("2026-11-24T09:00:00Z") });
     await daemon.start();
     const url = daemon.httpUrl ?? "";
-    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { checks: Array<{ name: string; ok: boolean }> }).checks.map((c) => c.name)).toEqual(["daemon", "store", "clock", "mappings"]);
     // The start-up pull has run; the scheduled one is a minute away.
     await daemon.pullNow();
     const pc = daemon.partnerCenter("pc").sandbox;

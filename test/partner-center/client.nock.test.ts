@@ -173,4 +173,14 @@ describe("referral client wire shape", () => {
     for await (const page of client().listChanged()) pages.push(page);
     expect(pages[0]?.items.map((r) => r.id)).toEqual(["ok"]);
   });
+
+  it("measures Partner Center's clock against the real local clock from the Date header", async () => {
+    const ahead = new Date(Date.now() + 5 * 60_000).toUTCString();
+    nock(HOST).get("/v1.0/engagements/referrals/r-1").reply(200, referral("r-1"), { Date: ahead });
+    const c = client();
+    expect(c.clockSkewMs).toBeUndefined();
+    await c.get("r-1");
+    // The header has one-second resolution.
+    expect(Math.abs((c.clockSkewMs ?? 0) - 5 * 60_000)).toBeLessThan(2_000);
+  });
 });

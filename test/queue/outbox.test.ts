@@ -110,6 +110,22 @@ describeEachStore("outbox", (kind) => {
     expect(seen.at(-1)).toBe("later");
   });
 
+  it("puts an urgent push ahead of 1,000 routine jobs queued before it", async () => {
+    await store.transaction(async (repos) => {
+      for (let i = 0; i < 1_000; i += 1) await repos.outbox.enqueue(job({ payload: `routine-${i}`, coalesceKey: null }), clock.now());
+    });
+    clock.advance(1_000);
+    await enqueue({ payload: "accept-by-in-3-hours", coalesceKey: null, dueBy: new Date(clock.now().getTime() + 3 * HOUR) });
+    const seen: unknown[] = [];
+    const w = worker((jobs) => {
+      seen.push(...jobs.map((j) => j.payload));
+      return jobs.map(() => ({ ok: true }));
+    });
+    await w.runOnce(TARGET);
+    expect(seen[0]).toBe("accept-by-in-3-hours");
+    expect(seen).toHaveLength(10);
+  });
+
   it("backs off a retryable failure with jitter and honours Retry-After", async () => {
     const { id } = await enqueue();
     const w = worker(() => [{ ok: false, error: Object.assign(new CosellError("CRM_THROTTLED", "slow down", { retryable: true }), { retryAfterMs: 45_000 }) }]);
