@@ -104,6 +104,8 @@ export interface CrmConnector {
   upsert(request: UpsertRequest): Promise<UpsertResult[]>;
   /** Sellers' changes since the cursor, oldest first, our own writes left out. */
   changes(request: ChangesRequest): AsyncGenerator<ChangePage>;
+  /** A link a seller can open to the record, when the connector knows how to build one. */
+  recordUrl?(object: string, id: string): string | undefined;
   /** What the CRM last said about its limits, for the outbox pacer. */
   rateInfo(): RateInfo;
   close(): Promise<void>;

@@ -216,6 +216,10 @@ export class DynamicsConnector implements CrmConnector {
     return { ok: problems.length === 0, problems };
   }
 
+  recordUrl(object: string, id: string): string | undefined {
+    return `${this.#options.url.replace(/\/+$/, "")}/main.aspx?etn=${encodeURIComponent(object)}&id=${encodeURIComponent(id)}&pagetype=entityrecord`;
+  }
+
   rateInfo(): RateInfo {
     return { ...this.#rate };
   }

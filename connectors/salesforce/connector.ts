@@ -201,6 +201,11 @@ export class SalesforceConnector implements CrmConnector {
     return { ok: problems.length === 0, problems };
   }
 
+  recordUrl(object: string, id: string): string | undefined {
+    const instance = this.#conn?.instanceUrl;
+    return instance ? `${instance.replace(/\/+$/, "")}/lightning/r/${object}/${id}/view` : undefined;
+  }
+
   rateInfo(): RateInfo {
     const usage = this.#conn?.limitInfo?.apiUsage;
     const wait = this.#limitedUntil - this.#clock.now().getTime();

@@ -224,6 +224,19 @@ export const configSchema = z
         admin: z.email().optional(),
       })
       .prefault({}),
+    notify: z
+      .strictObject({
+        /** Reminder mail through Microsoft Graph (app credentials with Mail.Send). */
+        mail: z
+          .strictObject({
+            /** The mailbox reminders are sent from. */
+            sender: z.email(),
+            baseUrl: httpUrl.default("https://graph.microsoft.com/v1.0"),
+            auth: z.discriminatedUnion("mode", [entraClientCredentials, sandboxAuth]),
+          })
+          .optional(),
+      })
+      .prefault({}),
     sandbox: z
       .strictObject({
         /** Start the local Partner Center and CRM sandboxes and point every `mode: sandbox` account at them. */

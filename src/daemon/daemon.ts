@@ -8,6 +8,7 @@ import { CosellError } from "../shared/errors.js";
 import { MappingRegistry } from "../mapping/index.js";
 import type { JobHandler } from "../queue/types.js";
 import { OutboxWorker } from "../queue/worker.js";
+import type { Repositories } from "../store/index.js";
 import { redactUrl, Store } from "../store/index.js";
 import type { ScheduledTask } from "node-cron";
 import { schedule } from "node-cron";
@@ -34,6 +35,9 @@ import type { ReadinessCheck } from "../http/server.js";
 import { WebhookVerifier } from "../partner-center/webhook-verifier.js";
 import { readCaFile } from "./partner-center-access.js";
 import { WebhookReceiver } from "./webhook-receiver.js";
+import type { OpenedMail } from "./mail-channel.js";
+import { openMail } from "./mail-channel.js";
+import { MAIL_TARGET, NOTIFY_MAIL, reminderMailHandler } from "../sync/reminder-mail.js";
 import type { OpenedPartnerCenter } from "./partner-center-source.js";
 import { openPartnerCenter } from "./partner-center-source.js";
 
@@ -74,6 +78,7 @@ export class Daemon {
   #inbound: InboundSync | undefined;
   #outbound: OutboundSync | undefined;
   #http: HttpServer | undefined;
+  #mail: OpenedMail | undefined;
   #webhooks: WebhookReceiver | undefined;
   readonly #partnerCenters = new Map<string, OpenedPartnerCenter>();
   readonly #crms = new Map<string, OpenedConnector>();
@@ -140,6 +145,11 @@ export class Daemon {
     return this.#openedCrm(name).connector;
   }
 
+  /** The reminder mail channel (and its in-process Graph sandbox in sandbox mode), when configured. */
+  get mail(): OpenedMail | undefined {
+    return this.#mail;
+  }
+
   /** The in-process sandbox of a `mode: sandbox` CRM, if it is one. */
   crmSandbox(name: string): CrmSandbox | undefined {
     return this.#openedCrm(name).sandbox;
@@ -181,7 +191,8 @@ export class Daemon {
   /** Closes every lead whose deadline has passed (what the sweep schedule runs). */
   async sweepNow(): Promise<SweepReport> {
     const { reminders, admin } = this.#config.deadlines;
-    const report = await sweepDeadlines({ store: this.store, clock: this.#clock, logger: this.#root, pairs: (account) => this.#pairTargets(account), reminderLeadTimesMs: reminders, ...(admin ? { admin } : {}) });
+    const mail = this.#mail ? { maxAttempts: this.#config.outbox.maxAttempts, records: (repos: Repositories, leadId: number) => this.#recordUrls(repos, leadId) } : undefined;
+    const report = await sweepDeadlines({ store: this.store, clock: this.#clock, logger: this.#root, pairs: (account) => this.#pairTargets(account), reminderLeadTimesMs: reminders, ...(admin ? { admin } : {}), ...(mail ? { mail } : {}) });
     if (report.expired + report.lapsed > 0) this.#worker?.wake();
     return report;
   }
@@ -197,7 +208,7 @@ export class Daemon {
    * Runs the due jobs of each target (every CRM and Partner Center by default) until none is left
    * to lease (jobs backing off for later stay queued); returns how many ran per target.
    */
-  async drainOutbox(targets: string[] = [...[...this.#crms.keys()].map((name) => `crm:${name}`), PARTNER_CENTER_TARGET]): Promise<Record<string, number>> {
+  async drainOutbox(targets: string[] = [...[...this.#crms.keys()].map((name) => `crm:${name}`), PARTNER_CENTER_TARGET, ...(this.#mail ? [MAIL_TARGET] : [])]): Promise<Record<string, number>> {
     const ran: Record<string, number> = {};
     for (const target of targets) {
       ran[target] = 0;
@@ -236,6 +247,7 @@ export class Daemon {
       handlers: {
         [CRM_UPSERT]: crmUpsertByTarget({ connectors: new Map([...this.#crms].map(([name, opened]) => [`crm:${name}`, opened.connector])), store, clock: this.#clock }),
         [PC_PUSH]: pcPushHandler({ store, clock: this.#clock, logger: this.#root, accounts: this.#pushAccounts(), onQueued: () => this.#worker?.wake() }),
+        ...(this.#mail ? { [NOTIFY_MAIL]: reminderMailHandler(this.#mail.mail) } : {}),
         [PC_EXTERNAL_REFERENCE]: externalReferenceHandler({ store, clock: this.#clock, clients: new Map([...this.#partnerCenters].map(([name, opened]) => [name, opened.client])) }),
         ...this.#handlers,
       },
@@ -312,10 +324,27 @@ export class Daemon {
       const settings = this.#config.crms[name];
       if (settings) this.#crms.set(name, await openCrmConnector(name, settings, this.#root, this.#clock));
     }
+    const mail = this.#config.notify.mail;
+    if (mail) this.#mail = await openMail(mail, { logger: this.#root, clock: this.#clock, cwd: this.#cwd ?? process.cwd() });
+  }
+
+  /** Links to a lead's record in each CRM whose connector can build one (for reminder mail). */
+  async #recordUrls(repos: Repositories, leadId: number): Promise<Array<{ pair: string; url: string }>> {
+    // Inside the sweep's transaction: SQLite has one connection, so the transaction's own.
+    const links = await repos.crmLinks.forLead(leadId);
+    const urls: Array<{ pair: string; url: string }> = [];
+    for (const pair of this.#config.pairs.filter((p) => p.enabled)) {
+      const target = this.#pairTargets(pair.partnerCenter).find((t) => t.pair === pair.name)?.mapping.inboundTarget();
+      const link = links.find((l) => l.pair === pair.name && l.crmObject === target?.name && l.crmRecordId);
+      const url = link?.crmRecordId && target ? this.#crms.get(pair.crm)?.connector.recordUrl?.(target.object, link.crmRecordId) : undefined;
+      if (url) urls.push({ pair: pair.name, url });
+    }
+    return urls;
   }
 
   async #closeSystems(): Promise<void> {
-    const opened = [...this.#crms.values(), ...this.#partnerCenters.values()];
+    const opened = [...this.#crms.values(), ...this.#partnerCenters.values(), ...(this.#mail ? [this.#mail] : [])];
+    this.#mail = undefined;
     this.#crms.clear();
     this.#partnerCenters.clear();
     const results = await Promise.allSettled(opened.map((system) => system.close()));

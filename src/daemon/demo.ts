@@ -34,7 +34,7 @@ export interface DemoSummary {
   crms: Record<string, number>;
   sellers: Record<string, number>;
   pushes: { pushed: number; refused: number; echoesDropped: number };
-  deadlines: { reminders: number; closedLocally: number };
+  deadlines: { reminders: number; mailed: number; closedLocally: number };
   outbox: { pending: number; dead: number };
   httpUrl?: string;
 }
@@ -49,6 +49,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const clock = new WarpClock();
   const daemon = new Daemon({ config, logger: options.logger, clock, cwd: options.cwd });
   await daemon.start();
+  // The people reminders go to have mailboxes (and time zones) in the Graph sandbox.
+  const graph = daemon.mail?.sandbox;
+  if (graph) {
+    if (config.deadlines.admin) graph.addMailbox(config.deadlines.admin, "W. Europe Standard Time");
+    for (const pair of config.pairs) if (pair.acceptAs) graph.addMailbox(pair.acceptAs.email, "Pacific Standard Time");
+  }
   const timers: NodeJS.Timeout[] = [];
   const crms: SellerUi[] = [];
   for (const name of new Set(config.pairs.map((p) => p.crm))) {
@@ -136,7 +142,7 @@ async function summary(daemon: Daemon, clock: WarpClock, startedAt: number, acco
     crms: Object.fromEntries(crms.map((ui) => [ui.crm, ui.records().length])),
     sellers: { ...simulator.counts },
     pushes: { pushed: events["pc-pushed"] ?? 0, refused: events["push-refused"] ?? 0, echoesDropped: events["echo-dropped"] ?? 0 },
-    deadlines: { reminders: events.reminder ?? 0, closedLocally: events["closed-locally"] ?? 0 },
+    deadlines: { reminders: events.reminder ?? 0, mailed: daemon.mail?.sandbox?.mailbox.length ?? 0, closedLocally: events["closed-locally"] ?? 0 },
     outbox: { pending: sum(stats.byState.pending), dead: sum(stats.byState.dead) },
     ...(httpUrl ? { httpUrl } : {}),
   };
@@ -145,5 +151,5 @@ async function summary(daemon: Daemon, clock: WarpClock, startedAt: number, acco
 function line(s: DemoSummary): string {
   const pc = Object.entries(s.partnerCenter).map(([k, v]) => `${v} ${k}`).join(", ");
   const crm = Object.entries(s.crms).map(([k, v]) => `${k} ${v}`).join(", ");
-  return `day ${s.day} | Partner Center: ${pc} | CRM records: ${crm} | seller changes pushed ${s.pushes.pushed}, refused ${s.pushes.refused} | reminders ${s.deadlines.reminders}, closed at deadline ${s.deadlines.closedLocally} | outbox ${s.outbox.pending} pending, ${s.outbox.dead} dead`;
+  return `day ${s.day} | Partner Center: ${pc} | CRM records: ${crm} | seller changes pushed ${s.pushes.pushed}, refused ${s.pushes.refused} | reminders ${s.deadlines.reminders} (${s.deadlines.mailed} mailed), closed at deadline ${s.deadlines.closedLocally} | outbox ${s.outbox.pending} pending, ${s.outbox.dead} dead`;
 }

@@ -141,16 +141,27 @@ function toLineColumn(pos: { line?: number; col?: number }): { line?: number; co
 export function closest(word: string, vocabulary: ReadonlySet<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
+  let bestPrefix = 0;
   const lower = word.toLowerCase();
   for (const candidate of vocabulary) {
-    const distance = editDistance(lower, candidate.toLowerCase());
-    if (distance < bestDistance) {
+    const other = candidate.toLowerCase();
+    const distance = editDistance(lower, other);
+    // On a tie, the word that starts the same way is the likelier typo ("mapin": mapping, not mail).
+    const prefix = commonPrefix(lower, other);
+    if (distance < bestDistance || (distance === bestDistance && prefix > bestPrefix)) {
       bestDistance = distance;
+      bestPrefix = prefix;
       best = candidate;
     }
   }
   const limit = word.length <= 4 ? 1 : word.length <= 8 ? 2 : 3;
   return best !== undefined && bestDistance <= limit ? best : undefined;
+}
+
+function commonPrefix(a: string, b: string): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n += 1;
+  return n;
 }
 
 /** Edit distance where swapping two neighbouring letters is one edit (optimal string alignment). */

@@ -12,6 +12,7 @@ const EXAMPLE_ENV = {
   SF_JWT_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----",
   HUBSPOT_TOKEN: "pat-na1-xyz",
   DYNAMICS_CLIENT_SECRET: "dyn-secret",
+  COSELL_GRAPH_CLIENT_SECRET: "graph-secret",
 };
 
 const version = (JSON.parse(readFileSync("package.json", "utf8")) as { version: string }).version;

@@ -14,6 +14,7 @@ const EXAMPLE_ENV = {
   PC_TOKEN_CACHE_KEY: "k".repeat(32),
   HUBSPOT_TOKEN: "pat-na1-xyz",
   DYNAMICS_CLIENT_SECRET: "dyn-secret",
+  COSELL_GRAPH_CLIENT_SECRET: "graph-secret",
 };
 
 const MINIMAL = `
