@@ -44,6 +44,12 @@ import { openPartnerCenter } from "./partner-center-source.js";
 /** Past this, the local clock is too far from Partner Center's for deadlines to be trusted. */
 export const MAX_CLOCK_SKEW_MS = 60_000;
 
+/** A part that exists only while the daemon runs. */
+function running<T>(part: T | undefined): T {
+  if (!part) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
+  return part;
+}
+
 export type DaemonState = "idle" | "starting" | "running" | "stopping" | "stopped";
 
 export interface DaemonOptions {
@@ -111,13 +117,11 @@ export class Daemon {
   }
 
   get store(): Store {
-    if (!this.#store) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
-    return this.#store;
+    return running(this.#store);
   }
 
   get mappings(): MappingRegistry {
-    if (!this.#mappings) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
-    return this.#mappings;
+    return running(this.#mappings);
   }
 
   /** Where the HTTP server listens (webhook, /healthz, /readyz), once started outside one-shot mode. */
@@ -130,8 +134,7 @@ export class Daemon {
   }
 
   get worker(): OutboxWorker {
-    if (!this.#worker) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
-    return this.#worker;
+    return running(this.#worker);
   }
 
   /** The Partner Center client and, in sandbox mode, the in-process sandbox of an account. */
@@ -163,8 +166,7 @@ export class Daemon {
 
   /** Pulls every account now (what a webhook hint and `sync --once` ask for). */
   async pullNow(account?: string): Promise<Map<string, PullReport>> {
-    const inbound = this.#inbound;
-    if (!inbound) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
+    const inbound = running(this.#inbound);
     const reports = new Map<string, PullReport>();
     for (const name of account ? [account] : inbound.accounts) reports.set(name, await inbound.pull(name));
     return reports;
@@ -172,8 +174,7 @@ export class Daemon {
 
   /** Reads every pair's CRM change feed now (or one pair's) and queues the sellers' edits. */
   async pollCrmsNow(pair?: string): Promise<Map<string, SellerChangesReport>> {
-    const outbound = this.#outbound;
-    if (!outbound) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
+    const outbound = running(this.#outbound);
     const reports = new Map<string, SellerChangesReport>();
     for (const name of pair ? [pair] : outbound.pairs) reports.set(name, await outbound.poll(name));
     return reports;
@@ -181,8 +182,7 @@ export class Daemon {
 
   /** A full reconciliation pass of every account now (what the nightly schedule runs). */
   async reconcileNow(): Promise<Map<string, PullReport>> {
-    const inbound = this.#inbound;
-    if (!inbound) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
+    const inbound = running(this.#inbound);
     const reports = new Map<string, PullReport>();
     for (const name of inbound.accounts) reports.set(name, await inbound.reconcile(name));
     return reports;
@@ -199,9 +199,7 @@ export class Daemon {
 
   /** A verified webhook named a referral: store it at once (the poll follows as usual). */
   async hint(account: string, referralId: string): Promise<PullReport> {
-    const inbound = this.#inbound;
-    if (!inbound) throw new CosellError("DAEMON_NOT_RUNNING", "The daemon is not running; call start() first.");
-    return inbound.hint(account, referralId);
+    return running(this.#inbound).hint(account, referralId);
   }
 
   /**
@@ -246,7 +244,7 @@ export class Daemon {
       store,
       handlers: {
         [CRM_UPSERT]: crmUpsertByTarget({ connectors: new Map([...this.#crms].map(([name, opened]) => [`crm:${name}`, opened.connector])), store, clock: this.#clock }),
-        [PC_PUSH]: pcPushHandler({ store, clock: this.#clock, logger: this.#root, accounts: this.#pushAccounts(), onQueued: () => this.#worker?.wake() }),
+        [PC_PUSH]: pcPushHandler({ store, clock: this.#clock, logger: this.#root, accounts: this.#accounts(), onQueued: () => this.#worker?.wake() }),
         ...(this.#mail ? { [NOTIFY_MAIL]: reminderMailHandler(this.#mail.mail) } : {}),
         [PC_EXTERNAL_REFERENCE]: externalReferenceHandler({ store, clock: this.#clock, clients: new Map([...this.#partnerCenters].map(([name, opened]) => [name, opened.client])) }),
         ...this.#handlers,
@@ -260,7 +258,7 @@ export class Daemon {
       backoff: { baseMs: outbox.backoff.base, capMs: outbox.backoff.cap, deadlineMarginMs: outbox.backoff.deadlineMargin },
     });
     const worker = this.#worker;
-    this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#inboundAccounts(), onQueued: () => worker.wake() });
+    this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#accounts(), onQueued: () => worker.wake() });
     this.#outbound = new OutboundSync({ store, clock: this.#clock, logger: this.#root, pairs: () => this.#outboundPairs(), onQueued: () => worker.wake() });
     if (this.#serveHttp) {
       try {
@@ -359,11 +357,8 @@ export class Daemon {
       .map((pair) => ({ pair: pair.name, crm: pair.crm, mapping: mappings.get(pair.mapping), maxAttempts: this.#config.outbox.maxAttempts, ...(pair.acceptAs ? { acceptAs: pair.acceptAs } : {}) }));
   }
 
-  #inboundAccounts(): Map<string, InboundAccount> {
-    return new Map([...this.#partnerCenters].map(([account, opened]) => [account, { client: opened.client, pairs: () => this.#pairTargets(account) }]));
-  }
-
-  #pushAccounts(): Map<string, PushAccount> {
+  /** Each open account's client and its pairs: what the pulls and the pushes both work from. */
+  #accounts(): Map<string, InboundAccount & PushAccount> {
     return new Map([...this.#partnerCenters].map(([account, opened]) => [account, { client: opened.client, pairs: () => this.#pairTargets(account) }]));
   }
 

@@ -2,6 +2,7 @@ import { adaptReferral, parseReferral } from "../partner-center/adapter.js";
 import type { ReferralClient } from "../partner-center/client.js";
 import { ReferralConflictError } from "../partner-center/errors.js";
 import type { WireReferral } from "../partner-center/wire.js";
+import { perJob } from "../queue/per-job.js";
 import type { JobHandler, JobOutcome } from "../queue/types.js";
 import type { Clock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
@@ -28,19 +29,7 @@ export async function enqueueExternalReference(repos: Repositories, leadId: numb
  * has one (another pair's CRM got there first, or an admin set it) is left as it is.
  */
 export function externalReferenceHandler(options: { store: Store; clock: Clock; clients: Map<string, ReferralClient> }): JobHandler {
-  return {
-    async handle(jobs) {
-      const outcomes: JobOutcome[] = [];
-      for (const job of jobs) {
-        try {
-          outcomes.push(await writeOnce(options, job));
-        } catch (error) {
-          outcomes.push({ ok: false, error });
-        }
-      }
-      return { outcomes };
-    },
-  };
+  return perJob((job) => writeOnce(options, job));
 }
 
 async function writeOnce(options: { store: Store; clock: Clock; clients: Map<string, ReferralClient> }, job: OutboxJob): Promise<JobOutcome> {

@@ -8,10 +8,11 @@ import { adaptReferral, parseReferral, requestsForSteps } from "../partner-cente
 import type { ReferralClient } from "../partner-center/client.js";
 import { PartnerCenterError, ReferralConflictError } from "../partner-center/errors.js";
 import type { JsonPatchOperation, WireReferral } from "../partner-center/wire.js";
+import { perJob } from "../queue/per-job.js";
 import type { JobHandler, JobOutcome } from "../queue/types.js";
 import type { Clock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
-import type { LeadRecord, OutboxJob, Store } from "../store/index.js";
+import type { LeadRecord, OutboxJob, Repositories, Store } from "../store/index.js";
 import type { PairTarget } from "./enqueue-crm-upsert.js";
 import { enqueueCrmUpsert } from "./enqueue-crm-upsert.js";
 import { leadInputFrom } from "./lead-record.js";
@@ -50,19 +51,7 @@ const MAX_REPLANS = 4;
  * Center already has.
  */
 export function pcPushHandler(options: PcPushOptions): JobHandler {
-  return {
-    async handle(jobs) {
-      const outcomes: JobOutcome[] = [];
-      for (const job of jobs) {
-        try {
-          outcomes.push(await pushOne(options, job));
-        } catch (error) {
-          outcomes.push({ ok: false, error });
-        }
-      }
-      return { outcomes };
-    },
-  };
+  return perJob((job) => pushOne(options, job));
 }
 
 async function pushOne(options: PcPushOptions, job: OutboxJob): Promise<JobOutcome> {
@@ -192,7 +181,7 @@ class Push {
     return { ok: true };
   }
 
-  async #setError(repos: Parameters<Parameters<Store["transaction"]>[0]>[0], error: string | undefined, now: Date): Promise<boolean> {
+  async #setError(repos: Repositories, error: string | undefined, now: Date): Promise<boolean> {
     const name = this.pair.mapping.inboundTarget()?.name;
     if (!name) return false;
     const link = await repos.crmLinks.reserve(this.lead.id, this.pair.pair, name, now);
@@ -201,7 +190,7 @@ class Push {
     return true;
   }
 
-  async #remap(repos: Parameters<Parameters<Store["transaction"]>[0]>[0], now: Date, cause: string): Promise<boolean> {
+  async #remap(repos: Repositories, now: Date, cause: string): Promise<boolean> {
     const fresh = await repos.leads.findById(this.lead.id);
     if (!fresh) return false;
     return enqueueCrmUpsert(repos, this.pair, { lead: fresh }, adaptReferral(fresh.raw), now, cause);

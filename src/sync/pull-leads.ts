@@ -77,7 +77,7 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
   const stored = await options.store.repos.cursors.get<LeadCursor>(key.scope, key.name);
   const overlapMs = options.overlapMs ?? DEFAULT_OVERLAP_MS;
   const since = stored && !options.full ? new Date(new Date(stored.value.updatedAt).getTime() - overlapMs) : undefined;
-  const programs = new Set((options.programs ?? [JOINT_PLANNING.program]).map((p) => p.toLowerCase()));
+  const programs = keptPrograms(options);
   const report: PullReport = { pages: 0, received: 0, created: 0, updated: 0, unchanged: 0, skipped: 0, ...(stored ? { cursor: stored.value } : {}) };
   log.info({ since: since?.toISOString() ?? "beginning", cursor: stored?.value }, "pull started");
 
@@ -114,10 +114,15 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
  */
 export async function pullReferral(options: PullLeadsOptions & { referralId: string }): Promise<PullReport> {
   const referral = await options.client.get(options.referralId);
-  const programs = new Set((options.programs ?? [JOINT_PLANNING.program]).map((p) => p.toLowerCase()));
+  const programs = keptPrograms(options);
   const now = options.clock.now();
   const tally = await options.store.transaction((repos) => storeReferrals(repos, options, [referral], programs, now, "webhook"));
   return { pages: 1, received: 1, ...tally };
+}
+
+/** The programs a pull keeps, lower-cased (Joint Planning by default). */
+function keptPrograms(options: PullLeadsOptions): ReadonlySet<string> {
+  return new Set((options.programs ?? [JOINT_PLANNING.program]).map((program) => program.toLowerCase()));
 }
 
 type Tally = { created: number; updated: number; unchanged: number; skipped: number };

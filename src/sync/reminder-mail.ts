@@ -1,5 +1,6 @@
 import type { GraphMail } from "../notify/graph-mail.js";
-import type { JobHandler, JobOutcome } from "../queue/types.js";
+import { perJob } from "../queue/per-job.js";
+import type { JobHandler } from "../queue/types.js";
 import type { Repositories } from "../store/index.js";
 
 export const NOTIFY_MAIL = "notify-mail";
@@ -25,22 +26,12 @@ export async function enqueueReminderMail(repos: Repositories, leadId: number, p
 
 /** Sends each reminder mail with the deadline in the recipient's own time zone. */
 export function reminderMailHandler(mail: GraphMail): JobHandler {
-  return {
-    async handle(jobs) {
-      const outcomes: JobOutcome[] = [];
-      for (const job of jobs) {
-        const payload = job.payload as ReminderMailPayload;
-        try {
-          const zone = await mail.timeZoneOf(payload.to);
-          await mail.send({ to: payload.to, ...renderReminder(payload, zone) });
-          outcomes.push({ ok: true });
-        } catch (error) {
-          outcomes.push({ ok: false, error });
-        }
-      }
-      return { outcomes };
-    },
-  };
+  return perJob(async (job) => {
+    const payload = job.payload as ReminderMailPayload;
+    const zone = await mail.timeZoneOf(payload.to);
+    await mail.send({ to: payload.to, ...renderReminder(payload, zone) });
+    return { ok: true };
+  });
 }
 
 const escape = (text: string) => text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);

@@ -71,7 +71,7 @@ describe("deadlines: local closes", () => {
     await rig.pass();
     expect((await stored(referral.id)).state).toBe("accepted");
     clock.set(acceptBy);
-    expect(await rig.daemon.sweepNow()).toMatchObject({ expired: expect.any(Number) });
+    await rig.daemon.sweepNow();
     expect((await stored(referral.id)).state).toBe("accepted");
   });
 
