@@ -95,6 +95,26 @@ export interface SchemaReport {
   problems: SchemaProblem[];
 }
 
+/** A to-do on a record for its owner: what a deadline reminder leaves in the CRM. */
+export interface TaskRequest {
+  /** The record's CRM object and id (the lead the reminder is about). */
+  object: string;
+  recordId: string;
+  /** Unique per reminder: a retried create finds the first task instead of adding a second. */
+  key: string;
+  subject: string;
+  body: string;
+  dueAt: Date;
+}
+
+export interface TaskResult {
+  id: string;
+  /** `existing`: an earlier, unanswered try had made it. */
+  outcome: "created" | "existing";
+  /** Who the task is assigned to, when it went to the record's owner. */
+  ownerId?: string;
+}
+
 export interface CrmConnector {
   readonly kind: CrmKind;
   /** Authenticates and learns who "we" are (so our own writes can be told from a seller's). */
@@ -104,6 +124,8 @@ export interface CrmConnector {
   upsert(request: UpsertRequest): Promise<UpsertResult[]>;
   /** Sellers' changes since the cursor, oldest first, our own writes left out. */
   changes(request: ChangesRequest): AsyncGenerator<ChangePage>;
+  /** A task on a record, assigned to the record's owner where the CRM allows. */
+  createTask?(request: TaskRequest): Promise<TaskResult>;
   /** A link a seller can open to the record, when the connector knows how to build one. */
   recordUrl?(object: string, id: string): string | undefined;
   /** What the CRM last said about its limits, for the outbox pacer. */

@@ -1,9 +1,9 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { TokenProvider } from "../../src/auth/token-provider.js";
 import type { Logger } from "../../src/log/logger.js";
 import { componentLogger } from "../../src/log/logger.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
-import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, SchemaProblem, SchemaReport, SchemaRequirement, UpsertRequest, UpsertResult } from "../types.js";
+import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
 import { boundaryOf, decodeBatch, encodeBatch } from "./batch.js";
 
@@ -216,6 +216,35 @@ export class DynamicsConnector implements CrmConnector {
     return { ok: problems.length === 0, problems };
   }
 
+  /**
+   * A task activity regarding the record, owned by the record's owner (user or team). Its id is
+   * derived from the reminder's key and written create-only, so a retry after a lost answer finds
+   * the first task (412) instead of adding a second.
+   */
+  async createTask(request: TaskRequest): Promise<TaskResult> {
+    const id = taskId(request.key);
+    const record = JSON.parse(
+      (await this.#send("GET", `${this.#api}/${entitySet(request.object)}(${request.recordId})?$select=_ownerid_value`, undefined, { Prefer: 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"' })).text,
+    ) as Record<string, unknown>;
+    const owner = typeof record._ownerid_value === "string" ? record._ownerid_value : undefined;
+    const ownerTable = record["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] === "team" ? "teams" : "systemusers";
+    const body = {
+      subject: request.subject.slice(0, 200),
+      description: request.body.slice(0, 2000),
+      scheduledend: request.dueAt.toISOString(),
+      prioritycode: 2,
+      [`regardingobjectid_${request.object}_task@odata.bind`]: `/${entitySet(request.object)}(${request.recordId})`,
+      ...(owner ? { "ownerid@odata.bind": `/${ownerTable}(${owner})` } : {}),
+    };
+    try {
+      await this.#send("PATCH", `${this.#api}/tasks(${id})`, JSON.stringify(body), { "If-None-Match": "*" });
+    } catch (error) {
+      if (error instanceof CrmError && error.code === "CRM_DUPLICATE_EXTERNAL_ID") return { id, outcome: "existing", ...(owner ? { ownerId: owner } : {}) };
+      throw error;
+    }
+    return { id, outcome: "created", ...(owner ? { ownerId: owner } : {}) };
+  }
+
   recordUrl(object: string, id: string): string | undefined {
     return `${this.#options.url.replace(/\/+$/, "")}/main.aspx?etn=${encodeURIComponent(object)}&id=${encodeURIComponent(id)}&pagetype=entityrecord`;
   }
@@ -248,6 +277,13 @@ export class DynamicsConnector implements CrmConnector {
       throw error;
     }
   }
+}
+
+/** A name-based (v5-style) GUID: the same reminder key always names the same task. */
+function taskId(key: string): string {
+  const hex = createHash("sha1").update(`cosell-sync/task/${key}`).digest("hex");
+  const variant = ((Number.parseInt(hex[16] as string, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 function entitySet(object: string): string {

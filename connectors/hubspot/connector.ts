@@ -2,10 +2,10 @@ import { Client } from "@hubspot/api-client";
 import type { Logger } from "../../src/log/logger.js";
 import { componentLogger } from "../../src/log/logger.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
-import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, SchemaProblem, SchemaReport, SchemaRequirement, UpsertRequest, UpsertResult } from "../types.js";
+import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
 import type { PropertySpec } from "./properties.js";
-import { COSELL_GROUP, COSELL_PROPERTIES, LEAD_ASSOCIATION_TYPES } from "./properties.js";
+import { COSELL_GROUP, COSELL_PROPERTIES, LEAD_ASSOCIATION_TYPES, OBJECT_TYPE_IDS } from "./properties.js";
 
 export interface HubSpotConnectorOptions {
   accessToken: string;
@@ -45,6 +45,8 @@ export class HubSpotConnector implements CrmConnector {
   readonly #log: Logger;
   readonly #appId: string | undefined;
   #rate: RateInfo = {};
+  /** Where the portal's records open in the browser (account-info), when the token may read it. */
+  #portal: { id: number; uiDomain: string } | undefined;
 
   constructor(options: HubSpotConnectorOptions) {
     this.#client = new Client({ accessToken: options.accessToken, basePath: options.basePath, numberOfApiCallRetries: 0 });
@@ -55,7 +57,8 @@ export class HubSpotConnector implements CrmConnector {
   async connect(): Promise<void> {
     // Any authenticated read proves the token; the properties of leads are needed later anyway.
     await this.#call(() => this.#client.crm.properties.coreApi.getAll("leads"));
-    this.#log.info("connected to HubSpot");
+    this.#portal = await this.#readPortal();
+    this.#log.info({ portal: this.#portal?.id }, "connected to HubSpot");
   }
 
   async upsert(request: UpsertRequest): Promise<UpsertResult[]> {
@@ -287,8 +290,57 @@ export class HubSpotConnector implements CrmConnector {
     return created;
   }
 
+  /**
+   * A to-do task on the record, assigned to the record's owner, due at the deadline, and associated
+   * with the record (v4 default association). A retry finds the task an unanswered try made by its
+   * title and due time, and only makes sure of the association.
+   */
+  async createTask(request: TaskRequest): Promise<TaskResult> {
+    const due = String(request.dueAt.getTime());
+    const found = (await this.#call(() =>
+      this.#client.crm.objects.searchApi.doSearch("tasks", {
+        filterGroups: [{ filters: [{ propertyName: "hs_task_subject", operator: "EQ" as never, value: request.subject }, { propertyName: "hs_timestamp", operator: "EQ" as never, value: due }] }],
+        properties: ["hubspot_owner_id"],
+        limit: 1,
+        after: "0",
+        sorts: [],
+      }),
+    )) as { results: HubSpotObject[] };
+    let task = found.results[0];
+    let outcome: TaskResult["outcome"] = "existing";
+    if (!task) {
+      const record = (await this.#call(() => this.#client.crm.objects.basicApi.getById(request.object, request.recordId, ["hubspot_owner_id"]))) as HubSpotObject;
+      const owner = record.properties.hubspot_owner_id;
+      const properties = { hs_timestamp: due, hs_task_subject: request.subject, hs_task_body: request.body, hs_task_status: "NOT_STARTED", hs_task_priority: "HIGH", hs_task_type: "TODO", ...(owner ? { hubspot_owner_id: owner } : {}) };
+      task = (await this.#call(() => this.#client.crm.objects.tasks.basicApi.create({ properties, associations: [] }))) as HubSpotObject;
+      outcome = "created";
+    }
+    const id = task.id;
+    await this.#call(() => this.#client.crm.associations.v4.basicApi.createDefault("tasks", id, request.object, request.recordId));
+    const ownerId = task.properties.hubspot_owner_id;
+    return { id, outcome, ...(ownerId ? { ownerId } : {}) };
+  }
+
+  recordUrl(object: string, id: string): string | undefined {
+    const type = OBJECT_TYPE_IDS[object];
+    return this.#portal && type ? `https://${this.#portal.uiDomain}/contacts/${this.#portal.id}/record/${type}/${id}` : undefined;
+  }
+
   rateInfo(): RateInfo {
     return { ...this.#rate };
+  }
+
+  async #readPortal(): Promise<{ id: number; uiDomain: string } | undefined> {
+    try {
+      const answer = await this.#client.apiRequest({ method: "GET", path: "/account-info/v3/details" });
+      if (!answer.ok) return undefined;
+      const info = (await answer.json()) as { portalId?: number; uiDomain?: string };
+      return typeof info.portalId === "number" ? { id: info.portalId, uiDomain: info.uiDomain ?? "app.hubspot.com" } : undefined;
+    } catch (error) {
+      // Record links are a convenience: without them reminders still go out.
+      this.#log.debug({ err: error }, "HubSpot account details unreadable; reminders go without record links");
+      return undefined;
+    }
   }
 
   async close(): Promise<void> {}

@@ -42,4 +42,7 @@ export const COSELL_PROPERTIES: Record<string, PropertySpec[]> = {
 };
 
 /** Association types used at lead creation. Unconfirmed ids from HubSpot's lead docs, kept here alone. */
+/** HubSpot's object type ids, which record URLs (and v4 association answers) carry. */
+export const OBJECT_TYPE_IDS: Record<string, string> = { contacts: "0-1", companies: "0-2", deals: "0-3", tasks: "0-27", leads: "0-136" };
+
 export const LEAD_ASSOCIATION_TYPES: Record<string, number> = { contacts: 578, companies: 580 };

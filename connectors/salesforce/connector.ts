@@ -6,7 +6,7 @@ import { componentLogger } from "../../src/log/logger.js";
 import type { Clock } from "../../src/shared/clock.js";
 import { systemClock } from "../../src/shared/clock.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
-import type { ChangePage, ChangesRequest, CrmConnector, SchemaProblem, SchemaReport, SchemaRequirement, UpsertRequest, UpsertResult } from "../types.js";
+import type { ChangePage, ChangesRequest, CrmConnector, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
 import { crmErrorFrom, crmErrorFromThrown, REQUEST_LIMIT_PAUSE_MS } from "./errors.js";
 
@@ -199,6 +199,42 @@ export class SalesforceConnector implements CrmConnector {
       }
     }
     return { ok: problems.length === 0, problems };
+  }
+
+  /**
+   * A Task on the record, assigned to its owner when a user owns it (a queue cannot own a task:
+   * then it stays with the integration user). Leads and contacts are the task's WhoId, anything
+   * else its WhatId. A retry finds the task an unanswered first try made (same record, subject).
+   */
+  async createTask(request: TaskRequest): Promise<TaskResult> {
+    const subject = request.subject.slice(0, 255);
+    const who = request.object === "Lead" || request.object === "Contact";
+    const relation = who ? "WhoId" : "WhatId";
+    const existing = await this.#get<QueryAnswer>(`/query?q=${encodeURIComponent(`SELECT Id, OwnerId FROM Task WHERE ${relation} = '${escape(request.recordId)}' AND Subject = '${escape(subject)}' LIMIT 1`)}`);
+    const found = existing.records[0];
+    if (found) return { id: found.Id, outcome: "existing", ...(typeof found.OwnerId === "string" ? { ownerId: found.OwnerId } : {}) };
+    const record = await this.#get<Record<string, unknown>>(`/sobjects/${encodeURIComponent(request.object)}/${encodeURIComponent(request.recordId)}?fields=OwnerId`);
+    const owner = typeof record.OwnerId === "string" && record.OwnerId.startsWith("005") ? record.OwnerId : undefined;
+    const task = {
+      Subject: subject,
+      Description: request.body.slice(0, 32_000),
+      ActivityDate: request.dueAt.toISOString().slice(0, 10),
+      Status: "Not Started",
+      Priority: "High",
+      [relation]: request.recordId,
+      ...(owner ? { OwnerId: owner } : {}),
+    };
+    let answer: { id?: string; success?: boolean; errors?: Array<{ statusCode?: string; errorCode?: string; message: string; fields?: string[] }> };
+    try {
+      answer = (await this.#connection().request({ method: "POST", url: "/sobjects/Task", body: JSON.stringify(task), headers: { "Content-Type": "application/json" } }, NO_RETRY)) as typeof answer;
+    } catch (error) {
+      throw this.#observe(crmErrorFromThrown(error));
+    }
+    if (!answer.id) {
+      const first = answer.errors?.[0];
+      throw crmErrorFrom(first?.statusCode ?? first?.errorCode ?? "UNKNOWN", first?.message ?? "Salesforce created no task", first?.fields ?? []);
+    }
+    return { id: answer.id, outcome: "created", ...(owner ? { ownerId: owner } : {}) };
   }
 
   recordUrl(object: string, id: string): string | undefined {

@@ -46,6 +46,16 @@ const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" })
 /** A value that only ever arrives through `${ENV}` or `${file:…}`; the loader refuses clear text. */
 const secret = z.string().min(1, "is empty: check that the environment variable or secret file has a value");
 
+/** An IANA time zone this Node.js knows (Europe/Berlin, America/New_York, UTC). */
+const timeZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, "is not an IANA time zone (write it like Europe/Berlin)");
+
 const sandboxAuth = z.strictObject({ mode: z.literal("sandbox") });
 
 const ENTRA_AUTHORITY = "https://login.microsoftonline.com";
@@ -222,6 +232,8 @@ export const configSchema = z
         reminders: z.array(durationValue).min(1).prefault(["7d", "3d", "1d", "4h"]),
         /** Who is reminded about a lead without an owner (the referrals admin). */
         admin: z.email().optional(),
+        /** Leave each reminder as a task on the lead's CRM record, for the record's owner. */
+        crmTasks: z.boolean().default(true),
       })
       .prefault({}),
     notify: z
@@ -234,6 +246,22 @@ export const configSchema = z
             baseUrl: httpUrl.default("https://graph.microsoft.com/v1.0"),
             auth: z.discriminatedUnion("mode", [entraClientCredentials, sandboxAuth]),
           })
+          .optional(),
+        /**
+         * Reminders posted to a Teams channel through a Workflows webhook ("Post to a channel when a
+         * webhook request is received"): app-only Graph cannot post to channels.
+         */
+        teams: z
+          .discriminatedUnion("mode", [
+            z.strictObject({
+              mode: z.literal("webhook"),
+              /** The workflow's trigger URL; its `sig` is the credential, so it comes from the environment or a secret file. */
+              webhookUrl: secret.pipe(z.url({ protocol: /^https?$/, error: "must be the workflow's http(s) trigger URL" })),
+              /** The channel has no time zone of its own: deadlines are written in this one. */
+              timeZone: timeZone.default("UTC"),
+            }),
+            z.strictObject({ mode: z.literal("sandbox"), timeZone: timeZone.default("UTC") }),
+          ])
           .optional(),
       })
       .prefault({}),

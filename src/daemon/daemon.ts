@@ -26,6 +26,8 @@ import { PARTNER_CENTER_TARGET, PC_PUSH } from "../sync/poll-seller-changes.js";
 import type { PullReport } from "../sync/pull-leads.js";
 import type { SweepReport } from "../sync/deadline-sweep.js";
 import { sweepDeadlines } from "../sync/deadline-sweep.js";
+import type { SetTimer } from "../sync/deadline-timer.js";
+import { DeadlineTimer } from "../sync/deadline-timer.js";
 import type { CrmSandbox, OpenedConnector } from "./crm-connectors.js";
 import { openCrmConnector } from "./crm-connectors.js";
 import { outboxTargets } from "./outbox-targets.js";
@@ -37,7 +39,13 @@ import { readCaFile } from "./partner-center-access.js";
 import { WebhookReceiver } from "./webhook-receiver.js";
 import type { OpenedMail } from "./mail-channel.js";
 import { openMail } from "./mail-channel.js";
-import { MAIL_TARGET, NOTIFY_MAIL, reminderMailHandler } from "../sync/reminder-mail.js";
+import { reminderMailHandler } from "../sync/reminder-mail.js";
+import type { ReminderChannels, ReminderRecord } from "../sync/reminder-notice.js";
+import { CRM_TASK, MAIL_TARGET, NOTIFY_MAIL, NOTIFY_TEAMS, TEAMS_TARGET } from "../sync/reminder-notice.js";
+import { crmTaskByTarget } from "../sync/reminder-task.js";
+import { reminderTeamsHandler } from "../sync/reminder-teams.js";
+import type { OpenedTeams } from "./teams-channel.js";
+import { openTeams } from "./teams-channel.js";
 import type { OpenedPartnerCenter } from "./partner-center-source.js";
 import { openPartnerCenter } from "./partner-center-source.js";
 
@@ -67,6 +75,8 @@ export interface DaemonOptions {
   serveHttp?: boolean;
   /** Sellers' edits go to Partner Center at once, without the pair's debounce window (`sync --once`). */
   noDebounce?: boolean;
+  /** How the exact deadline timer waits (tests fire it by hand). */
+  setTimer?: SetTimer;
   /** Outbox job handlers by kind (the sync engine registers Partner Center, CRM and notify handlers). */
   handlers?: Record<string, JobHandler>;
 }
@@ -85,7 +95,9 @@ export class Daemon {
   #outbound: OutboundSync | undefined;
   #http: HttpServer | undefined;
   #mail: OpenedMail | undefined;
+  #teams: OpenedTeams | undefined;
   #webhooks: WebhookReceiver | undefined;
+  #deadlineTimer: DeadlineTimer | undefined;
   readonly #partnerCenters = new Map<string, OpenedPartnerCenter>();
   readonly #crms = new Map<string, OpenedConnector>();
   readonly #tasks: ScheduledTask[] = [];
@@ -99,6 +111,7 @@ export class Daemon {
   readonly #oneShot: boolean;
   readonly #noDebounce: boolean;
   readonly #serveHttp: boolean;
+  readonly #setTimer: SetTimer | undefined;
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
@@ -110,6 +123,7 @@ export class Daemon {
     this.#log = componentLogger(options.logger, "daemon");
     this.#clock = options.clock ?? systemClock;
     this.#cwd = options.cwd;
+    this.#setTimer = options.setTimer;
   }
 
   get state(): DaemonState {
@@ -153,6 +167,11 @@ export class Daemon {
     return this.#mail;
   }
 
+  /** The Teams reminder channel (and its in-process Workflows sandbox in sandbox mode), when configured. */
+  get teams(): OpenedTeams | undefined {
+    return this.#teams;
+  }
+
   /** The in-process sandbox of a `mode: sandbox` CRM, if it is one. */
   crmSandbox(name: string): CrmSandbox | undefined {
     return this.#openedCrm(name).sandbox;
@@ -191,10 +210,17 @@ export class Daemon {
   /** Closes every lead whose deadline has passed (what the sweep schedule runs). */
   async sweepNow(): Promise<SweepReport> {
     const { reminders, admin } = this.#config.deadlines;
-    const mail = this.#mail ? { maxAttempts: this.#config.outbox.maxAttempts, records: (repos: Repositories, leadId: number) => this.#recordUrls(repos, leadId) } : undefined;
-    const report = await sweepDeadlines({ store: this.store, clock: this.#clock, logger: this.#root, pairs: (account) => this.#pairTargets(account), reminderLeadTimesMs: reminders, ...(admin ? { admin } : {}), ...(mail ? { mail } : {}) });
+    const channels: ReminderChannels = { maxAttempts: this.#config.outbox.maxAttempts, mail: this.#mail !== undefined, teams: this.#teams !== undefined, records: (repos, leadId) => this.#leadRecords(repos, leadId) };
+    const report = await sweepDeadlines({ store: this.store, clock: this.#clock, logger: this.#root, pairs: (account) => this.#pairTargets(account), reminderLeadTimesMs: reminders, ...(admin ? { admin } : {}), channels });
+    if (report.reminded > 0) this.#worker?.wake();
+    await this.#deadlineTimer?.rearm();
     if (report.expired + report.lapsed > 0) this.#worker?.wake();
     return report;
+  }
+
+  /** When the exact deadline timer fires next (armed for the nearest deadline or reminder within the hour). */
+  get nextDeadlineAt(): Date | undefined {
+    return this.#deadlineTimer?.armedFor;
   }
 
   /** A verified webhook named a referral: store it at once (the poll follows as usual). */
@@ -206,7 +232,7 @@ export class Daemon {
    * Runs the due jobs of each target (every CRM and Partner Center by default) until none is left
    * to lease (jobs backing off for later stay queued); returns how many ran per target.
    */
-  async drainOutbox(targets: string[] = [...[...this.#crms.keys()].map((name) => `crm:${name}`), PARTNER_CENTER_TARGET, ...(this.#mail ? [MAIL_TARGET] : [])]): Promise<Record<string, number>> {
+  async drainOutbox(targets: string[] = [...[...this.#crms.keys()].map((name) => `crm:${name}`), PARTNER_CENTER_TARGET, ...(this.#mail ? [MAIL_TARGET] : []), ...(this.#teams ? [TEAMS_TARGET] : [])]): Promise<Record<string, number>> {
     const ran: Record<string, number> = {};
     for (const target of targets) {
       ran[target] = 0;
@@ -246,6 +272,8 @@ export class Daemon {
         [CRM_UPSERT]: crmUpsertByTarget({ connectors: new Map([...this.#crms].map(([name, opened]) => [`crm:${name}`, opened.connector])), store, clock: this.#clock }),
         [PC_PUSH]: pcPushHandler({ store, clock: this.#clock, logger: this.#root, accounts: this.#accounts(), onQueued: () => this.#worker?.wake() }),
         ...(this.#mail ? { [NOTIFY_MAIL]: reminderMailHandler(this.#mail.mail) } : {}),
+        ...(this.#teams ? { [NOTIFY_TEAMS]: reminderTeamsHandler(this.#teams.teams, this.#teams.timeZone) } : {}),
+        [CRM_TASK]: crmTaskByTarget({ connectors: new Map([...this.#crms].map(([name, opened]) => [`crm:${name}`, opened.connector])), store, clock: this.#clock, logger: this.#root }),
         [PC_EXTERNAL_REFERENCE]: externalReferenceHandler({ store, clock: this.#clock, clients: new Map([...this.#partnerCenters].map(([name, opened]) => [name, opened.client])) }),
         ...this.#handlers,
       },
@@ -272,6 +300,7 @@ export class Daemon {
       worker.start();
       this.#schedulePulls(this.#inbound);
       this.#scheduleCrmPolls(this.#outbound);
+      this.#deadlineTimer = new DeadlineTimer({ store, clock: this.#clock, logger: this.#root, leadTimesMs: this.#config.deadlines.reminders, sweep: () => this.sweepNow(), ...(this.#setTimer ? { setTimer: this.#setTimer } : {}) });
       this.#tasks.push(
         schedule(this.#config.deadlines.sweep, () => {
           this.sweepNow().catch((error: unknown) => this.#log.error({ err: error }, "deadline sweep failed; the next sweep retries"));
@@ -298,6 +327,8 @@ export class Daemon {
     // No new pulls; pulls in flight reach a commit. Then stop leasing and let running jobs finish
     // (or hand them back); only then close the systems they talk to, and the store last.
     for (const task of this.#tasks.splice(0)) await task.stop();
+    this.#deadlineTimer?.stop();
+    this.#deadlineTimer = undefined;
     await Promise.all([this.#inbound?.settle(), this.#outbound?.settle()]);
     this.#inbound = undefined;
     this.#outbound = undefined;
@@ -324,25 +355,30 @@ export class Daemon {
     }
     const mail = this.#config.notify.mail;
     if (mail) this.#mail = await openMail(mail, { logger: this.#root, clock: this.#clock, cwd: this.#cwd ?? process.cwd() });
+    const teams = this.#config.notify.teams;
+    if (teams) this.#teams = await openTeams(teams, { logger: this.#root, clock: this.#clock });
   }
 
-  /** Links to a lead's record in each CRM whose connector can build one (for reminder mail). */
-  async #recordUrls(repos: Repositories, leadId: number): Promise<Array<{ pair: string; url: string }>> {
+  /** The lead's record in each pair's CRM: its link for reminders, and whether it takes a task. */
+  async #leadRecords(repos: Repositories, leadId: number): Promise<ReminderRecord[]> {
     // Inside the sweep's transaction: SQLite has one connection, so the transaction's own.
     const links = await repos.crmLinks.forLead(leadId);
-    const urls: Array<{ pair: string; url: string }> = [];
+    const records: ReminderRecord[] = [];
     for (const pair of this.#config.pairs.filter((p) => p.enabled)) {
       const target = this.#pairTargets(pair.partnerCenter).find((t) => t.pair === pair.name)?.mapping.inboundTarget();
       const link = links.find((l) => l.pair === pair.name && l.crmObject === target?.name && l.crmRecordId);
-      const url = link?.crmRecordId && target ? this.#crms.get(pair.crm)?.connector.recordUrl?.(target.object, link.crmRecordId) : undefined;
-      if (url) urls.push({ pair: pair.name, url });
+      const connector = this.#crms.get(pair.crm)?.connector;
+      if (!link?.crmRecordId || !target || !connector) continue;
+      const url = connector.recordUrl?.(target.object, link.crmRecordId);
+      records.push({ pair: pair.name, crm: pair.crm, object: target.object, id: link.crmRecordId, ...(url ? { url } : {}), tasks: this.#config.deadlines.crmTasks && connector.createTask !== undefined });
     }
-    return urls;
+    return records;
   }
 
   async #closeSystems(): Promise<void> {
-    const opened = [...this.#crms.values(), ...this.#partnerCenters.values(), ...(this.#mail ? [this.#mail] : [])];
+    const opened = [...this.#crms.values(), ...this.#partnerCenters.values(), ...(this.#mail ? [this.#mail] : []), ...(this.#teams ? [this.#teams] : [])];
     this.#mail = undefined;
+    this.#teams = undefined;
     this.#crms.clear();
     this.#partnerCenters.clear();
     const results = await Promise.allSettled(opened.map((system) => system.close()));

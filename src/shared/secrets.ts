@@ -7,9 +7,12 @@ const SECRET_KEY_PATTERN = /(secret|password|passphrase|token|privatekey|apikey|
 /** Keys that end in a secret-ish word but hold no secret. */
 const NOT_SECRET_KEYS = new Set(["tokencachefile", "tokenendpoint", "tokenurl"]);
 
+/** URLs whose query string is the credential (a Teams Workflows trigger carries its signature). */
+const SECRET_URL_KEYS = new Set(["webhookurl"]);
+
 export function isSecretKey(key: string): boolean {
   const lower = key.toLowerCase();
-  return !NOT_SECRET_KEYS.has(lower) && SECRET_KEY_PATTERN.test(lower);
+  return SECRET_URL_KEYS.has(lower) || (!NOT_SECRET_KEYS.has(lower) && SECRET_KEY_PATTERN.test(lower));
 }
 
 /** Field names redacted in every log line, at any of the first few depths. */
@@ -33,6 +36,7 @@ export const REDACTED_FIELD_NAMES = [
   "assertion",
   "client_assertion",
   "cookie",
+  "webhookUrl",
 ] as const;
 
 export function redactionPaths(maxDepth = 4): string[] {

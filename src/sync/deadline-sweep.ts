@@ -4,10 +4,11 @@ import { DEFAULT_REMINDER_LEAD_TIMES_MS, remindersDue } from "../domain/index.js
 import { PARTNER_CENTER_LEAD_URL } from "../mapping/index.js";
 import { adaptReferral } from "../partner-center/adapter.js";
 import type { Clock } from "../shared/clock.js";
-import type { Repositories, Store } from "../store/index.js";
+import type { Store } from "../store/index.js";
 import type { PairTarget } from "./enqueue-crm-upsert.js";
 import { enqueueCrmUpsert } from "./enqueue-crm-upsert.js";
-import { enqueueReminderMail } from "./reminder-mail.js";
+import type { ReminderChannels } from "./reminder-notice.js";
+import { describeLeadTime, enqueueReminderNotices } from "./reminder-notice.js";
 
 export const EXPIRED_REASON = "expired: not accepted within the 14-day window";
 export const LAPSED_REASON = "closed by the 60-day rule";
@@ -28,8 +29,8 @@ export interface SweepOptions {
   reminderLeadTimesMs?: readonly number[];
   /** Who hears about a lead without an owner. */
   admin?: string;
-  /** Mail each reminder (queued with the reminder's record), when a mail channel is configured. */
-  mail?: { maxAttempts: number; records: (repos: Repositories, leadId: number) => Promise<Array<{ pair: string; url: string }>> };
+  /** Where each reminder goes besides the timeline and the log (mail, Teams, CRM tasks). */
+  channels?: ReminderChannels;
   batch?: number;
 }
 
@@ -91,21 +92,12 @@ async function remind(options: SweepOptions, log: Logger): Promise<number> {
         sent += 1;
         const to = lead.ownerEmail ?? options.admin ?? "unassigned";
         const cause = `${deadline === "accept" ? "accept" : "act"} by ${at.toISOString()}: ${describeLeadTime(reminder.leadTimeMs)} left`;
-        await repos.events.append({ leadId: lead.id, at: now, side: "daemon", kind: "reminder", cause, details: { deadline, at: at.toISOString(), leadTimeMs: reminder.leadTimeMs, to } });
-        if (options.mail && to !== "unassigned") {
-          const customer = adaptReferral(lead.raw).lead.customer.name;
-          const payload = { to, referralId: lead.referralId, name: lead.name, customer, deadline, at: at.toISOString(), leadTimeMs: reminder.leadTimeMs, partnerCenterUrl: `${PARTNER_CENTER_LEAD_URL}${lead.referralId}`, records: await options.mail.records(repos, lead.id) };
-          await enqueueReminderMail(repos, lead.id, payload, at, options.mail.maxAttempts, now);
-        }
-        log.info({ referralId: lead.referralId, deadline, at: at.toISOString(), leadTime: describeLeadTime(reminder.leadTimeMs), to }, "deadline reminder");
+        const notice = { to, referralId: lead.referralId, name: lead.name, customer: adaptReferral(lead.raw).lead.customer.name, deadline, at: at.toISOString(), leadTimeMs: reminder.leadTimeMs, partnerCenterUrl: `${PARTNER_CENTER_LEAD_URL}${lead.referralId}` };
+        const channels = options.channels ? await enqueueReminderNotices(repos, lead.id, notice, options.channels, now) : [];
+        await repos.events.append({ leadId: lead.id, at: now, side: "daemon", kind: "reminder", cause, details: { deadline, at: at.toISOString(), leadTimeMs: reminder.leadTimeMs, to, channels } });
+        log.info({ referralId: lead.referralId, deadline, at: at.toISOString(), leadTime: describeLeadTime(reminder.leadTimeMs), to, channels }, "deadline reminder");
       }
     });
   }
   return sent;
-}
-
-function describeLeadTime(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} day${ms === 86_400_000 ? "" : "s"}`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} hour${ms === 3_600_000 ? "" : "s"}`;
-  return `${Math.round(ms / 60_000)} minutes`;
 }

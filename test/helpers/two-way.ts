@@ -44,12 +44,17 @@ export interface TwoWayRig {
 }
 
 /** The whole daemon, one pair, on in-process sandboxes and a manual clock; the test drives each pass. */
-export async function startTwoWay(kind: CrmKind, clock: ManualClock, options: { debounce?: string; mail?: boolean } = {}): Promise<TwoWayRig> {
+export async function startTwoWay(kind: CrmKind, clock: ManualClock, options: { debounce?: string; mail?: boolean; teams?: boolean; crmTasks?: boolean } = {}): Promise<TwoWayRig> {
   const database: TestDatabase = await createTestDatabase("sqlite");
   const config = parseConfigText(
     [
       `store:\n  url: ${database.url}`,
-      ...(options.mail ? ["notify:\n  mail:\n    sender: reminders@partner.example\n    auth:\n      mode: sandbox", "deadlines:\n  admin: referrals@partner.example"] : []),
+      ...(options.mail || options.teams
+        ? [
+            ["notify:", ...(options.mail ? ["  mail:\n    sender: reminders@partner.example\n    auth:\n      mode: sandbox"] : []), ...(options.teams ? ["  teams:\n    mode: sandbox\n    timeZone: Europe/Berlin"] : [])].join("\n"),
+            `deadlines:\n  admin: referrals@partner.example\n  crmTasks: ${String(options.crmTasks ?? true)}`,
+          ]
+        : []),
       "partnerCenter:\n  accounts:\n    pc:\n      auth:\n        mode: sandbox",
       `crms:\n  crm:\n    type: ${kind}\n    auth:\n      mode: sandbox`,
       `pairs:\n  - name: p\n    partnerCenter: pc\n    crm: crm\n    mapping: mappings/${kind}.yaml\n    debounce: ${options.debounce ?? "30s"}\n    acceptAs: { firstName: Ana, lastName: Seller, email: ana.seller@partner.example }`,

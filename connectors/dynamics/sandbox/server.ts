@@ -52,6 +52,29 @@ const COLUMNS: Record<string, { type: "String" | "Memo" | "Integer" | "Money" | 
 };
 const READ_ONLY = new Set(["leadid", "modifiedon", "_modifiedby_value", "_ownerid_value"]);
 
+/** The task activity's columns a reminder writes. */
+const TASK_COLUMNS: Record<string, { type: "String" | "Memo" | "DateTime" | "Picklist"; maxLength?: number; options?: number[] }> = {
+  subject: { type: "String", maxLength: 200 },
+  description: { type: "Memo", maxLength: 2000 },
+  scheduledend: { type: "DateTime" },
+  prioritycode: { type: "Picklist", options: [0, 1, 2] },
+};
+
+/** A task activity as the sandbox keeps it. */
+export interface DataverseTask {
+  activityid: string;
+  subject?: string;
+  description?: string;
+  scheduledend?: string;
+  prioritycode?: number;
+  statecode: number;
+  regardingLeadId?: string;
+  ownerId: string;
+  ownerType: "systemuser" | "team";
+  createdby: string;
+  createdon: string;
+}
+
 interface Row {
   leadid: string;
   version: number;
@@ -109,6 +132,8 @@ export class DataverseSandbox {
   readonly #changeTracking: boolean;
   readonly #inFlight = new Map<string, number>();
   readonly #rows = new Map<string, Row>();
+  /** Task activities, by activityid. */
+  readonly tasks = new Map<string, DataverseTask>();
   readonly #tombstones: Array<{ leadid: string; version: number }> = [];
   readonly #windows = new Map<string, number[]>();
   readonly #clock: Clock;
@@ -145,6 +170,13 @@ export class DataverseSandbox {
   }
 
   /** The organisation URL (and token audience). */
+  /** Assigns a lead to a user, as the Assign button does (tests of owner-bound work use it). */
+  assign(leadid: string, systemuserId: string): void {
+    const row = this.#rows.get(leadid);
+    if (!row) throw new Error(`no lead ${leadid}`);
+    this.#apply(row, { _ownerid_value: systemuserId }, systemuserId);
+  }
+
   get url(): string {
     return this.#url;
   }
@@ -297,7 +329,10 @@ export class DataverseSandbox {
       const row = key !== undefined ? this.#byKey(key) : this.#rows.get(keyed[2] as string);
       if (method === "GET") {
         if (!row) throw new DataverseError(404, "0x80040217", `lead With Id = ${key ?? keyed[2]} Does Not Exist`);
-        return { status: 200, headers: json, body: JSON.stringify(this.#present(row, url.searchParams.get("$select"))) };
+        const presented = this.#present(row, url.searchParams.get("$select"));
+        // Lookups name their table only when asked (Prefer: odata.include-annotations).
+        if (/include-annotations="[^"]*(\*|lookuplogicalname)/.test(headers.prefer ?? "") && "_ownerid_value" in presented) presented["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] = "systemuser";
+        return { status: 200, headers: json, body: JSON.stringify(presented) };
       }
       if (method === "PATCH") {
         const values = JSON.parse(body || "{}") as Record<string, unknown>;
@@ -316,7 +351,50 @@ export class DataverseSandbox {
       }
     }
     if (method === "GET" && path === "/leads") return this.#list(url, headers, json);
+    const task = /^\/tasks\(([0-9a-f-]{36})\)$/.exec(path);
+    if (task && method === "PATCH") return this.#upsertTask(task[1] as string, JSON.parse(body || "{}") as Record<string, unknown>, headers, caller);
+    if (task && method === "GET") {
+      const found = this.tasks.get(task[1] as string);
+      if (!found) throw new DataverseError(404, "0x80040217", `task With Id = ${task[1]} Does Not Exist`);
+      return { status: 200, headers: json, body: JSON.stringify({ activityid: found.activityid, subject: found.subject ?? null, scheduledend: found.scheduledend ?? null, _ownerid_value: found.ownerId, _regardingobjectid_value: found.regardingLeadId ?? null, statecode: found.statecode }) };
+    }
     throw new DataverseError(404, "0x80060888", `Resource not found for the segment '${path}'.`);
+  }
+
+  /** Upsert by primary key, as Dataverse allows for activities: If-None-Match: * makes it create-only. */
+  #upsertTask(id: string, values: Record<string, unknown>, headers: Record<string, string>, caller: string): { status: number; headers: Record<string, string> } {
+    const existing = this.tasks.get(id);
+    if (existing && headers["if-none-match"] === "*") throw new DataverseError(412, "0x80040237", "A record with matching key values already exists.");
+    if (existing && existing.statecode !== 0) throw new DataverseError(400, "0x80040203", "This task is closed and cannot be edited; reopen it first.");
+    const task: DataverseTask = existing ?? { activityid: id, statecode: 0, ownerId: caller, ownerType: "systemuser", createdby: caller, createdon: this.#clock.now().toISOString() };
+    for (const [name, value] of Object.entries(values)) {
+      if (name === "regardingobjectid_lead_task@odata.bind") {
+        const lead = /^\/?leads\(([0-9a-f-]{36})\)$/.exec(String(value))?.[1];
+        if (!lead || !this.#rows.has(lead)) throw new DataverseError(404, "0x80040217", `lead With Id = ${lead ?? String(value)} Does Not Exist`);
+        task.regardingLeadId = lead;
+        continue;
+      }
+      if (name === "ownerid@odata.bind") {
+        const owner = /^\/?(systemusers|teams)\(([0-9a-f-]{36})\)$/.exec(String(value));
+        if (!owner) throw new DataverseError(400, "0x80048d19", `Cannot bind ownerid to '${String(value)}'; use /systemusers(id) or /teams(id).`);
+        const known = owner[1] === "systemusers" ? [this.applicationUserId, this.sellerUserId].includes(owner[2] as string) : false;
+        if (!known) throw new DataverseError(404, "0x80040217", `${owner[1] === "teams" ? "team" : "systemuser"} With Id = ${owner[2]} Does Not Exist`);
+        task.ownerId = owner[2] as string;
+        task.ownerType = owner[1] === "teams" ? "team" : "systemuser";
+        continue;
+      }
+      const column = TASK_COLUMNS[name];
+      if (!column) throw new DataverseError(400, "0x80060891", `An undeclared property '${name}' which only has property annotations in the payload but no property value was found in the payload.`);
+      if (value === null) continue;
+      if ((column.type === "String" || column.type === "Memo") && (typeof value !== "string" || (column.maxLength !== undefined && value.length > column.maxLength))) {
+        throw new DataverseError(400, "0x80044331", `A validation error occurred. The length of the '${name}' attribute of the 'task' entity exceeded the maximum allowed length of '${column.maxLength}'.`);
+      }
+      if (column.type === "DateTime" && (typeof value !== "string" || Number.isNaN(Date.parse(value)))) throw new DataverseError(400, "0x80048d19", `Cannot convert the literal '${String(value)}' to the expected type 'Edm.DateTimeOffset'.`);
+      if (column.type === "Picklist" && !column.options?.includes(Number(value))) throw new DataverseError(400, "0x8004431a", `${String(value)} is not a valid value for the '${name}' option set.`);
+      (task as unknown as Record<string, unknown>)[name] = value;
+    }
+    this.tasks.set(id, task);
+    return { status: 204, headers: { "OData-EntityId": `${this.#url}/api/data/v9.2/tasks(${id})`, "OData-Version": "4.0" } };
   }
 
   #list(url: URL, headers: Record<string, string>, json: Record<string, string>): { status: number; headers: Record<string, string>; body: string } {

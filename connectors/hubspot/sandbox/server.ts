@@ -4,7 +4,7 @@ import type { Clock } from "../../../src/shared/clock.js";
 import { systemClock } from "../../../src/shared/clock.js";
 import { SeededRandom } from "../../../src/shared/seeded-random.js";
 import type { PropertySpec } from "../properties.js";
-import { COSELL_GROUP, COSELL_PROPERTIES, LEAD_ASSOCIATION_TYPES } from "../properties.js";
+import { COSELL_GROUP, COSELL_PROPERTIES, LEAD_ASSOCIATION_TYPES, OBJECT_TYPE_IDS } from "../properties.js";
 import { closeServer, listenLocal } from "../../../src/shared/local-server.js";
 
 /**
@@ -13,7 +13,7 @@ import { closeServer, listenLocal } from "../../../src/shared/local-server.js";
  * answers, search with one sort and the 10,000-result cap, v4 associations, the properties API with
  * unique values, property history with source fields, and rate limits with real 429 bodies.
  */
-export const OBJECT_TYPES = ["companies", "contacts", "leads", "deals"] as const;
+export const OBJECT_TYPES = ["companies", "contacts", "leads", "deals", "tasks"] as const;
 type ObjectType = (typeof OBJECT_TYPES)[number];
 
 interface HistoryEntry {
@@ -64,7 +64,18 @@ const STANDARD: Record<ObjectType, PropertySpec[]> = {
   contacts: [{ name: "email", label: "Email", type: "string", fieldType: "text", hasUniqueValue: true }, ...["firstname", "lastname", "phone", "jobtitle", "company"].map((name): PropertySpec => ({ name, label: name, type: "string", fieldType: "text" }))],
   leads: [{ name: "hs_lead_name", label: "Lead name", type: "string", fieldType: "text" }, { name: "hubspot_owner_id", label: "Owner", type: "enumeration", fieldType: "select" }],
   deals: ["dealname", "amount", "closedate", "dealstage", "pipeline"].map((name): PropertySpec => ({ name, label: name, type: "string", fieldType: "text" })),
+  tasks: [
+    { name: "hs_timestamp", label: "Due date", type: "datetime", fieldType: "date" },
+    { name: "hs_task_subject", label: "Task title", type: "string", fieldType: "text" },
+    { name: "hs_task_body", label: "Notes", type: "string", fieldType: "textarea" },
+    { name: "hs_task_status", label: "Task status", type: "enumeration", fieldType: "select", options: ["NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"] },
+    { name: "hs_task_priority", label: "Priority", type: "enumeration", fieldType: "select", options: ["NONE", "LOW", "MEDIUM", "HIGH"] },
+    { name: "hs_task_type", label: "Task type", type: "enumeration", fieldType: "select", options: ["TODO", "CALL", "EMAIL", "LINKED_IN_CONNECT", "LINKED_IN_MESSAGE"] },
+    { name: "hubspot_owner_id", label: "Assigned to", type: "enumeration", fieldType: "select" },
+  ],
 };
+/** The unlabeled association each pair of types gets from the v4 "default" endpoint. */
+const DEFAULT_ASSOCIATIONS: Record<string, number> = { "tasks/leads": 646, "leads/tasks": 647, "tasks/contacts": 204, "tasks/companies": 192, "tasks/deals": 216 };
 const SYSTEM = ["hs_object_id", "hs_lastmodifieddate", "createdate", "hs_updated_by_user_id"];
 const MAX_BATCH = 100;
 const MAX_SEARCH_PAGE = 200;
@@ -84,6 +95,7 @@ class HubSpotError extends Error {
 
 export class HubSpotSandbox {
   readonly appId = "1234567";
+  readonly portalId = 48_151_623;
   readonly appToken: string;
   readonly sellerUserId = 7001;
   readonly sellerToken: string;
@@ -212,7 +224,14 @@ export class HubSpotSandbox {
 
   #route(method: string, url: URL, body: Record<string, unknown>, caller: Caller): [number, unknown] {
     const path = url.pathname;
-    let match = /^\/crm\/v3\/objects\/(\w+)\/batch\/(upsert|create|update|read)$/.exec(path);
+    if (method === "GET" && path === "/account-info/v3/details") {
+      return [200, { portalId: this.portalId, accountType: "STANDARD", timeZone: "Europe/Berlin", companyCurrency: "EUR", additionalCurrencies: [], utcOffset: "+01:00", utcOffsetMilliseconds: 3_600_000, uiDomain: "app-eu1.hubspot.com", dataHostingLocation: "eu1" }];
+    }
+    let match = /^\/crm\/v3\/objects\/(\w+)$/.exec(path);
+    if (match && method === "POST") return [201, this.#createOne(this.#type(match[1] as string), body, caller)];
+    match = /^\/crm\/v4\/objects\/(\w+)\/(\d+)\/associations\/default\/(\w+)\/(\d+)$/.exec(path);
+    if (match && method === "PUT") return [200, this.#associateDefault(this.#type(match[1] as string), match[2] as string, this.#type(match[3] as string), match[4] as string)];
+    match = /^\/crm\/v3\/objects\/(\w+)\/batch\/(upsert|create|update|read)$/.exec(path);
     if (match && method === "POST") return this.#batch(this.#type(match[1] as string), match[2] as string, body, caller);
     match = /^\/crm\/v3\/objects\/(\w+)\/search$/.exec(path);
     if (match && method === "POST") return [200, this.#search(this.#type(match[1] as string), body)];
@@ -330,6 +349,43 @@ export class HubSpotSandbox {
     }
     const answer = { status: "COMPLETE", results, startedAt: started, completedAt: this.#clock.now().toISOString(), ...(errors.length > 0 ? { numErrors: errors.length, errors } : {}) };
     return [errors.length > 0 ? 207 : 200, answer];
+  }
+
+  /** Single create; a task needs its due date (hs_timestamp), as HubSpot requires. */
+  #createOne(type: ObjectType, body: Record<string, unknown>, caller: Caller): unknown {
+    if (type === "leads") throw new HubSpotError(400, "VALIDATION_ERROR", "Leads must be associated with an existing contact when created.");
+    const properties = stringify((body.properties ?? {}) as Record<string, unknown>);
+    const problem = this.#check(type, properties) ?? this.#uniqueClash(type, properties);
+    if (problem) throw new HubSpotError(400, "VALIDATION_ERROR", problem);
+    if (type === "tasks" && !properties.hs_timestamp) throw new HubSpotError(400, "VALIDATION_ERROR", "Property values were not valid: hs_timestamp is required to create a task");
+    const associations = (Array.isArray(body.associations) ? (body.associations as Array<{ to?: { id?: unknown }; types?: Array<{ associationTypeId?: number }> }>) : []).map((a) => {
+      const typeId = Number(a.types?.[0]?.associationTypeId ?? 0);
+      const toType = Object.entries(DEFAULT_ASSOCIATIONS).find(([pair, id]) => id === typeId && pair.startsWith(`${type}/`))?.[0].split("/")[1] as ObjectType | undefined;
+      if (!toType) throw new HubSpotError(400, "VALIDATION_ERROR", `${typeId} is not a valid association type from ${type}.`);
+      if (!this.get(toType, String(a.to?.id ?? ""))) throw new HubSpotError(400, "VALIDATION_ERROR", `No ${toType} with id ${String(a.to?.id)} to associate.`);
+      return { toType, toId: String(a.to?.id) };
+    });
+    const record = this.#create(type, caller, this.#stamp());
+    this.#write(record, properties, caller, record.createdAt);
+    for (const association of associations) this.#associateDefault(type, record.id, association.toType, association.toId);
+    return this.#present(record);
+  }
+
+  #associateDefault(fromType: ObjectType, fromId: string, toType: ObjectType, toId: string): unknown {
+    const from = this.get(fromType, fromId);
+    const to = this.get(toType, toId);
+    if (!from || !to) throw new HubSpotError(404, "OBJECT_NOT_FOUND", `No ${from ? toType : fromType} with id ${from ? toId : fromId}`);
+    const typeId = DEFAULT_ASSOCIATIONS[`${fromType}/${toType}`];
+    const back = DEFAULT_ASSOCIATIONS[`${toType}/${fromType}`];
+    if (typeId === undefined || back === undefined) throw new HubSpotError(400, "VALIDATION_ERROR", `No default association from ${fromType} to ${toType}.`);
+    if (!from.associations.some((a) => a.toType === toType && a.toId === toId)) from.associations.push({ toType, toId, typeId });
+    if (!to.associations.some((a) => a.toType === fromType && a.toId === fromId)) to.associations.push({ toType: fromType, toId: fromId, typeId: back });
+    return {
+      status: "COMPLETE",
+      results: [{ fromObjectTypeId: OBJECT_TYPE_IDS[fromType], fromObjectId: Number(fromId), toObjectTypeId: OBJECT_TYPE_IDS[toType], toObjectId: Number(toId), associationTypes: [{ category: "HUBSPOT_DEFINED", typeId, label: null }] }],
+      startedAt: this.#clock.now().toISOString(),
+      completedAt: this.#clock.now().toISOString(),
+    };
   }
 
   #search(type: ObjectType, body: Record<string, unknown>): unknown {

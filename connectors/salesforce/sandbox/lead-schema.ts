@@ -76,6 +76,28 @@ export function userFields(): SfField[] {
   return [system("Id", "id", "User ID"), text("Username", 80), text("Email", 128), text("FirstName", 40), text("LastName", 80), { name: "IsActive", label: "Active", type: "boolean", createable: true, updateable: true }];
 }
 
+export const TASK_STATUS = ["Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"];
+
+/** The Task object: what a reminder writes (standard fields only). */
+export function taskFields(): SfField[] {
+  return [
+    system("Id", "id", "Activity ID"),
+    text("Subject", 255),
+    { ...text("Description", 32000), type: "textarea", label: "Comments" },
+    { name: "ActivityDate", label: "Due Date Only", type: "date", createable: true, updateable: true, nillable: true },
+    { name: "Status", label: "Status", type: "picklist", createable: true, updateable: true, nillable: false, picklistValues: TASK_STATUS },
+    { name: "Priority", label: "Priority", type: "picklist", createable: true, updateable: true, nillable: false, picklistValues: ["High", "Normal", "Low"] },
+    { name: "WhoId", label: "Name ID", type: "reference", createable: true, updateable: true, nillable: true },
+    { name: "WhatId", label: "Related To ID", type: "reference", createable: true, updateable: true, nillable: true },
+    { name: "OwnerId", label: "Assigned To ID", type: "reference", createable: true, updateable: true, nillable: false },
+    { name: "IsReminderSet", label: "Reminder Set", type: "boolean", createable: true, updateable: true, nillable: false },
+    { name: "ReminderDateTime", label: "Reminder Date/Time", type: "datetime", createable: true, updateable: true, nillable: true },
+    system("CreatedDate", "datetime", "Created Date"),
+    system("CreatedById", "reference", "Created By ID"),
+    system("SystemModstamp", "datetime", "System Modstamp"),
+  ];
+}
+
 /** Salesforce's describe answer for one field. */
 export function describeField(field: SfField): Record<string, unknown> {
   return {

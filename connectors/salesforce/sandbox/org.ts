@@ -1,6 +1,6 @@
 import type { Clock } from "../../../src/shared/clock.js";
 import type { SfField } from "./lead-schema.js";
-import { leadFields, userFields } from "./lead-schema.js";
+import { leadFields, taskFields, userFields } from "./lead-schema.js";
 import type { SoqlQuery } from "./soql.js";
 import { compareValues, compileCondition, normalise, parseSoql, SoqlError } from "./soql.js";
 
@@ -43,6 +43,7 @@ export class SandboxOrg {
   readonly orgId = "00D000000000001AAA";
   readonly users = new Map<string, SfUser>();
   readonly leads = new Map<string, SfRecord>();
+  readonly tasks = new Map<string, SfRecord>();
   #fields: SfField[] = leadFields();
   #counter = 0;
   #lastStamp = 0;
@@ -65,7 +66,7 @@ export class SandboxOrg {
   }
 
   field(name: string, object = "Lead"): SfField | undefined {
-    const fields = object === "User" ? userFields() : this.#fields;
+    const fields = object === "User" ? userFields() : object === "Task" ? TASK_FIELDS : this.#fields;
     return fields.find((field) => field.name.toLowerCase() === name.toLowerCase());
   }
 
@@ -106,6 +107,39 @@ export class SandboxOrg {
     return { id: record.Id };
   }
 
+  /**
+   * A Task as Salesforce checks one: WhoId must name a Lead or Contact (a Lead is never a WhatId),
+   * the owner must be an active user (a queue cannot own a task), Status and Priority default.
+   */
+  createTask(input: Record<string, unknown>, userId: string): { id: string } | { errors: RecordError[] } {
+    const errors: RecordError[] = [];
+    for (const [key, value] of Object.entries(input)) {
+      if (key === "attributes") continue;
+      const field = this.field(key, "Task");
+      if (!field) throw new SfError(400, "INVALID_FIELD", `No such column '${key}' on sobject of type Task`, [key]);
+      if (!field.createable) {
+        errors.push({ statusCode: "INVALID_FIELD_FOR_INSERT_UPDATE", message: `Unable to create/update fields: ${field.name}.`, fields: [field.name] });
+        continue;
+      }
+      const problem = valueProblem(field, value);
+      if (problem) errors.push(problem);
+    }
+    const who = input.WhoId;
+    if (typeof who === "string" && !this.leads.has(who)) errors.push({ statusCode: "FIELD_INTEGRITY_EXCEPTION", message: "Name ID: id value of incorrect type: " + who, fields: ["WhoId"] });
+    const what = input.WhatId;
+    if (typeof what === "string" && what.startsWith("00Q")) errors.push({ statusCode: "FIELD_INTEGRITY_EXCEPTION", message: "Related To ID: id value of incorrect type: " + what, fields: ["WhatId"] });
+    const owner = typeof input.OwnerId === "string" ? input.OwnerId : userId;
+    const ownerUser = this.users.get(owner);
+    if (!ownerUser) errors.push({ statusCode: "FIELD_INTEGRITY_EXCEPTION", message: `Assigned To ID: id value of incorrect type: ${owner}`, fields: ["OwnerId"] });
+    else if (!ownerUser.IsActive) errors.push({ statusCode: "FIELD_INTEGRITY_EXCEPTION", message: "Assigned To ID: owner cannot be inactive user", fields: ["OwnerId"] });
+    if (errors.length > 0) return { errors };
+    const stamp = this.stamp();
+    const task: SfRecord = { Status: "Not Started", Priority: "Normal", IsReminderSet: false, WhatId: null, WhoId: null, ...input, OwnerId: owner, Id: this.#id("00T"), CreatedDate: stamp, CreatedById: userId, SystemModstamp: stamp };
+    delete task.attributes;
+    this.tasks.set(task.Id, task);
+    return { id: task.Id };
+  }
+
   update(id: string, input: Record<string, unknown>, userId: string): RecordError[] {
     const record = this.leads.get(id);
     if (!record) return [{ statusCode: "ENTITY_IS_DELETED", message: "entity is deleted", fields: [] }];
@@ -144,7 +178,7 @@ export class SandboxOrg {
       if (error instanceof SoqlError) throw new SfError(400, error.errorCode, error.message);
       throw error;
     }
-    const object = parsed.object.toLowerCase() === "lead" ? "Lead" : parsed.object.toLowerCase() === "user" ? "User" : undefined;
+    const object = ({ lead: "Lead", user: "User", task: "Task" } as Record<string, string>)[parsed.object.toLowerCase()];
     if (!object) throw new SfError(400, "INVALID_TYPE", `sObject type '${parsed.object}' is not supported.`);
     const canonical = (name: string) => {
       const field = this.field(name, object);
@@ -160,7 +194,7 @@ export class SandboxOrg {
       throw error;
     }
     const order = parsed.orderBy.map((entry) => ({ field: canonical(entry.field), descending: entry.descending }));
-    const source: SfRecord[] = object === "Lead" ? [...this.leads.values()] : [...this.users.values()].map((u) => ({ ...u }));
+    const source: SfRecord[] = object === "Lead" ? [...this.leads.values()] : object === "Task" ? [...this.tasks.values()] : [...this.users.values()].map((u) => ({ ...u }));
     let records = source.filter(predicate);
     if (order.length > 0) {
       records = records.sort((a, b) => {
@@ -211,6 +245,8 @@ export class SandboxOrg {
     return `${prefix}${this.#counter.toString(36).toUpperCase().padStart(12, "0")}AAA`;
   }
 }
+
+const TASK_FIELDS = taskFields();
 
 function valueProblem(field: SfField, value: unknown): RecordError | undefined {
   if (value === null) {

@@ -116,7 +116,7 @@ export class SalesforceSandbox {
       this.stats.requests += 1;
       this.#used += 1;
       const rest = match[2] ?? "/";
-      const route = `${req.method} ${rest.replace(/\/(00Q|005)\w{15}/g, "/{id}").replace(/\/query\/[\w-]+/, "/query/{locator}").replace(/\/sobjects\/Lead\/(\w+)\/[^/]+$/, "/sobjects/Lead/$1/{value}")}`;
+      const route = `${req.method} ${rest.replace(/\/(00Q|005|00T)\w{15}/g, "/{id}").replace(/\/query\/[\w-]+/, "/query/{locator}").replace(/\/sobjects\/Lead\/(\w+)\/[^/]+$/, "/sobjects/Lead/$1/{value}")}`;
       this.stats.byRoute[route] = (this.stats.byRoute[route] ?? 0) + 1;
       if (this.faults.limitExceeded || this.#used > this.#dailyLimit) throw new SfError(403, "REQUEST_LIMIT_EXCEEDED", `TotalRequests Limit exceeded.`);
       if (this.faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.faults.latencyMs));
@@ -161,6 +161,11 @@ export class SalesforceSandbox {
       if (errors.length > 0) throw new SfError(400, errors[0]?.statusCode ?? "INVALID", errors[0]?.message ?? "", errors[0]?.fields ?? [], errors.map((e) => ({ errorCode: e.statusCode, message: e.message, fields: e.fields })));
       res.writeHead(204, this.#headers()).end();
       return;
+    }
+    if (req.method === "POST" && path === "/sobjects/Task") {
+      const created = this.org.createTask(JSON.parse(await body(req)) as Record<string, unknown>, user.Id);
+      if ("errors" in created) throw new SfError(400, created.errors[0]?.statusCode ?? "INVALID", created.errors[0]?.message ?? "", created.errors[0]?.fields ?? [], created.errors.map((e) => ({ errorCode: e.statusCode, message: e.message, fields: e.fields })));
+      return this.#json(res, 201, { id: created.id, success: true, errors: [] });
     }
     if (req.method === "POST" && path === "/sobjects/Lead") {
       const created = this.org.create(JSON.parse(await body(req)) as Record<string, unknown>, user.Id);

@@ -121,6 +121,14 @@ export class LeadsRepository {
     return due.sort((a, b) => a.at.getTime() - b.at.getTime()).slice(0, limit);
   }
 
+  /** The first open deadline strictly after `after` (what the exact deadline timer waits for). */
+  async earliestDeadlineAfter(after: Date): Promise<Date | undefined> {
+    const [accept] = await this.db("leads").where("state", "new").andWhere("accept_by", ">", after).min({ at: "accept_by" });
+    const [act] = await this.db("leads").whereIn("state", OPEN_WORKING).andWhere("act_by", ">", after).min({ at: "act_by" });
+    const times = [accept?.at, act?.at].filter((value) => value !== null && value !== undefined).map((value) => toDate(value).getTime());
+    return times.length > 0 ? new Date(Math.min(...times)) : undefined;
+  }
+
   /** A referral id is unique per account; ops who paste one from Partner Center may not say which. */
   async findByReferralIdInAnyAccount(referralId: string): Promise<LeadRecord[]> {
     return (await this.db("leads").where({ referral_id: referralId }).orderBy("id").limit(10)).map(fromRow);
