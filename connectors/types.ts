@@ -113,6 +113,8 @@ export interface TaskResult {
   outcome: "created" | "existing";
   /** Who the task is assigned to, when it went to the record's owner. */
   ownerId?: string;
+  /** Calls it took (the outbox paces the CRM by them). */
+  requests: number;
 }
 
 export interface CrmConnector {

@@ -239,10 +239,10 @@ export class DynamicsConnector implements CrmConnector {
     try {
       await this.#send("PATCH", `${this.#api}/tasks(${id})`, JSON.stringify(body), { "If-None-Match": "*" });
     } catch (error) {
-      if (error instanceof CrmError && error.code === "CRM_DUPLICATE_EXTERNAL_ID") return { id, outcome: "existing", ...(owner ? { ownerId: owner } : {}) };
+      if (error instanceof CrmError && error.code === "CRM_DUPLICATE_EXTERNAL_ID") return { id, outcome: "existing", requests: 2, ...(owner ? { ownerId: owner } : {}) };
       throw error;
     }
-    return { id, outcome: "created", ...(owner ? { ownerId: owner } : {}) };
+    return { id, outcome: "created", requests: 2, ...(owner ? { ownerId: owner } : {}) };
   }
 
   recordUrl(object: string, id: string): string | undefined {

@@ -308,17 +308,19 @@ export class HubSpotConnector implements CrmConnector {
     )) as { results: HubSpotObject[] };
     let task = found.results[0];
     let outcome: TaskResult["outcome"] = "existing";
+    let requests = 2;
     if (!task) {
       const record = (await this.#call(() => this.#client.crm.objects.basicApi.getById(request.object, request.recordId, ["hubspot_owner_id"]))) as HubSpotObject;
       const owner = record.properties.hubspot_owner_id;
       const properties = { hs_timestamp: due, hs_task_subject: request.subject, hs_task_body: request.body, hs_task_status: "NOT_STARTED", hs_task_priority: "HIGH", hs_task_type: "TODO", ...(owner ? { hubspot_owner_id: owner } : {}) };
       task = (await this.#call(() => this.#client.crm.objects.tasks.basicApi.create({ properties, associations: [] }))) as HubSpotObject;
       outcome = "created";
+      requests += 2;
     }
     const id = task.id;
     await this.#call(() => this.#client.crm.associations.v4.basicApi.createDefault("tasks", id, request.object, request.recordId));
     const ownerId = task.properties.hubspot_owner_id;
-    return { id, outcome, ...(ownerId ? { ownerId } : {}) };
+    return { id, outcome, requests, ...(ownerId ? { ownerId } : {}) };
   }
 
   recordUrl(object: string, id: string): string | undefined {

@@ -212,7 +212,7 @@ export class SalesforceConnector implements CrmConnector {
     const relation = who ? "WhoId" : "WhatId";
     const existing = await this.#get<QueryAnswer>(`/query?q=${encodeURIComponent(`SELECT Id, OwnerId FROM Task WHERE ${relation} = '${escape(request.recordId)}' AND Subject = '${escape(subject)}' LIMIT 1`)}`);
     const found = existing.records[0];
-    if (found) return { id: found.Id, outcome: "existing", ...(typeof found.OwnerId === "string" ? { ownerId: found.OwnerId } : {}) };
+    if (found) return { id: found.Id, outcome: "existing", requests: 1, ...(typeof found.OwnerId === "string" ? { ownerId: found.OwnerId } : {}) };
     const record = await this.#get<Record<string, unknown>>(`/sobjects/${encodeURIComponent(request.object)}/${encodeURIComponent(request.recordId)}?fields=OwnerId`);
     const owner = typeof record.OwnerId === "string" && record.OwnerId.startsWith("005") ? record.OwnerId : undefined;
     const task = {
@@ -234,7 +234,7 @@ export class SalesforceConnector implements CrmConnector {
       const first = answer.errors?.[0];
       throw crmErrorFrom(first?.statusCode ?? first?.errorCode ?? "UNKNOWN", first?.message ?? "Salesforce created no task", first?.fields ?? []);
     }
-    return { id: answer.id, outcome: "created", ...(owner ? { ownerId: owner } : {}) };
+    return { id: answer.id, outcome: "created", requests: 3, ...(owner ? { ownerId: owner } : {}) };
   }
 
   recordUrl(object: string, id: string): string | undefined {

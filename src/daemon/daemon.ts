@@ -75,6 +75,8 @@ export interface DaemonOptions {
   serveHttp?: boolean;
   /** Sellers' edits go to Partner Center at once, without the pair's debounce window (`sync --once`). */
   noDebounce?: boolean;
+  /** The clock rate limits and pacing run on, when the business clock is not real time (the demo's warp). */
+  rateClock?: Clock;
   /** How the exact deadline timer waits (tests fire it by hand). */
   setTimer?: SetTimer;
   /** Outbox job handlers by kind (the sync engine registers Partner Center, CRM and notify handlers). */
@@ -112,6 +114,7 @@ export class Daemon {
   readonly #noDebounce: boolean;
   readonly #serveHttp: boolean;
   readonly #setTimer: SetTimer | undefined;
+  readonly #rateClock: Clock | undefined;
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
@@ -124,6 +127,7 @@ export class Daemon {
     this.#clock = options.clock ?? systemClock;
     this.#cwd = options.cwd;
     this.#setTimer = options.setTimer;
+    this.#rateClock = options.rateClock;
   }
 
   get state(): DaemonState {
@@ -280,6 +284,7 @@ export class Daemon {
       targets: outboxTargets(this.#config),
       logger: this.#root,
       clock: this.#clock,
+      ...(this.#rateClock ? { rateClock: this.#rateClock } : {}),
       leaseMs: outbox.lease,
       pollMs: outbox.poll,
       urgentWindowMs: outbox.urgentWindow,

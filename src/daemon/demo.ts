@@ -5,7 +5,7 @@ import type { Logger } from "../log/logger.js";
 import { SellerSimulator } from "../sandbox/seller-simulator.js";
 import { sellerUiFor } from "../sandbox/seller-ui.js";
 import type { SellerUi } from "../sandbox/seller-ui.js";
-import { WarpClock } from "../shared/clock.js";
+import { systemClock, WarpClock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
 import { Daemon } from "./daemon.js";
 
@@ -34,7 +34,8 @@ export interface DemoSummary {
   crms: Record<string, number>;
   sellers: Record<string, number>;
   pushes: { pushed: number; refused: number; echoesDropped: number };
-  deadlines: { reminders: number; mailed: number; closedLocally: number };
+  /** `savedByReminder`: leads a seller accepted only after the last reminder came; `closedLocally`: those nobody saved. */
+  deadlines: { reminders: number; mailed: number; tasks: number; teams: number; closedLocally: number; savedByReminder: number };
   outbox: { pending: number; dead: number };
   httpUrl?: string;
 }
@@ -47,7 +48,8 @@ export interface DemoSummary {
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const config = demoConfig(options.config, options.cwd);
   const clock = new WarpClock();
-  const daemon = new Daemon({ config, logger: options.logger, clock, cwd: options.cwd });
+  // Rate limits are real-time: the sandboxes count requests per real second, whatever day it is.
+  const daemon = new Daemon({ config, logger: options.logger, clock, rateClock: systemClock, cwd: options.cwd });
   await daemon.start();
   // The people reminders go to have mailboxes (and time zones) in the Graph sandbox.
   const graph = daemon.mail?.sandbox;
@@ -79,6 +81,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     timers.push(
       setInterval(() => {
         clock.jump(DAY_MS - options.dayEveryMs);
+        // A jump steps over deadline instants the exact timer would have caught as they passed.
+        daemon.sweepNow().catch((error: unknown) => options.logger.warn({ err: error }, "deadline sweep after the day's jump failed"));
         // Microsoft sellers keep sending leads.
         for (const account of accounts) daemon.partnerCenter(account).sandbox?.generate(2, { acceptedShare: 0, spreadDays: 0 });
       }, options.dayEveryMs),
@@ -142,7 +146,14 @@ async function summary(daemon: Daemon, clock: WarpClock, startedAt: number, acco
     crms: Object.fromEntries(crms.map((ui) => [ui.crm, ui.records().length])),
     sellers: { ...simulator.counts },
     pushes: { pushed: events["pc-pushed"] ?? 0, refused: events["push-refused"] ?? 0, echoesDropped: events["echo-dropped"] ?? 0 },
-    deadlines: { reminders: events.reminder ?? 0, mailed: daemon.mail?.sandbox?.mailbox.length ?? 0, closedLocally: events["closed-locally"] ?? 0 },
+    deadlines: {
+      reminders: events.reminder ?? 0,
+      mailed: daemon.mail?.sandbox?.mailbox.length ?? 0,
+      tasks: crms.reduce((sum, ui) => sum + ui.taskCount(), 0),
+      teams: daemon.teams?.sandbox?.channel.length ?? 0,
+      closedLocally: events["closed-locally"] ?? 0,
+      savedByReminder: simulator.counts.savedByReminder,
+    },
     outbox: { pending: sum(stats.byState.pending), dead: sum(stats.byState.dead) },
     ...(httpUrl ? { httpUrl } : {}),
   };
@@ -151,5 +162,5 @@ async function summary(daemon: Daemon, clock: WarpClock, startedAt: number, acco
 function line(s: DemoSummary): string {
   const pc = Object.entries(s.partnerCenter).map(([k, v]) => `${v} ${k}`).join(", ");
   const crm = Object.entries(s.crms).map(([k, v]) => `${k} ${v}`).join(", ");
-  return `day ${s.day} | Partner Center: ${pc} | CRM records: ${crm} | seller changes pushed ${s.pushes.pushed}, refused ${s.pushes.refused} | reminders ${s.deadlines.reminders} (${s.deadlines.mailed} mailed), closed at deadline ${s.deadlines.closedLocally} | outbox ${s.outbox.pending} pending, ${s.outbox.dead} dead`;
+  return `day ${s.day} | Partner Center: ${pc} | CRM records: ${crm} | seller changes pushed ${s.pushes.pushed}, refused ${s.pushes.refused} | reminders ${s.deadlines.reminders} (${s.deadlines.mailed} mailed, ${s.deadlines.tasks} CRM tasks, ${s.deadlines.teams} in Teams), saved by a reminder ${s.deadlines.savedByReminder}, closed at deadline ${s.deadlines.closedLocally} | outbox ${s.outbox.pending} pending, ${s.outbox.dead} dead`;
 }

@@ -7,6 +7,8 @@ import type { TargetSettings } from "../queue/types.js";
  */
 const PARTNER_CENTER: TargetSettings = { concurrency: 4, batchSize: 1, requestsPerInterval: 10, intervalMs: 1_000 };
 const NOTIFY: TargetSettings = { concurrency: 2, batchSize: 1, requestsPerInterval: 4, intervalMs: 1_000 };
+// The Teams connector behind a Workflows post takes 100 calls a minute per connection.
+const TEAMS: TargetSettings = { concurrency: 2, batchSize: 1, requestsPerInterval: 100, intervalMs: 60_000 };
 
 function crmDefaults(crm: Config["crms"][string]): TargetSettings {
   switch (crm.type) {
@@ -23,7 +25,7 @@ function crmDefaults(crm: Config["crms"][string]): TargetSettings {
 }
 
 export function outboxTargets(config: Config): Record<string, TargetSettings> {
-  const targets: Record<string, TargetSettings> = { "partner-center": PARTNER_CENTER, "notify:mail": NOTIFY, "notify:teams": { ...NOTIFY, concurrency: 1, requestsPerInterval: 1 } };
+  const targets: Record<string, TargetSettings> = { "partner-center": PARTNER_CENTER, "notify:mail": NOTIFY, "notify:teams": TEAMS };
   for (const [name, crm] of Object.entries(config.crms)) targets[`crm:${name}`] = crmDefaults(crm);
   for (const [target, override] of Object.entries(config.outbox.targets)) {
     const base = targets[target] ?? NOTIFY;

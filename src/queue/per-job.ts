@@ -1,22 +1,32 @@
 import type { OutboxJob } from "../store/index.js";
+import type { RateInfo } from "./pacer.js";
 import type { JobHandler, JobOutcome } from "./types.js";
 
+/** A job's outcome, and how many requests it took when more than one. */
+export type CountedOutcome = JobOutcome & { requests?: number };
+
 /**
- * A handler for targets that take one request per job (Partner Center patches, mail): runs the
- * batch's jobs in turn, and a job that throws fails alone.
+ * A handler for targets that take a request or a few per job (Partner Center patches, mail, CRM
+ * tasks): runs the batch's jobs in turn, and a job that throws fails alone. `rate` reads what the
+ * target last said about its limits, for the pacer.
  */
-export function perJob(run: (job: OutboxJob) => Promise<JobOutcome>): JobHandler {
+export function perJob(run: (job: OutboxJob) => Promise<CountedOutcome>, options: { rate?: (job: OutboxJob) => RateInfo | undefined } = {}): JobHandler {
   return {
     async handle(jobs) {
       const outcomes: JobOutcome[] = [];
+      let requests = 0;
       for (const job of jobs) {
         try {
-          outcomes.push(await run(job));
+          const { requests: made, ...outcome } = await run(job);
+          outcomes.push(outcome as JobOutcome);
+          requests += made ?? 1;
         } catch (error) {
           outcomes.push({ ok: false, error });
+          requests += 1;
         }
       }
-      return { outcomes };
+      const rate = jobs[0] ? options.rate?.(jobs[0]) : undefined;
+      return { outcomes, requests, ...(rate ? { rate } : {}) };
     },
   };
 }

@@ -9,6 +9,8 @@ export interface BatchResult {
   outcomes: JobOutcome[];
   /** What the target said about its limits (rate headers, quota). */
   rate?: RateInfo;
+  /** Requests the batch made, when more than one (the pacer counts them against the target's rate). */
+  requests?: number;
 }
 
 /**

@@ -21,6 +21,8 @@ export interface WorkerOptions {
   targets: Record<string, TargetSettings & Partial<PacerSettings>>;
   logger: Logger;
   clock?: Clock;
+  /** The clock rate limits run on: real time, even when the business clock runs fast (the demo). */
+  rateClock?: Clock;
   owner?: string;
   leaseMs?: number;
   /** How long an idle target waits before looking again (an enqueue in this process wakes it sooner). */
@@ -83,7 +85,7 @@ export class OutboxWorker {
     let pacer = this.#pacers.get(target);
     if (!pacer) {
       const settings = this.#options.targets[target];
-      pacer = new Pacer(settings ?? {}, this.#clock);
+      pacer = new Pacer(settings ?? {}, this.#options.rateClock ?? this.#clock);
       this.#pacers.set(target, pacer);
     }
     return pacer;
@@ -203,6 +205,7 @@ export class OutboxWorker {
         try {
           const result = await handler.handle(group, { signal: this.#abort.signal, logger: this.#log.child({ job: group.length === 1 ? group[0]?.id : `${group.length} jobs` }) });
           if (result.rate) pacer.observe(result.rate);
+          if (result.requests !== undefined && result.requests > 1) pacer.take(result.requests - 1);
           group.forEach((job, index) => outcomes.set(job.id, result.outcomes[index] ?? { ok: false, error: new CosellError("OUTBOX_HANDLER_INCOMPLETE", "The handler reported no outcome for this job.", { retryable: true }) }));
         } catch (error) {
           const failure = error instanceof CosellError ? error : new CosellError("OUTBOX_HANDLER_CRASHED", `The handler threw: ${(error as Error).message}`, { retryable: true, cause: error });

@@ -6,17 +6,19 @@ import type { SellerRecord, SellerUi } from "./seller-ui.js";
 /**
  * How one seller treats one lead, fixed per lead (from a seeded hash), so a run is repeatable:
  * most work it to a win or a loss, some decline, some forget it (the 14- or 60-day rule closes it),
- * and some try an illegal jump first (marked won while still new), read the refusal, and fix it.
+ * some try an illegal jump first (marked won while still new), read the refusal, and fix it, and
+ * some leave a lead until the last reminder (a day or hours left) lands in their task list.
  */
-export type Persona = "closer" | "loser" | "decliner" | "forgetful" | "stalls" | "rule-breaker";
+export type Persona = "closer" | "loser" | "decliner" | "forgetful" | "stalls" | "rule-breaker" | "last-minute";
 
 const PERSONAS: ReadonlyArray<[Persona, number]> = [
-  ["closer", 0.35],
+  ["closer", 0.3],
   ["loser", 0.2],
   ["decliner", 0.08],
-  ["forgetful", 0.12],
+  ["forgetful", 0.1],
   ["stalls", 0.1],
-  ["rule-breaker", 0.15],
+  ["rule-breaker", 0.12],
+  ["last-minute", 0.1],
 ];
 
 export interface SellerSimulatorOptions {
@@ -27,11 +29,15 @@ export interface SellerSimulatorOptions {
   activity?: number;
 }
 
-export type SellerActionCounts = Record<"accepted" | "declined" | "qualified" | "evaluated" | "won" | "lost" | "illegal" | "fixed", number>;
+/** `savedByReminder`: accepts a last-minute seller made only once the final reminder arrived. */
+export type SellerActionCounts = Record<"accepted" | "declined" | "qualified" | "evaluated" | "won" | "lost" | "illegal" | "fixed" | "savedByReminder", number>;
+
+/** The reminders that move a last-minute seller: a day or less left. */
+const FINAL_REMINDER = /\((1 day|\d+ hours?|\d+ minutes) left\)/;
 
 /** Sellers working their leads in each CRM sandbox, one step per lead per tick at most. */
 export class SellerSimulator {
-  readonly counts: SellerActionCounts = { accepted: 0, declined: 0, qualified: 0, evaluated: 0, won: 0, lost: 0, illegal: 0, fixed: 0 };
+  readonly counts: SellerActionCounts = { accepted: 0, declined: 0, qualified: 0, evaluated: 0, won: 0, lost: 0, illegal: 0, fixed: 0, savedByReminder: 0 };
   readonly #options: SellerSimulatorOptions;
   readonly #random: SeededRandom;
   readonly #log: Logger;
@@ -98,6 +104,7 @@ export class SellerSimulator {
     if (record.status === "new") {
       if (persona === "decliner") return { action: "declined", fields: { [f.status]: ui.value("declined"), [f.reason]: "Outside our service area" } };
       if (persona === "rule-breaker") return { action: "illegal", fields: { [f.status]: ui.value("won") } };
+      if (persona === "last-minute") return record.reminders.some((title) => FINAL_REMINDER.test(title)) ? { action: "savedByReminder", fields: { [f.status]: ui.value("accepted") } } : undefined;
       return { action: "accepted", fields: { [f.status]: ui.value("accepted") } };
     }
     if (record.status === "won" && persona === "rule-breaker" && !record.qualify) {

@@ -13,6 +13,8 @@ export interface SellerRecord {
   qualify: boolean;
   evaluate: boolean;
   syncError: string;
+  /** Titles of the reminder tasks on the record (what the seller sees in their task list). */
+  reminders: string[];
 }
 
 /**
@@ -27,6 +29,8 @@ export interface SellerUi {
   value(state: SellerState): unknown;
   flag(on: boolean): unknown;
   records(): SellerRecord[];
+  /** Reminder tasks in this CRM. */
+  taskCount(): number;
   read(id: string): Record<string, unknown>;
   save(id: string, fields: Record<string, unknown>): Promise<void>;
 }
@@ -37,6 +41,12 @@ const SALESFORCE_STATUS: Record<SellerState, string> = { new: "New", accepted: "
 function stateOf(value: unknown, table: Record<SellerState, unknown>): SellerState | "other" {
   const found = (Object.keys(table) as SellerState[]).find((state) => String(table[state]) === String(value));
   return found ?? "other";
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string, value: (item: T) => string): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), value(item)]);
+  return groups;
 }
 
 async function expectOk(res: Response, what: string): Promise<void> {
@@ -51,10 +61,13 @@ export function sellerUiFor(sandbox: SalesforceSandbox | HubSpotSandbox | Datave
       fields,
       value: (state) => SALESFORCE_STATUS[state],
       flag: (on) => on,
-      records: () =>
-        [...sandbox.org.leads.values()]
+      records: () => {
+        const tasks = groupBy([...sandbox.org.tasks.values()], (t) => String(t.WhoId), (t) => String(t.Subject));
+        return [...sandbox.org.leads.values()]
           .filter((r) => typeof r.Cosell_Referral_Id__c === "string")
-          .map((r) => ({ id: r.Id, referralId: String(r.Cosell_Referral_Id__c), status: stateOf(r[fields.status], SALESFORCE_STATUS), qualify: r[fields.qualify] === true, evaluate: r[fields.evaluate] === true, syncError: String(r[fields.error] ?? "") })),
+          .map((r) => ({ id: r.Id, referralId: String(r.Cosell_Referral_Id__c), status: stateOf(r[fields.status], SALESFORCE_STATUS), qualify: r[fields.qualify] === true, evaluate: r[fields.evaluate] === true, syncError: String(r[fields.error] ?? ""), reminders: tasks.get(r.Id) ?? [] }));
+      },
+      taskCount: () => sandbox.org.tasks.size,
       read: (id) => ({ ...sandbox.org.leads.get(id) }),
       save: async (id, values) => {
         const res = await fetch(`${sandbox.url}/services/data/v62.0/sobjects/Lead/${id}`, {
@@ -78,7 +91,16 @@ export function sellerUiFor(sandbox: SalesforceSandbox | HubSpotSandbox | Datave
         sandbox
           .all("leads")
           .filter((r) => r.properties.cosell_referral_id)
-          .map((r) => ({ id: r.id, referralId: String(r.properties.cosell_referral_id), status: stateOf(r.properties[fields.status], table), qualify: r.properties[fields.qualify] === "true", evaluate: r.properties[fields.evaluate] === "true", syncError: String(r.properties[fields.error] ?? "") })),
+          .map((r) => ({
+            id: r.id,
+            referralId: String(r.properties.cosell_referral_id),
+            status: stateOf(r.properties[fields.status], table),
+            qualify: r.properties[fields.qualify] === "true",
+            evaluate: r.properties[fields.evaluate] === "true",
+            syncError: String(r.properties[fields.error] ?? ""),
+            reminders: r.associations.filter((a) => a.toType === "tasks").map((a) => String(sandbox.get("tasks", a.toId)?.properties.hs_task_subject ?? "")),
+          })),
+      taskCount: () => sandbox.count("tasks"),
       read: (id) => ({ ...sandbox.get("leads", id)?.properties }),
       save: async (id, values) => {
         const res = await fetch(`${sandbox.url}/crm/v3/objects/leads/${id}`, {
@@ -97,10 +119,13 @@ export function sellerUiFor(sandbox: SalesforceSandbox | HubSpotSandbox | Datave
     fields,
     value: (state) => DYNAMICS_STATUS[state],
     flag: (on) => on,
-    records: () =>
-      sandbox.rows
+    records: () => {
+      const tasks = groupBy([...sandbox.tasks.values()], (t) => String(t.regardingLeadId), (t) => String(t.subject));
+      return sandbox.rows
         .filter((r) => typeof r.cosell_referralid === "string")
-        .map((r) => ({ id: String(r.leadid), referralId: String(r.cosell_referralid), status: stateOf(r[fields.status], DYNAMICS_STATUS), qualify: r[fields.qualify] === true, evaluate: r[fields.evaluate] === true, syncError: String(r[fields.error] ?? "") })),
+        .map((r) => ({ id: String(r.leadid), referralId: String(r.cosell_referralid), status: stateOf(r[fields.status], DYNAMICS_STATUS), qualify: r[fields.qualify] === true, evaluate: r[fields.evaluate] === true, syncError: String(r[fields.error] ?? ""), reminders: tasks.get(String(r.leadid)) ?? [] }));
+    },
+    taskCount: () => sandbox.tasks.size,
     read: (id) => ({ ...sandbox.rows.find((row) => row.leadid === id) }),
     save: async (id, values) => {
       const token = sandbox.entra.issueAccessToken({ kind: "user", clientId: sandbox.app.clientId, audience: sandbox.url, user: { oid: seller.oid, upn: seller.upn } });

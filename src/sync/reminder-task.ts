@@ -25,8 +25,8 @@ export function crmTaskByTarget(options: { connectors: Map<string, CrmConnector>
       await options.store.repos.events.append({ leadId: job.leadId, at: options.clock.now(), side: "crm", kind: "reminder-task", cause: subject, details: { pair: payload.pair, task: task.id, outcome: task.outcome, ...(task.ownerId ? { owner: task.ownerId } : {}) } });
     }
     log.info({ referralId: payload.notice.referralId, pair: payload.pair, task: task.id, outcome: task.outcome }, "reminder task on the CRM record");
-    return { ok: true };
-  });
+    return { ok: true, requests: task.requests };
+  }, { rate: (job) => options.connectors.get(job.target)?.rateInfo() });
 }
 
 /** Task title and notes, the deadline in UTC (a CRM shows the due date in each user's own zone). */

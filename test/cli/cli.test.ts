@@ -13,6 +13,7 @@ const EXAMPLE_ENV = {
   HUBSPOT_TOKEN: "pat-na1-xyz",
   DYNAMICS_CLIENT_SECRET: "dyn-secret",
   COSELL_GRAPH_CLIENT_SECRET: "graph-secret",
+  COSELL_TEAMS_WORKFLOW_URL: "https://prod-42.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=s3cr3t-sig",
 };
 
 const version = (JSON.parse(readFileSync("package.json", "utf8")) as { version: string }).version;

@@ -15,6 +15,7 @@ const EXAMPLE_ENV = {
   HUBSPOT_TOKEN: "pat-na1-xyz",
   DYNAMICS_CLIENT_SECRET: "dyn-secret",
   COSELL_GRAPH_CLIENT_SECRET: "graph-secret",
+  COSELL_TEAMS_WORKFLOW_URL: "https://prod-42.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=s3cr3t",
 };
 
 const MINIMAL = `
@@ -189,5 +190,20 @@ describe("config: secrets", () => {
       expect(JSON.stringify((error as CosellError).toJSON())).not.toContain("s3cr3t-value");
       expect((error as Error).message).not.toContain("s3cr3t-value");
     }
+  });
+});
+
+describe("config: the Teams reminder channel", () => {
+  it("takes the workflow URL only from the environment or a secret file, and checks it and the time zone", () => {
+    const teams = (lines: string) => `${MINIMAL}notify:\n  teams:\n${lines}`;
+    const inClear = issuesOf(teams("    mode: webhook\n    webhookUrl: https://prod-42.logic.azure.com/workflows/abc?sig=s3cr3t\n"));
+    expect(inClear[0]).toMatchObject({ code: "CONFIG_SECRET_IN_CLEAR", path: "notify.teams.webhookUrl" });
+    const notUrl = issuesOf(teams("    mode: webhook\n    webhookUrl: ${TEAMS_URL}\n"), { TEAMS_URL: "not a url" });
+    expect(notUrl[0]).toMatchObject({ path: "notify.teams.webhookUrl" });
+    const badZone = issuesOf(teams("    mode: sandbox\n    timeZone: Mars/Olympus\n"));
+    expect(badZone[0]?.message).toContain("IANA time zone");
+    const ok = parseConfigText(teams("    mode: webhook\n    webhookUrl: ${TEAMS_URL}\n"), "t.yaml", { env: { TEAMS_URL: "https://prod-42.logic.azure.com/workflows/abc?sig=s3cr3t" }, cwd: process.cwd() });
+    expect(ok.notify.teams).toMatchObject({ mode: "webhook", timeZone: "UTC" });
+    expect(ok.deadlines.crmTasks).toBe(true);
   });
 });

@@ -72,4 +72,42 @@ describe("the requests the Dataverse connector makes", () => {
     expect(second[0]?.changes).toEqual([]);
     expect(second[0]?.cursor.token).toContain("919043");
   });
+
+  it("createTask: reads the owner with its table, then PATCHes tasks(<key-derived id>) create-only, regarding the lead", async () => {
+    const seen: { body?: Record<string, unknown>; ifNoneMatch?: string; path?: string } = {};
+    nock(ORG, { reqheaders: { prefer: 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"' } })
+      .get("/api/data/v9.2/leads(11111111-1111-1111-1111-111111111111)")
+      .query({ $select: "_ownerid_value" })
+      .reply(200, { leadid: "11111111-1111-1111-1111-111111111111", _ownerid_value: "22222222-2222-2222-2222-222222222222", "_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname": "team" });
+    nock(ORG)
+      .patch(/\/api\/data\/v9\.2\/tasks\([0-9a-f-]{36}\)$/, (body: Record<string, unknown>) => {
+        seen.body = body;
+        return true;
+      })
+      .times(2)
+      .reply(function (uri) {
+        seen.ifNoneMatch = String(this.req.headers["if-none-match"]);
+        const first = seen.path === undefined;
+        seen.path = uri;
+        return first ? [204, ""] : [412, { error: { code: "0x80040237", message: "A record with matching key values already exists." } }];
+      });
+    nock(ORG).get("/api/data/v9.2/leads(11111111-1111-1111-1111-111111111111)").query(true).reply(200, { _ownerid_value: "22222222-2222-2222-2222-222222222222" });
+    const c = connector();
+    const request = { object: "lead", recordId: "11111111-1111-1111-1111-111111111111", key: "ref:accept:2026-12-01:86400000:p", subject: "Accept by Monday", body: "Accept it.", dueAt: new Date("2026-12-01T12:00:00Z") };
+    const first = await c.createTask(request);
+    const path = seen.path;
+    expect(seen.ifNoneMatch).toBe("*");
+    expect(seen.body).toEqual({
+      subject: "Accept by Monday",
+      description: "Accept it.",
+      scheduledend: "2026-12-01T12:00:00.000Z",
+      prioritycode: 2,
+      "regardingobjectid_lead_task@odata.bind": "/leads(11111111-1111-1111-1111-111111111111)",
+      "ownerid@odata.bind": "/teams(22222222-2222-2222-2222-222222222222)",
+    });
+    const second = await c.createTask(request);
+    expect(seen.path).toBe(path);
+    expect([first.outcome, second.outcome, second.id]).toEqual(["created", "existing", first.id]);
+    expect(first.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
 });

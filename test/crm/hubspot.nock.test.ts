@@ -103,4 +103,40 @@ describe("the requests @hubspot/api-client makes for the connector", () => {
     await expect(c.upsert({ object: "companies", externalIdField: "cosell_customer_key", records: [{ key: "a", fields: {} }] })).rejects.toMatchObject({ code: "CRM_THROTTLED", retryable: true, retryAfterMs: 10_000 });
     expect(c.rateInfo()).toEqual({ retryAfterMs: 10_000, remaining: 0 });
   });
+
+  it("createTask: searches tasks by title and due time, reads the record's owner, creates a to-do, associates it by default", async () => {
+    const seen: Record<string, unknown> = {};
+    nock(BASE)
+      .post("/crm/v3/objects/tasks/search", (body: Record<string, unknown>) => {
+        seen.search = body;
+        return true;
+      })
+      .reply(200, { total: 0, results: [] })
+      .get("/crm/v3/objects/leads/501")
+      .query({ properties: "hubspot_owner_id" })
+      .reply(200, { id: "501", properties: { hubspot_owner_id: "7001" } })
+      .post("/crm/v3/objects/tasks", (body: Record<string, unknown>) => {
+        seen.create = body;
+        return true;
+      })
+      .reply(201, { id: "9001", properties: { hubspot_owner_id: "7001" } })
+      .put("/crm/v4/objects/tasks/9001/associations/default/leads/501")
+      .reply(200, { status: "COMPLETE", results: [] });
+    const result = await connector().createTask({ object: "leads", recordId: "501", key: "k", subject: "Accept by Monday: a lead", body: "Accept it.", dueAt: new Date("2026-12-01T12:00:00Z") });
+    expect(seen.search).toMatchObject({ filterGroups: [{ filters: [{ propertyName: "hs_task_subject", operator: "EQ", value: "Accept by Monday: a lead" }, { propertyName: "hs_timestamp", operator: "EQ", value: "1796126400000" }] }], limit: 1 });
+    expect(seen.create).toEqual({
+      properties: { hs_timestamp: "1796126400000", hs_task_subject: "Accept by Monday: a lead", hs_task_body: "Accept it.", hs_task_status: "NOT_STARTED", hs_task_priority: "HIGH", hs_task_type: "TODO", hubspot_owner_id: "7001" },
+      associations: [],
+    });
+    expect(result).toEqual({ id: "9001", outcome: "created", ownerId: "7001", requests: 4 });
+  });
+
+  it("record links come from account-info: portal id and UI domain", async () => {
+    nock(BASE).get("/crm/v3/properties/leads").query(true).reply(200, { results: [] });
+    nock(BASE).get("/account-info/v3/details").reply(200, { portalId: 62515, uiDomain: "app.hubspot.com", timeZone: "US/Eastern" });
+    const c = connector();
+    await c.connect();
+    expect(c.recordUrl("leads", "501")).toBe("https://app.hubspot.com/contacts/62515/record/0-136/501");
+    expect(c.recordUrl("unknown-object", "1")).toBeUndefined();
+  });
 });

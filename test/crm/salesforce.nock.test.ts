@@ -98,4 +98,52 @@ describe("the requests jsforce makes for the connector", () => {
       [["00Q3"], { modstamp: "2026-11-24T10:00:01.000Z", id: "00Q3" }],
     ]);
   });
+
+  it("createTask: looks for the task by record and subject, reads the owner, posts a Task for a user owner", async () => {
+    nock(LOGIN).post("/services/oauth2/token").reply(200, TOKEN);
+    let soql = "";
+    let task: Record<string, unknown> = {};
+    nock(INSTANCE)
+      .get("/services/data/v62.0/query")
+      .query((q) => {
+        soql = String(q.q);
+        return true;
+      })
+      .reply(200, { totalSize: 0, done: true, records: [] })
+      .get("/services/data/v62.0/sobjects/Lead/00Q000000000001AAA")
+      .query({ fields: "OwnerId" })
+      .reply(200, { attributes: { type: "Lead" }, Id: "00Q000000000001AAA", OwnerId: "005000000000007AAA" })
+      .post("/services/data/v62.0/sobjects/Task", (body: Record<string, unknown>) => {
+        task = body;
+        return true;
+      })
+      .reply(201, { id: "00T000000000001AAA", success: true, errors: [] });
+    const c = connector({ mode: "client-credentials", clientId: "id", clientSecret: "s" });
+    await c.connect();
+    const result = await c.createTask({ object: "Lead", recordId: "00Q000000000001AAA", key: "k", subject: "Accept by Monday: O'Brien's lead", body: "Accept it.", dueAt: new Date("2026-12-01T23:30:00Z") });
+    expect(soql).toBe("SELECT Id, OwnerId FROM Task WHERE WhoId = '00Q000000000001AAA' AND Subject = 'Accept by Monday: O\\'Brien\\'s lead' LIMIT 1");
+    expect(task).toEqual({ Subject: "Accept by Monday: O'Brien's lead", Description: "Accept it.", ActivityDate: "2026-12-01", Status: "Not Started", Priority: "High", WhoId: "00Q000000000001AAA", OwnerId: "005000000000007AAA" });
+    expect(result).toEqual({ id: "00T000000000001AAA", outcome: "created", ownerId: "005000000000007AAA", requests: 3 });
+  });
+
+  it("createTask: a queue-owned record's task stays with the integration user (a queue cannot own a task)", async () => {
+    nock(LOGIN).post("/services/oauth2/token").reply(200, TOKEN);
+    let task: Record<string, unknown> = {};
+    nock(INSTANCE)
+      .get("/services/data/v62.0/query")
+      .query(true)
+      .reply(200, { totalSize: 0, done: true, records: [] })
+      .get("/services/data/v62.0/sobjects/Lead/00Q000000000001AAA")
+      .query(true)
+      .reply(200, { Id: "00Q000000000001AAA", OwnerId: "00G000000000001AAA" })
+      .post("/services/data/v62.0/sobjects/Task", (body: Record<string, unknown>) => {
+        task = body;
+        return true;
+      })
+      .reply(201, { id: "00T2", success: true, errors: [] });
+    const c = connector({ mode: "client-credentials", clientId: "id", clientSecret: "s" });
+    await c.connect();
+    await c.createTask({ object: "Lead", recordId: "00Q000000000001AAA", key: "k", subject: "s", body: "b", dueAt: new Date("2026-12-01T00:00:00Z") });
+    expect(task).not.toHaveProperty("OwnerId");
+  });
 });
