@@ -14,7 +14,7 @@ import { registerWebhookCommands } from "./commands/webhook.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
 import { defaultIo, printError } from "./io.js";
-import { packageInfo } from "./package-info.js";
+import { packageInfo } from "../shared/package-info.js";
 
 export function buildProgram(io: CliIo): Command {
   const info = packageInfo();

@@ -46,6 +46,8 @@ const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" })
 /** A value that only ever arrives through `${ENV}` or `${file:…}`; the loader refuses clear text. */
 const secret = z.string().min(1, "is empty: check that the environment variable or secret file has a value");
 
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"]);
+
 /** An IANA time zone this Node.js knows (Europe/Berlin, America/New_York, UTC). */
 const timeZone = z.string().refine((zone) => {
   try {
@@ -202,6 +204,16 @@ export const configSchema = z
       .strictObject({
         host: z.string().default("127.0.0.1"),
         port: z.coerce.number().int().min(0).max(65535).default(8787),
+        /**
+         * Who may read the status page and /metrics; required when `host` is not loopback.
+         * Health probes and the (signed) webhook stay open.
+         */
+        auth: z
+          .discriminatedUnion("mode", [
+            z.strictObject({ mode: z.literal("bearer"), token: secret }),
+            z.strictObject({ mode: z.literal("basic"), username: z.string().min(1), password: secret }),
+          ])
+          .optional(),
       })
       .prefault({}),
     outbox: z
@@ -312,6 +324,13 @@ export const configSchema = z
         });
       } else seenLinks.set(link, index);
     });
+    if (!LOOPBACK_HOSTS.has(config.http.host) && !config.http.auth) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["http", "auth"],
+        message: `is required: http.host ${config.http.host} serves the status page and metrics beyond this machine; set mode: bearer (token) or basic (username, password), or bind http.host to 127.0.0.1`,
+      });
+    }
     for (const [crmName, crmConfig] of Object.entries(config.crms)) {
       const needsUrl =
         (crmConfig.type === "dynamics" && crmConfig.auth.mode !== "sandbox" && !crmConfig.url) ||

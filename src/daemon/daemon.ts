@@ -44,6 +44,8 @@ import type { ReminderChannels, ReminderRecord } from "../sync/reminder-notice.j
 import { CRM_TASK, MAIL_TARGET, NOTIFY_MAIL, NOTIFY_TEAMS, TEAMS_TARGET } from "../sync/reminder-notice.js";
 import { crmTaskByTarget } from "../sync/reminder-task.js";
 import { reminderTeamsHandler } from "../sync/reminder-teams.js";
+import { packageInfo } from "../shared/package-info.js";
+import { StatusSource } from "./status-source.js";
 import type { OpenedTeams } from "./teams-channel.js";
 import { openTeams } from "./teams-channel.js";
 import type { OpenedPartnerCenter } from "./partner-center-source.js";
@@ -93,6 +95,7 @@ export class Daemon {
   #worker: OutboxWorker | undefined;
   #mappings: MappingRegistry | undefined;
   #startedAt: Date | undefined;
+  #startedAtOps: Date | undefined;
   #inbound: InboundSync | undefined;
   #outbound: OutboundSync | undefined;
   #http: HttpServer | undefined;
@@ -100,6 +103,7 @@ export class Daemon {
   #teams: OpenedTeams | undefined;
   #webhooks: WebhookReceiver | undefined;
   #deadlineTimer: DeadlineTimer | undefined;
+  readonly #status: StatusSource;
   readonly #partnerCenters = new Map<string, OpenedPartnerCenter>();
   readonly #crms = new Map<string, OpenedConnector>();
   readonly #tasks: ScheduledTask[] = [];
@@ -128,6 +132,18 @@ export class Daemon {
     this.#cwd = options.cwd;
     this.#setTimer = options.setTimer;
     this.#rateClock = options.rateClock;
+    this.#status = new StatusSource({
+      config: this.#config,
+      clock: this.#clock,
+      ...(options.rateClock ? { opsClock: options.rateClock } : {}),
+      version: packageInfo().version,
+      store: () => this.store,
+      state: () => this.#state,
+      startedAt: () => this.#startedAt,
+      partnerCenters: () => new Map([...this.#partnerCenters].map(([name, opened]) => [name, opened.client])),
+      crms: () => new Map([...this.#crms].map(([name, opened]) => [name, opened.connector])),
+      recordUrl: (pair, crmObject, id) => this.#recordUrl(pair, crmObject, id),
+    });
   }
 
   get state(): DaemonState {
@@ -222,6 +238,16 @@ export class Daemon {
     return report;
   }
 
+  /** Operational time (health, rate limits): real time, even when the business clock runs fast. */
+  get #opsClock(): Clock {
+    return this.#rateClock ?? this.#clock;
+  }
+
+  /** What the status page, /metrics and /readyz read. */
+  get status(): StatusSource {
+    return this.#status;
+  }
+
   /** When the exact deadline timer fires next (armed for the nearest deadline or reminder within the hour). */
   get nextDeadlineAt(): Date | undefined {
     return this.#deadlineTimer?.armedFor;
@@ -289,10 +315,12 @@ export class Daemon {
       pollMs: outbox.poll,
       urgentWindowMs: outbox.urgentWindow,
       backoff: { baseMs: outbox.backoff.base, capMs: outbox.backoff.cap, deadlineMarginMs: outbox.backoff.deadlineMargin },
+      observer: this.#status,
     });
     const worker = this.#worker;
-    this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#accounts(), onQueued: () => worker.wake() });
-    this.#outbound = new OutboundSync({ store, clock: this.#clock, logger: this.#root, pairs: () => this.#outboundPairs(), onQueued: () => worker.wake() });
+    const onRun = (kind: string, name: string, ok: boolean) => this.#status.runRecorded(kind, name, ok);
+    this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#accounts(), onQueued: () => worker.wake(), onRun, runClock: this.#opsClock });
+    this.#outbound = new OutboundSync({ store, clock: this.#clock, logger: this.#root, pairs: () => this.#outboundPairs(), onQueued: () => worker.wake(), onRun, runClock: this.#opsClock });
     if (this.#serveHttp) {
       try {
         await this.#startHttp();
@@ -313,6 +341,7 @@ export class Daemon {
       );
     }
     this.#startedAt = this.#clock.now();
+    this.#startedAtOps = this.#opsClock.now();
     this.#state = "running";
     const summary = describeConfig(this.#config);
     this.#log.info(
@@ -427,7 +456,20 @@ export class Daemon {
     }
     this.#webhooks = new WebhookReceiver({ verifiers, hint: (account, referralId) => this.hint(account, referralId), logger: this.#root });
     const receiver = this.#webhooks;
-    this.#http = new HttpServer({ logger: this.#root, readiness: () => this.#readiness(), webhook: (account, headers, body) => receiver.receive(account, headers, body) });
+    const status = this.#status;
+    this.#http = new HttpServer({
+      logger: this.#root,
+      readiness: () => this.#readiness(),
+      webhook: async (account, headers, body) => {
+        const answer = await receiver.receive(account, headers, body);
+        status.webhook(account ?? "-", answer.status < 300);
+        return answer;
+      },
+      status: () => status.snapshot(),
+      lead: (id) => status.lead(id),
+      metrics: status.metrics,
+      ...(this.#config.http.auth ? { auth: this.#config.http.auth } : {}),
+    });
     const url = await this.#http.listen(this.#config.http.host, this.#config.http.port);
     // The in-process Partner Center sends its webhooks here, as a registration would make the real one do.
     for (const [account, opened] of this.#partnerCenters) {
@@ -460,7 +502,39 @@ export class Daemon {
       ...(skewed.length > 0 ? { detail: `this machine's clock differs from Partner Center's by ${skewed.map((s) => `${Math.round((s.skewMs ?? 0) / 1000)} s (${s.account})`).join(", ")}; deadlines would fire at the wrong time — sync the clock (NTP)` } : {}),
     });
     checks.push({ name: "mappings", ok: missing.length === 0, ...(missing.length > 0 ? { detail: `not loaded: ${missing.map((p) => p.mapping).join(", ")}` } : {}) });
+    checks.push(...(await this.#pullFreshness()));
     return checks;
+  }
+
+  /**
+   * Each pair's last successful pull within three pull intervals. A daemon younger than that is
+   * given the benefit of the doubt until its first pulls have had their chance.
+   */
+  async #pullFreshness(): Promise<ReadinessCheck[]> {
+    let snapshot;
+    try {
+      snapshot = await this.#status.snapshot();
+    } catch (error) {
+      return [{ name: "pulls", ok: false, detail: `status unreadable: ${(error as Error).message}` }];
+    }
+    const now = this.#opsClock.now().getTime();
+    const upMs = this.#startedAtOps ? now - this.#startedAtOps.getTime() : 0;
+    return snapshot.pairs.map((pair) => {
+      const limit = 3 * (pair.pullIntervalMs ?? 60_000);
+      const age = pair.lastPullAt ? now - pair.lastPullAt.getTime() : undefined;
+      const ok = age !== undefined ? age <= limit : upMs <= limit;
+      const failure = pair.lastPullFailure ? `; last failure ${pair.lastPullFailure.code}: ${pair.lastPullFailure.message}` : "";
+      const detail = age === undefined ? `no successful pull yet${failure}` : `last successful pull ${Math.round(age / 1000)} s ago (limit ${Math.round(limit / 1000)} s)${ok ? "" : failure}`;
+      return { name: `pull:${pair.name}`, ok, detail };
+    });
+  }
+
+  /** A link to a CRM record of a pair, when its connector can build one. */
+  #recordUrl(pairName: string, crmObject: string, id: string): string | undefined {
+    const pair = this.#config.pairs.find((p) => p.name === pairName);
+    if (!pair) return undefined;
+    const target = this.#pairTargets(pair.partnerCenter).find((t) => t.pair === pair.name)?.mapping.describeObjects().find((o) => o.name === crmObject);
+    return target ? this.#crms.get(pair.crm)?.connector.recordUrl?.(target.object, id) : undefined;
   }
 
   /** Each pair's CRM change feed on its own schedule. */

@@ -1,5 +1,9 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer } from "node:http";
+import type { Metrics } from "./metrics.js";
+import type { LeadView, StatusSnapshot } from "./status-model.js";
+import { renderLeadPage, renderStatusPage } from "./status-page.js";
 import type { Logger } from "../log/logger.js";
 import { componentLogger } from "../log/logger.js";
 import { closeServer, listenLocal } from "../shared/local-server.js";
@@ -24,11 +28,21 @@ export interface HttpServerOptions {
   readiness: () => Promise<ReadinessCheck[]>;
   /** A Partner Center webhook for an account (undefined: the path named none). */
   webhook: (account: string | undefined, headers: IncomingMessage["headers"], body: Buffer) => Promise<WebhookAnswer>;
+  /** The status page, /status.json and /metrics read this. */
+  status?: () => Promise<StatusSnapshot>;
+  lead?: (id: number) => Promise<LeadView | undefined>;
+  metrics?: Metrics;
+  /** Who may read the status page and metrics (health probes and webhooks stay open). */
+  auth?: HttpAuth;
 }
 
+export type HttpAuth = { mode: "bearer"; token: string } | { mode: "basic"; username: string; password: string };
+
 /**
- * The daemon's HTTP side: the Partner Center webhook receiver, `/healthz` (the process answers) and
- * `/readyz` (it can do its work). Read-only apart from the webhook, which only triggers a pull.
+ * The daemon's HTTP side: the Partner Center webhook receiver, `/healthz` (the process answers),
+ * `/readyz` (it can do its work), the status page (`/`, `/leads/<id>`, `/status.json`) and
+ * `/metrics`. Read-only apart from the webhook, which only triggers a pull. The status page and
+ * metrics sit behind the configured auth; probes and the webhook (signed) do not.
  */
 export class HttpServer {
   readonly #options: HttpServerOptions;
@@ -57,6 +71,26 @@ export class HttpServer {
     this.#server = undefined;
   }
 
+  #authorized(req: IncomingMessage): boolean {
+    const auth = this.#options.auth;
+    if (!auth) return true;
+    const header = String(req.headers.authorization ?? "");
+    if (auth.mode === "bearer") {
+      const token = /^Bearer\s+(.+)$/i.exec(header)?.[1];
+      return token !== undefined && same(token, auth.token);
+    }
+    const basic = /^Basic\s+(.+)$/i.exec(header)?.[1];
+    if (!basic) return false;
+    const decoded = Buffer.from(basic, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    return colon > 0 && same(decoded.slice(0, colon), auth.username) && same(decoded.slice(colon + 1), auth.password);
+  }
+
+  #challenge(res: ServerResponse): void {
+    const scheme = this.#options.auth?.mode === "basic" ? 'Basic realm="cosell-sync", charset="UTF-8"' : 'Bearer realm="cosell-sync"';
+    send(res, 401, { error: "HTTP_UNAUTHORIZED", message: "The status page and metrics need the credentials in http.auth of the daemon's config." }, { "WWW-Authenticate": scheme });
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? "/", "http://local");
@@ -73,15 +107,44 @@ export class HttpServer {
       if (url.pathname === "/readyz") {
         const checks = await this.#options.readiness();
         const ready = checks.every((check) => check.ok);
-        return send(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", checks });
+        const failed = checks.filter((check) => !check.ok).map((check) => check.name);
+        return send(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", ...(failed.length > 0 ? { failed } : {}), checks });
       }
-      return send(res, 404, { error: "NOT_FOUND", message: "Nothing here; try /healthz, /readyz or POST /webhooks/partner-center/<account>." });
+      const status = this.#options.status;
+      const guarded = ["/", "/status.json", "/metrics"].includes(url.pathname) || /^\/leads\/\d+\/?$/.test(url.pathname);
+      if (guarded && !this.#authorized(req)) return this.#challenge(res);
+      if (status && url.pathname === "/") return html(res, 200, renderStatusPage(await status()));
+      if (status && url.pathname === "/status.json") return send(res, 200, await status());
+      if (status && this.#options.metrics && url.pathname === "/metrics") {
+        const text = await this.#options.metrics.render(await status());
+        res.writeHead(200, { "Content-Type": this.#options.metrics.contentType, "Cache-Control": "no-store" });
+        res.end(text);
+        return;
+      }
+      const leadPage = /^\/leads\/(\d+)\/?$/.exec(url.pathname);
+      if (leadPage && this.#options.lead) {
+        const lead = await this.#options.lead(Number(leadPage[1]));
+        if (!lead) return html(res, 404, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>No such lead</title></head><body><p>No lead ${Number(leadPage[1])} in the store. <a href="/">Back to the status page</a>.</p></body></html>`);
+        return html(res, 200, renderLeadPage(lead));
+      }
+      return send(res, 404, { error: "NOT_FOUND", message: "Nothing here; try /, /metrics, /healthz, /readyz or POST /webhooks/partner-center/<account>." });
     } catch (error) {
       this.#log.error({ err: error, path: req.url }, "HTTP request failed");
       if (!res.headersSent) send(res, 500, { error: "INTERNAL", message: "The request failed; see the daemon's log." });
       else res.end();
     }
   }
+}
+
+/** Constant-time comparison of two secrets (hashed first, so lengths leak nothing either). */
+function same(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+function html(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'" });
+  res.end(body);
 }
 
 /** The body, or undefined past `limit` bytes (reading stops there). */

@@ -40,6 +40,11 @@ export class ReferralClient {
   }
 
   /** Partner Center's clock minus ours, from the last answer (see PartnerCenterHttp). */
+  /** Calls made and how many were throttled or failed, since start (for /metrics). */
+  get callStats(): { requests: number; throttled: number; failed: number } {
+    return { ...this.#http.stats };
+  }
+
   get clockSkewMs(): number | undefined {
     return this.#http.clockSkewMs;
   }

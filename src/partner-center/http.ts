@@ -30,6 +30,8 @@ export interface Sent {
  * PartnerCenterError. Nothing else is retried here: the outbox owns retries.
  */
 export class PartnerCenterHttp {
+  /** Calls made, and how many Partner Center throttled (429) or failed otherwise, since start. */
+  readonly stats = { requests: 0, throttled: 0, failed: 0 };
   readonly #tokens: TokenProvider;
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -77,6 +79,7 @@ export class PartnerCenterHttp {
       const context: PartnerCenterErrorContext = { method, url, clientRequestId };
       const token = await this.#tokens.getToken(refreshed ? { forceRefresh: true } : undefined);
       const started = this.#clock.now().getTime();
+      this.stats.requests += 1;
       let response: Response;
       try {
         const timeout = AbortSignal.timeout(this.#timeoutMs);
@@ -94,6 +97,7 @@ export class PartnerCenterHttp {
         });
       } catch (error) {
         if (signal?.aborted) throw error;
+        this.stats.failed += 1;
         this.#log.warn({ method, url: redactQuery(url), clientRequestId, err: error }, "Partner Center unreachable");
         throw new PartnerCenterError("PC_UNREACHABLE", { ...context, remoteMessage: (error as Error).message }, error);
       }
@@ -109,6 +113,8 @@ export class PartnerCenterHttp {
         this.#log.info({ clientRequestId }, "token refused; retrying once with a fresh one");
         continue;
       }
+      if (response.status === 429) this.stats.throttled += 1;
+      else this.stats.failed += 1;
       const remote = readErrorBody(text);
       const wait = retryAfterMs(response.headers.get("retry-after"), remote.message, this.#clock.now());
       const code = codeFor(response.status, remote.code);

@@ -33,6 +33,15 @@ export interface WorkerOptions {
   random?: () => number;
   /** Called after the transaction that escalated a job commits. */
   onEscalate?: (job: OutboxJob, reason: string) => void | Promise<void>;
+  /** Told of every settled job and every request made, for metrics and the status page. */
+  observer?: OutboxObserver;
+}
+
+export type JobSettlement = "done" | "retried" | "dead";
+
+export interface OutboxObserver {
+  settled(job: OutboxJob, outcome: JobSettlement, code?: string): void;
+  requests(target: string, count: number): void;
 }
 
 export interface WorkerCounters {
@@ -202,10 +211,14 @@ export class OutboxWorker {
           continue;
         }
         pacer.take();
+        this.#options.observer?.requests(target, 1);
         try {
           const result = await handler.handle(group, { signal: this.#abort.signal, logger: this.#log.child({ job: group.length === 1 ? group[0]?.id : `${group.length} jobs` }) });
           if (result.rate) pacer.observe(result.rate);
-          if (result.requests !== undefined && result.requests > 1) pacer.take(result.requests - 1);
+          if (result.requests !== undefined && result.requests > 1) {
+            pacer.take(result.requests - 1);
+            this.#options.observer?.requests(target, result.requests - 1);
+          }
           group.forEach((job, index) => outcomes.set(job.id, result.outcomes[index] ?? { ok: false, error: new CosellError("OUTBOX_HANDLER_INCOMPLETE", "The handler reported no outcome for this job.", { retryable: true }) }));
         } catch (error) {
           const failure = error instanceof CosellError ? error : new CosellError("OUTBOX_HANDLER_CRASHED", `The handler threw: ${(error as Error).message}`, { retryable: true, cause: error });
@@ -222,6 +235,7 @@ export class OutboxWorker {
     const pacer = this.pacer(target);
     const now = this.#clock.now();
     const escalations: Array<{ job: OutboxJob; reason: string }> = [];
+    const settlements: Array<[OutboxJob, JobSettlement, string?]> = [];
     let healthy = false;
     await this.#options.store.transaction(async (repos) => {
       const succeeded = jobs.filter((job) => outcomes.get(job.id)?.ok === true).map((job) => job.id);
@@ -229,6 +243,7 @@ export class OutboxWorker {
         healthy = true;
         const completed = await repos.outbox.completeMany(succeeded, this.owner, now);
         this.counters.done += completed;
+        for (const job of jobs) if (outcomes.get(job.id)?.ok === true) settlements.push([job, "done"]);
         if (completed < succeeded.length) {
           this.counters.leaseLost += succeeded.length - completed;
           this.#log.warn({ jobs: succeeded.length - completed, target }, "lease lost before completion; the target's idempotency key absorbs any repeat");
@@ -260,6 +275,7 @@ export class OutboxWorker {
         }
         if (plan.kind === "retry") this.counters.retried += 1;
         else this.counters.dead += 1;
+        settlements.push([job, plan.kind === "retry" ? "retried" : "dead", error.code]);
         this.#log[plan.kind === "dead" ? "error" : "warn"]({ job: job.id, target, kind: job.kind, code: error.code, attempts: job.attempts, next: plan.kind === "retry" ? plan.at.toISOString() : "dead" }, plan.kind === "dead" ? "job dead" : "job will be retried");
         if (plan.escalate && !job.escalatedAt) {
           const reason = plan.reason ?? "deadline at risk";
@@ -280,6 +296,7 @@ export class OutboxWorker {
     });
     if (healthy) pacer.succeeded();
     for (const job of jobs) this.#inFlight.delete(job.id);
+    for (const [job, outcome, code] of settlements) this.#options.observer?.settled(job, outcome, code);
     for (const { job, reason } of escalations) {
       this.counters.escalated += 1;
       this.#log.error({ job: job.id, target, dueBy: job.dueBy?.toISOString(), reason }, "deadline escalated");

@@ -10,6 +10,7 @@ import { LeadEventsRepository } from "./repositories/lead-events-repository.js";
 import { LeadsRepository } from "./repositories/leads-repository.js";
 import { OutboxRepository } from "./repositories/outbox-repository.js";
 import { RemindersRepository } from "./repositories/reminders-repository.js";
+import { SyncRunsRepository } from "./repositories/sync-runs-repository.js";
 
 export interface Repositories {
   leads: LeadsRepository;
@@ -18,6 +19,7 @@ export interface Repositories {
   events: LeadEventsRepository;
   outbox: OutboxRepository;
   reminders: RemindersRepository;
+  syncRuns: SyncRunsRepository;
 }
 
 function repositories(db: Knex | Knex.Transaction, kind: StoreKind): Repositories {
@@ -28,6 +30,7 @@ function repositories(db: Knex | Knex.Transaction, kind: StoreKind): Repositorie
     events: new LeadEventsRepository(db),
     outbox: new OutboxRepository(db, kind),
     reminders: new RemindersRepository(db),
+    syncRuns: new SyncRunsRepository(db),
   };
 }
 

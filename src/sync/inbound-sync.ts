@@ -7,6 +7,8 @@ import type { PairTarget } from "./enqueue-crm-upsert.js";
 import { enqueueCrmUpsert } from "./enqueue-crm-upsert.js";
 import type { PullReport } from "./pull-leads.js";
 import { pullChangedLeads, pullReferral } from "./pull-leads.js";
+import type { RunObserver } from "./record-run.js";
+import { recordRun } from "./record-run.js";
 import { SerialRuns } from "./serial-runs.js";
 
 export interface InboundAccount {
@@ -23,6 +25,10 @@ export interface InboundSyncOptions {
   clock: Clock;
   logger: Logger;
   accounts: Map<string, InboundAccount>;
+  /** The clock pull and poll health is stamped with (real time, even when business time runs fast). */
+  runClock?: Clock;
+  /** Told how each pull went (metrics). */
+  onRun?: RunObserver;
   /** After a pull queued upserts (the daemon wakes its outbox worker). */
   onQueued?: () => void;
 }
@@ -41,8 +47,9 @@ export class InboundSync {
   constructor(options: InboundSyncOptions) {
     this.#options = options;
     this.#log = componentLogger(options.logger, "inbound");
-    this.#runs = new SerialRuns((account) => this.#pullOnce(account, false));
-    this.#reconciles = new SerialRuns((account) => this.#pullOnce(account, true));
+    const recorded = (account: string, full: boolean) => recordRun(options.store, options.runClock ?? options.clock, "pull", account, () => this.#pullOnce(account, full), options.onRun);
+    this.#runs = new SerialRuns((account) => recorded(account, false));
+    this.#reconciles = new SerialRuns((account) => recorded(account, true));
   }
 
   get accounts(): string[] {

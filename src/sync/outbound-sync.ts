@@ -3,6 +3,8 @@ import type { Clock } from "../shared/clock.js";
 import type { Store } from "../store/index.js";
 import type { OutboundPair, SellerChangesReport } from "./poll-seller-changes.js";
 import { pollSellerChanges } from "./poll-seller-changes.js";
+import type { RunObserver } from "./record-run.js";
+import { recordRun } from "./record-run.js";
 import { SerialRuns } from "./serial-runs.js";
 
 export interface OutboundSyncOptions {
@@ -11,6 +13,10 @@ export interface OutboundSyncOptions {
   logger: Logger;
   /** Enabled pairs by name, asked for at each poll so a mapping just edited is the one used. */
   pairs: () => Map<string, OutboundPair>;
+  /** The clock pull and poll health is stamped with (real time, even when business time runs fast). */
+  runClock?: Clock;
+  /** Told how each poll went (metrics). */
+  onRun?: RunObserver;
   /** After a poll queued pushes (the daemon wakes its outbox worker). */
   onQueued?: () => void;
 }
@@ -22,7 +28,7 @@ export class OutboundSync {
 
   constructor(options: OutboundSyncOptions) {
     this.#options = options;
-    this.#runs = new SerialRuns((pair) => this.#pollOnce(pair));
+    this.#runs = new SerialRuns((pair) => recordRun(options.store, options.runClock ?? options.clock, "crm-poll", pair, () => this.#pollOnce(pair), options.onRun));
   }
 
   get pairs(): string[] {

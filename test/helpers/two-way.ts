@@ -44,11 +44,12 @@ export interface TwoWayRig {
 }
 
 /** The whole daemon, one pair, on in-process sandboxes and a manual clock; the test drives each pass. */
-export async function startTwoWay(kind: CrmKind, clock: ManualClock, options: { debounce?: string; mail?: boolean; teams?: boolean; crmTasks?: boolean } = {}): Promise<TwoWayRig> {
+export async function startTwoWay(kind: CrmKind, clock: ManualClock, options: { debounce?: string; mail?: boolean; teams?: boolean; crmTasks?: boolean; http?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TwoWayRig> {
   const database: TestDatabase = await createTestDatabase("sqlite");
   const config = parseConfigText(
     [
       `store:\n  url: ${database.url}`,
+      ...(options.http !== undefined ? [`http:\n  host: 127.0.0.1\n  port: 0\n${options.http}`] : []),
       ...(options.mail || options.teams
         ? [
             ["notify:", ...(options.mail ? ["  mail:\n    sender: reminders@partner.example\n    auth:\n      mode: sandbox"] : []), ...(options.teams ? ["  teams:\n    mode: sandbox\n    timeZone: Europe/Berlin"] : [])].join("\n"),
@@ -60,9 +61,9 @@ export async function startTwoWay(kind: CrmKind, clock: ManualClock, options: { 
       `pairs:\n  - name: p\n    partnerCenter: pc\n    crm: crm\n    mapping: mappings/${kind}.yaml\n    debounce: ${options.debounce ?? "30s"}\n    acceptAs: { firstName: Ana, lastName: Seller, email: ana.seller@partner.example }`,
     ].join("\n"),
     "two-way.yaml",
-    { env: {}, cwd: process.cwd() },
+    { env: options.env ?? {}, cwd: process.cwd() },
   );
-  const daemon = new Daemon({ config, logger: silentLogger(), clock, oneShot: true });
+  const daemon = new Daemon({ config, logger: silentLogger(), clock, oneShot: true, serveHttp: options.http !== undefined });
   await daemon.start();
   const pc = daemon.partnerCenter("pc").sandbox;
   if (!pc) throw new Error("no Partner Center sandbox");

@@ -4,6 +4,7 @@ import * as outbox from "./002-outbox.js";
 import * as crmLinkSyncState from "./003-crm-link-sync-state.js";
 import * as localCloses from "./004-local-closes.js";
 import * as reminders from "./005-reminders.js";
+import * as syncRuns from "./006-sync-runs.js";
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from compiled
@@ -15,6 +16,7 @@ const MIGRATIONS: ReadonlyArray<{ name: string; migration: Knex.Migration }> = [
   { name: "003-crm-link-sync-state", migration: crmLinkSyncState },
   { name: "004-local-closes", migration: localCloses },
   { name: "005-reminders", migration: reminders },
+  { name: "006-sync-runs", migration: syncRuns },
 ];
 
 export const migrationSource: Knex.MigrationSource<{ name: string; migration: Knex.Migration }> = {

@@ -39,6 +39,12 @@ export class LeadEventsRepository {
   }
 
   /** How many events of each kind the store holds (the demo's and status page's tallies). */
+  /** When each pair last saw an event of each kind (e.g. its last CRM write and last push). */
+  async lastAtByPair(kinds: readonly string[]): Promise<Array<{ pair: string; kind: string; at: Date }>> {
+    const rows = (await this.db("lead_events").whereIn("kind", [...kinds]).whereNotNull("pair").select("pair", "kind").max({ at: "at" }).groupBy("pair", "kind")) as Array<{ pair: string; kind: string; at: unknown }>;
+    return rows.map((row) => ({ pair: row.pair, kind: row.kind, at: toDate(row.at) }));
+  }
+
   async countByKind(kinds: readonly string[]): Promise<Record<string, number>> {
     const rows = (await this.db("lead_events").whereIn("kind", [...kinds]).groupBy("kind").select("kind").count({ n: "*" })) as Array<{ kind: string; n: unknown }>;
     return Object.fromEntries(kinds.map((kind) => [kind, toNumber(rows.find((row) => row.kind === kind)?.n ?? 0)]));

@@ -121,6 +121,19 @@ export class LeadsRepository {
     return due.sort((a, b) => a.at.getTime() - b.at.getTime()).slice(0, limit);
   }
 
+  /** Open deadlines falling in (from, until]: what is due soon. */
+  async countDueWithin(from: Date, until: Date): Promise<number> {
+    const [accept] = await this.db("leads").where("state", "new").andWhere("accept_by", ">", from).andWhere("accept_by", "<=", until).count({ count: "*" });
+    const [act] = await this.db("leads").whereIn("state", OPEN_WORKING).andWhere("act_by", ">", from).andWhere("act_by", "<=", until).count({ count: "*" });
+    return toNumber(accept?.count ?? 0) + toNumber(act?.count ?? 0);
+  }
+
+  /** Leads this daemon closed at a deadline, by the reason it gave. */
+  async countClosedLocally(): Promise<Record<string, number>> {
+    const rows = (await this.db("leads").whereNotNull("closed_locally_at").select("local_close_reason").count({ count: "*" }).groupBy("local_close_reason")) as Array<{ local_close_reason: string | null; count: unknown }>;
+    return Object.fromEntries(rows.map((row) => [row.local_close_reason ?? "", toNumber(row.count)]));
+  }
+
   /** The first open deadline strictly after `after` (what the exact deadline timer waits for). */
   async earliestDeadlineAfter(after: Date): Promise<Date | undefined> {
     const [accept] = await this.db("leads").where("state", "new").andWhere("accept_by", ">", after).min({ at: "accept_by" });

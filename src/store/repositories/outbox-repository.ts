@@ -319,6 +319,36 @@ export class OutboxRepository {
     return this.db("outbox_jobs").whereIn("state", ["done", "superseded", "dropped"]).andWhere("finished_at", "<", before).delete();
   }
 
+  /** Per target: how long its oldest due job has waited (ms). */
+  async oldestDueAgeByTarget(now: Date): Promise<Record<string, number>> {
+    const rows = (await this.db("outbox_jobs").whereIn("state", OPEN).andWhere("run_at", "<=", now).select("target").min({ at: "run_at" }).groupBy("target")) as Array<{ target: string; at: unknown }>;
+    return Object.fromEntries(rows.map((row) => [row.target, Math.max(0, now.getTime() - toDate(row.at).getTime())]));
+  }
+
+  /** Per pair: how long the oldest change still waiting to be written has waited (ms): its sync lag. */
+  async lagByPair(now: Date): Promise<Record<string, number>> {
+    const rows = (await this.db("outbox_jobs").whereIn("state", OPEN).whereNotNull("pair").andWhere("run_at", "<=", now).select("pair").min({ at: "created_at" }).groupBy("pair")) as Array<{ pair: string; at: unknown }>;
+    return Object.fromEntries(rows.map((row) => [row.pair, Math.max(0, now.getTime() - toDate(row.at).getTime())]));
+  }
+
+  /** The failure index's commonest reasons, most frequent first. */
+  async topFailures(limit: number): Promise<FailureReason[]> {
+    const rows = (await this.db("outbox_jobs")
+      .where("state", "dead")
+      .select("last_error_code")
+      .count({ count: "*" })
+      .max({ at: "updated_at" })
+      .groupBy("last_error_code")
+      .orderBy("count", "desc")
+      .limit(limit)) as Array<{ last_error_code: string | null; count: unknown; at: unknown }>;
+    const reasons: FailureReason[] = [];
+    for (const row of rows) {
+      const sample = await this.db("outbox_jobs").where({ state: "dead", last_error_code: row.last_error_code }).orderBy("updated_at", "desc").first("last_error_message");
+      reasons.push({ code: row.last_error_code ?? "UNKNOWN", count: toNumber(row.count), message: String(sample?.last_error_message ?? ""), lastAt: toDate(row.at) });
+    }
+    return reasons;
+  }
+
   async stats(now: Date): Promise<OutboxStats> {
     const rows = (await this.db("outbox_jobs").select("target", "state").count({ count: "*" }).groupBy("target", "state")) as Array<{ target: string; state: string; count: unknown }>;
     const byState: Record<string, Record<string, number>> = {};
@@ -333,6 +363,14 @@ export class OutboxRepository {
       deadByCode: Object.fromEntries(dead.map((row) => [row.last_error_code ?? "UNKNOWN", toNumber(row.count)])),
     };
   }
+}
+
+export interface FailureReason {
+  code: string;
+  count: number;
+  /** One message of that code (the most recent). */
+  message: string;
+  lastAt: Date;
 }
 
 function isUniqueViolation(error: unknown): boolean {
