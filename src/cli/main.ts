@@ -4,6 +4,7 @@ import { registerConfigCheck } from "./commands/config-check.js";
 import { registerCrmCommands } from "./commands/crm.js";
 import { registerDbMigrate } from "./commands/db-migrate.js";
 import { registerDeadlinesCommand } from "./commands/deadlines.js";
+import { registerDoctor } from "./commands/doctor.js";
 import { registerLeadsCommands } from "./commands/leads.js";
 import { registerMappingCommands } from "./commands/mapping.js";
 import { registerOutboxCommands } from "./commands/outbox.js";
@@ -50,6 +51,7 @@ export function buildProgram(io: CliIo): Command {
   registerOutboxCommands(program, io);
   registerLeadsCommands(program, io);
   registerDeadlinesCommand(program, io);
+  registerDoctor(program, io);
   registerSync(program, io);
   registerMappingCommands(program, io);
   registerCrmCommands(program, io);

@@ -94,6 +94,14 @@ export class Store {
     }
   }
 
+  /** Which migrations this store has and which this version would still apply (nothing is changed). */
+  async migrationStatus(): Promise<{ applied: string[]; pending: string[] }> {
+    const config = { migrationSource, tableName: MIGRATION_TABLE };
+    const [completed, pending] = (await this.#knex.migrate.list(config)) as [Array<{ name: string } | string>, Array<{ name: string } | string>];
+    const names = (list: Array<{ name: string } | string>) => list.map((entry) => (typeof entry === "string" ? entry : entry.name));
+    return { applied: names(completed), pending: names(pending) };
+  }
+
   /** Runs `work` in one transaction: all its writes land together or not at all. */
   async transaction<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
     return this.#knex.transaction(async (trx) => work(repositories(trx, this.kind)));
