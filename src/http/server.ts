@@ -130,7 +130,7 @@ export class HttpServer {
       return send(res, 404, { error: "NOT_FOUND", message: "Nothing here; try /, /metrics, /healthz, /readyz or POST /webhooks/partner-center/<account>." });
     } catch (error) {
       this.#log.error({ err: error, path: req.url }, "HTTP request failed");
-      if (!res.headersSent) send(res, 500, { error: "INTERNAL", message: "The request failed; see the daemon's log." });
+      if (!res.headersSent) send(res, 500, { error: "HTTP_INTERNAL_ERROR", message: "The request failed; see the daemon's log." });
       else res.end();
     }
   }

@@ -5,3 +5,4 @@ export * from "./schema.js";
 export * from "./source.js";
 export { checkPath } from "./paths.js";
 export { mappingJsonSchema } from "./json-schema.js";
+export { fieldTables } from "./field-table.js";

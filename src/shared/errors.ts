@@ -33,7 +33,7 @@ export function isCosellError(value: unknown, code?: string): value is CosellErr
 }
 
 /** Wraps anything thrown into a CosellError so callers deal with one shape. */
-export function toCosellError(value: unknown, fallbackCode = "INTERNAL"): CosellError {
+export function toCosellError(value: unknown, fallbackCode = "INTERNAL_ERROR"): CosellError {
   if (value instanceof CosellError) return value;
   const message = value instanceof Error ? value.message : String(value);
   return new CosellError(fallbackCode, message, { cause: value });

@@ -1,5 +1,5 @@
 import type { Clock } from "../shared/clock.js";
-import { CosellError } from "../shared/errors.js";
+import { toCosellError } from "../shared/errors.js";
 import type { Store, SyncRunKind } from "../store/index.js";
 
 /**
@@ -13,7 +13,7 @@ export async function recordRun<T>(store: Store, clock: Clock, kind: SyncRunKind
     onRecorded?.(kind, name, true);
     return result;
   } catch (error) {
-    const code = error instanceof CosellError ? error.code : "UNEXPECTED";
+    const code = toCosellError(error, "UNEXPECTED_ERROR").code;
     await store.repos.syncRuns.failed(kind, name, clock.now(), code, (error as Error).message ?? String(error)).catch(() => undefined);
     onRecorded?.(kind, name, false);
     throw error;

@@ -1,3 +1,4 @@
+import { fieldTables } from "../../mapping/index.js";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
@@ -129,6 +130,16 @@ export function registerMappingCommands(program: Command, io: CliIo): void {
       io.stdout.write(`  ${field.field}: ${field.changed} lead(s)\n`);
       for (const example of field.examples) io.stdout.write(`    ${example.lead}: ${JSON.stringify(example.before)} → ${JSON.stringify(example.after)}\n`);
     }
+  });
+
+  const fields = mapping
+    .command("fields")
+    .description("list the CRM fields a mapping needs (what to create before the first sync), as Markdown tables")
+    .argument("<file>", "mapping file");
+  withJsonOption(fields).action(async (file: string, options: JsonOptions) => {
+    const { mapping: compiled } = await loadMappingFile(file, io.cwd);
+    if (options.json) printJson(io, { ok: true, crm: compiled.crm, objects: compiled.requirements() });
+    else io.stdout.write(fieldTables(compiled));
   });
 
   mapping
