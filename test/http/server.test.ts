@@ -34,7 +34,7 @@ describe("HTTP server", () => {
     expect([health.status, await health.json()]).toEqual([200, { status: "ok" }]);
     const ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ status: "not ready", checks: [{ name: "store", ok: true }, { name: "mappings", ok: false, detail: "not loaded: x.yaml" }] });
+    expect(await ready.json()).toEqual({ status: "not ready", failed: ["mappings"], checks: [{ name: "store", ok: true }, { name: "mappings", ok: false, detail: "not loaded: x.yaml" }] });
   });
 
   it("routes webhooks by account, refuses other methods, unknown paths and oversized bodies", async () => {
@@ -71,7 +71,7 @@ describe("daemon webhook receiver", () => {
     const url = daemon.httpUrl ?? "";
     const ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(((await ready.json()) as { checks: Array<{ name: string; ok: boolean }> }).checks.map((c) => c.name)).toEqual(["daemon", "store", "clock", "mappings"]);
+    expect(((await ready.json()) as { checks: Array<{ name: string; ok: boolean }> }).checks.map((c) => c.name)).toEqual(["daemon", "store", "clock", "mappings", "pull:p"]);
     // The start-up pull has run; the scheduled one is a minute away.
     await daemon.pullNow();
     const pc = daemon.partnerCenter("pc").sandbox;

@@ -75,6 +75,12 @@ describe("status page, metrics and readiness", () => {
     expect(sample(metrics.text, "cosell_sync_runs_total", { kind: "pull", name: "pc", outcome: "ok" })).toBeGreaterThan(0);
     expect(metrics.text).toContain("cosell_process_resident_memory_bytes");
 
+    // A forged webhook is refused and counted as such.
+    const forged = await fetch(`${rig.daemon.httpUrl ?? ""}/webhooks/partner-center/pc`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ EventName: "referral-created", ResourceUri: "x" }) });
+    expect(forged.status).toBe(401);
+    const after = await get(rig, "/metrics");
+    expect(sample(after.text, "cosell_webhooks_total", { account: "pc", outcome: "refused" })).toBe(1);
+
     // A change waiting to be written shows as lag.
     const status = await get(rig, "/status.json");
     const json = JSON.parse(status.text) as { pairs: Array<{ name: string; lagMs: number }>; deadlines: { dueWithin7d: number } };

@@ -37,7 +37,7 @@ describeEachStore("store", (kind) => {
   it("migrates once: a second run applies nothing", async () => {
     const again = await store.migrate();
     expect(again.applied).toEqual([]);
-    expect(again.current).toEqual(["001-initial", "002-outbox", "003-crm-link-sync-state", "004-local-closes", "005-reminders"]);
+    expect(again.current).toEqual(["001-initial", "002-outbox", "003-crm-link-sync-state", "004-local-closes", "005-reminders", "006-sync-runs"]);
   });
 
   it("saves a lead, round-trips every column, and skips an unchanged replay", async () => {
