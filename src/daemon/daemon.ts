@@ -511,22 +511,25 @@ export class Daemon {
    * given the benefit of the doubt until its first pulls have had their chance.
    */
   async #pullFreshness(): Promise<ReadinessCheck[]> {
-    let snapshot;
+    let runs;
     try {
-      snapshot = await this.#status.snapshot();
+      runs = await this.store.repos.syncRuns.all();
     } catch (error) {
-      return [{ name: "pulls", ok: false, detail: `status unreadable: ${(error as Error).message}` }];
+      return [{ name: "pulls", ok: false, detail: `pull health unreadable: ${(error as Error).message}` }];
     }
     const now = this.#opsClock.now().getTime();
     const upMs = this.#startedAtOps ? now - this.#startedAtOps.getTime() : 0;
-    return snapshot.pairs.map((pair) => {
-      const limit = 3 * (pair.pullIntervalMs ?? 60_000);
-      const age = pair.lastPullAt ? now - pair.lastPullAt.getTime() : undefined;
-      const ok = age !== undefined ? age <= limit : upMs <= limit;
-      const failure = pair.lastPullFailure ? `; last failure ${pair.lastPullFailure.code}: ${pair.lastPullFailure.message}` : "";
-      const detail = age === undefined ? `no successful pull yet${failure}` : `last successful pull ${Math.round(age / 1000)} s ago (limit ${Math.round(limit / 1000)} s)${ok ? "" : failure}`;
-      return { name: `pull:${pair.name}`, ok, detail };
-    });
+    return this.#config.pairs
+      .filter((pair) => pair.enabled)
+      .map((pair) => {
+        const run = runs.find((r) => r.kind === "pull" && r.name === pair.partnerCenter);
+        const limit = 3 * (this.#status.pullIntervalOf(pair.schedule.pull) ?? 60_000);
+        const age = run?.lastSuccessAt ? now - run.lastSuccessAt.getTime() : undefined;
+        const ok = age !== undefined ? age <= limit : upMs <= limit;
+        const failed = run?.lastFailureAt && (!run.lastSuccessAt || run.lastFailureAt > run.lastSuccessAt) ? `; last failure ${run.lastErrorCode ?? "UNKNOWN"}: ${run.lastErrorMessage ?? ""}` : "";
+        const detail = age === undefined ? `no successful pull yet${failed}` : `last successful pull ${Math.round(age / 1000)} s ago (limit ${Math.round(limit / 1000)} s)${ok ? "" : failed}`;
+        return { name: `pull:${pair.name}`, ok, detail };
+      });
   }
 
   /** A link to a CRM record of a pair, when its connector can build one. */

@@ -178,6 +178,10 @@ export class StatusSource implements OutboxObserver {
   }
 
   /** The longest gap between the next few runs of a cron schedule. */
+  pullIntervalOf(expression: string): number | undefined {
+    return this.#pullInterval(expression);
+  }
+
   #pullInterval(expression: string): number | undefined {
     if (!this.#pullIntervals.has(expression)) {
       const task = createTask(expression, () => undefined);

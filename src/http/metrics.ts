@@ -10,8 +10,9 @@ export class Metrics {
   readonly registry = new Registry();
   readonly #jobs = new Counter({ name: "cosell_outbox_jobs_total", help: "Outbox jobs settled, by target, kind and outcome (done, retried, dead).", labelNames: ["target", "kind", "outcome"] as const, registers: [this.registry] });
   readonly #runs = new Counter({ name: "cosell_sync_runs_total", help: "Partner Center pulls and CRM polls, by kind, name and outcome.", labelNames: ["kind", "name", "outcome"] as const, registers: [this.registry] });
-  readonly #requests = new Gauge({ name: "cosell_api_requests_total", help: "API calls made since start, by target.", labelNames: ["target"] as const, registers: [this.registry] });
-  readonly #throttled = new Gauge({ name: "cosell_api_throttled_total", help: "API calls the target throttled (429 or a limit error) since start, by target.", labelNames: ["target"] as const, registers: [this.registry] });
+  // Counted by the clients themselves; copied over at each scrape.
+  readonly #requests = new Counter({ name: "cosell_api_requests_total", help: "API calls made since start, by target.", labelNames: ["target"] as const, registers: [this.registry] });
+  readonly #throttled = new Counter({ name: "cosell_api_throttled_total", help: "API calls the target throttled (429 or a limit error) since start, by target.", labelNames: ["target"] as const, registers: [this.registry] });
   readonly #quotaUsed = new Gauge({ name: "cosell_api_daily_used", help: "Daily API calls used, where the API reports it.", labelNames: ["target"] as const, registers: [this.registry] });
   readonly #quotaLimit = new Gauge({ name: "cosell_api_daily_limit", help: "Daily API call allowance, where the API reports it.", labelNames: ["target"] as const, registers: [this.registry] });
   readonly #remaining = new Gauge({ name: "cosell_api_window_remaining", help: "Calls left in the current rate window, where the API reports it.", labelNames: ["target"] as const, registers: [this.registry] });
@@ -26,9 +27,7 @@ export class Metrics {
   readonly #lastPush = new Gauge({ name: "cosell_last_push_timestamp_seconds", help: "When each pair last pushed a seller's change to Partner Center.", labelNames: ["pair"] as const, registers: [this.registry] });
   readonly #reminders = new Gauge({ name: "cosell_reminders_sent_today", help: "Deadline reminders sent since midnight UTC.", registers: [this.registry] });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "cosell_" });
-  }
+  #processMetrics = false;
 
   jobSettled(target: string, kind: string, outcome: string): void {
     this.#jobs.inc({ target, kind, outcome });
@@ -44,7 +43,12 @@ export class Metrics {
 
   /** The text exposition, with the gauges set from `snapshot`. */
   async render(snapshot: StatusSnapshot): Promise<string> {
-    for (const gauge of [this.#leads, this.#outbox, this.#oldestDue, this.#dead, this.#deadlines, this.#lag, this.#lastPull, this.#lastPush, this.#requests, this.#throttled, this.#quotaUsed, this.#quotaLimit, this.#remaining]) gauge.reset();
+    // Process metrics start with the first scrape: a daemon nobody scrapes (sync --once, tests) sets up no GC observers.
+    if (!this.#processMetrics) {
+      collectDefaultMetrics({ register: this.registry, prefix: "cosell_" });
+      this.#processMetrics = true;
+    }
+    for (const metric of [this.#leads, this.#outbox, this.#oldestDue, this.#dead, this.#deadlines, this.#lag, this.#lastPull, this.#lastPush, this.#requests, this.#throttled, this.#quotaUsed, this.#quotaLimit, this.#remaining]) metric.reset();
     for (const pair of snapshot.pairs) {
       for (const [state, count] of Object.entries(pair.leadsByState)) this.#leads.set({ pair: pair.name, state }, count);
       this.#lag.set({ pair: pair.name }, pair.lagMs / 1000);
@@ -61,8 +65,8 @@ export class Metrics {
     this.#deadlines.set({ window: "closed-by-60-day-rule" }, d.closedBy60DayRule);
     this.#reminders.set(snapshot.reminders.sentToday);
     for (const t of snapshot.targets) {
-      this.#requests.set({ target: t.target }, t.requests);
-      this.#throttled.set({ target: t.target }, t.throttled);
+      this.#requests.inc({ target: t.target }, t.requests);
+      this.#throttled.inc({ target: t.target }, t.throttled);
       if (t.dailyUsed !== undefined) this.#quotaUsed.set({ target: t.target }, t.dailyUsed);
       if (t.dailyLimit !== undefined) this.#quotaLimit.set({ target: t.target }, t.dailyLimit);
       if (t.remaining !== undefined) this.#remaining.set({ target: t.target }, t.remaining);
