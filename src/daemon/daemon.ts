@@ -335,9 +335,9 @@ export class Daemon {
       this.#scheduleCrmPolls(this.#outbound);
       this.#deadlineTimer = new DeadlineTimer({ store, clock: this.#clock, logger: this.#root, leadTimesMs: this.#config.deadlines.reminders, sweep: () => this.sweepNow(), ...(this.#setTimer ? { setTimer: this.#setTimer } : {}) });
       this.#tasks.push(
-        schedule(this.#config.deadlines.sweep, () => {
+        this.#fleetTask("deadline-sweep", this.#config.deadlines.sweep, () => {
           this.sweepNow().catch((error: unknown) => this.#log.error({ err: error }, "deadline sweep failed; the next sweep retries"));
-        }, { name: "deadline-sweep", noOverlap: true }),
+        }),
       );
     }
     this.#startedAt = this.#clock.now();
@@ -546,7 +546,7 @@ export class Daemon {
       const poll = () => {
         outbound.poll(pair.name).catch((error: unknown) => this.#log.error({ err: error, pair: pair.name }, "CRM change poll failed; the next poll resumes from the same cursor"));
       };
-      this.#tasks.push(schedule(pair.schedule.crmPoll, poll, { name: `crm-poll:${pair.name}`, noOverlap: true }));
+      this.#tasks.push(this.#fleetTask(`crm-poll:${pair.name}`, pair.schedule.crmPoll, poll));
     }
   }
 
@@ -559,7 +559,7 @@ export class Daemon {
     const ticks = new Set(this.#config.pairs.filter((p) => p.enabled).map((pair) => JSON.stringify([pair.partnerCenter, pair.schedule.pull])));
     for (const tick of ticks) {
       const [account, expression] = JSON.parse(tick) as [string, string];
-      this.#tasks.push(schedule(expression, () => pull(account, "schedule"), { name: `pull:${account}:${expression}`, noOverlap: true }));
+      this.#tasks.push(this.#fleetTask(`pull:${account}:${expression}`, expression, () => pull(account, "schedule")));
     }
     for (const account of inbound.accounts) pull(account, "start");
     // The reconciliation pass: everything from the beginning, on the (slower) reconcile schedule.
@@ -569,8 +569,33 @@ export class Daemon {
       const run = () => {
         inbound.reconcile(account).catch((error: unknown) => this.#log.error({ err: error, account }, "reconciliation pass failed; the next one starts over"));
       };
-      this.#tasks.push(schedule(expression, run, { name: `reconcile:${account}:${expression}`, noOverlap: true }));
+      this.#tasks.push(this.#fleetTask(`reconcile:${account}:${expression}`, expression, run));
     }
+  }
+
+  /**
+   * A schedule that runs once per slot across every replica on this store: each firing claims the
+   * slot (the schedule's interval, in real time) and only the claimant runs it. With one process it
+   * always wins; with several, the pulls, polls and sweeps are not multiplied by the fleet.
+   */
+  #fleetTask(name: string, expression: string, run: () => void): ScheduledTask {
+    const interval = this.#status.pullIntervalOf(expression) ?? 60_000;
+    return schedule(
+      expression,
+      async () => {
+        const now = this.#opsClock.now();
+        const slot = new Date(Math.floor(now.getTime() / interval) * interval);
+        let claimed = false;
+        try {
+          claimed = await this.store.repos.scheduleLeases.claim(name, slot, this.#worker?.owner ?? "daemon", now);
+        } catch (error) {
+          this.#log.warn({ err: error, schedule: name }, "could not claim the schedule's slot; skipping this run");
+        }
+        if (claimed) run();
+        else this.#log.debug({ schedule: name, slot: slot.toISOString() }, "another replica runs this slot");
+      },
+      { name, noOverlap: true },
+    );
   }
 
   async #closeStore(): Promise<void> {

@@ -10,6 +10,7 @@ import { LeadEventsRepository } from "./repositories/lead-events-repository.js";
 import { LeadsRepository } from "./repositories/leads-repository.js";
 import { OutboxRepository } from "./repositories/outbox-repository.js";
 import { RemindersRepository } from "./repositories/reminders-repository.js";
+import { ScheduleLeasesRepository } from "./repositories/schedule-leases-repository.js";
 import { SyncRunsRepository } from "./repositories/sync-runs-repository.js";
 
 export interface Repositories {
@@ -20,6 +21,7 @@ export interface Repositories {
   outbox: OutboxRepository;
   reminders: RemindersRepository;
   syncRuns: SyncRunsRepository;
+  scheduleLeases: ScheduleLeasesRepository;
 }
 
 function repositories(db: Knex | Knex.Transaction, kind: StoreKind): Repositories {
@@ -31,6 +33,7 @@ function repositories(db: Knex | Knex.Transaction, kind: StoreKind): Repositorie
     outbox: new OutboxRepository(db, kind),
     reminders: new RemindersRepository(db),
     syncRuns: new SyncRunsRepository(db),
+    scheduleLeases: new ScheduleLeasesRepository(db),
   };
 }
 

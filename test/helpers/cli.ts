@@ -41,6 +41,9 @@ export interface SpawnedCli {
   signal(name: NodeJS.Signals): void;
   /** The first complete stdout line. */
   firstLine(): Promise<string>;
+  /** Everything printed to stdout so far. */
+  output(): string;
+  readonly pid: number | undefined;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
@@ -74,6 +77,8 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): SpawnedCl
           }),
     signal: (name) => child.kill(name),
     firstLine: async () => stdout.slice(0, stdout.indexOf("\n") + 1),
+    output: () => stdout,
+    pid: child.pid,
     exited,
   };
 }

@@ -37,7 +37,7 @@ describeEachStore("store", (kind) => {
   it("migrates once: a second run applies nothing", async () => {
     const again = await store.migrate();
     expect(again.applied).toEqual([]);
-    expect(again.current).toEqual(["001-initial", "002-outbox", "003-crm-link-sync-state", "004-local-closes", "005-reminders", "006-sync-runs"]);
+    expect(again.current).toEqual(["001-initial", "002-outbox", "003-crm-link-sync-state", "004-local-closes", "005-reminders", "006-sync-runs", "007-schedule-leases"]);
   });
 
   it("saves a lead, round-trips every column, and skips an unchanged replay", async () => {
@@ -146,5 +146,17 @@ describeEachStore("store", (kind) => {
     const next = await store.repos.events.timeline(lead.id, { limit: 10, beforeId: page[1]?.id });
     expect(next.map((e) => e.kind)).toEqual(["step-2", "step-1", "step-0"]);
     expect(next[2]).toMatchObject({ cause: "webhook referral-created", details: { i: 0 }, at: later(0), side: "partner-center" });
+  });
+
+  it("gives each slot of a schedule to exactly one of several racing claimants, and a later slot replaces an earlier", async () => {
+    const slot = later(1);
+    const claims = await Promise.all(["a", "b", "c", "d"].map((owner) => store.repos.scheduleLeases.claim("pull:acme", slot, owner, later(1))));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    const winner = ["a", "b", "c", "d"][claims.indexOf(true)];
+    expect(await store.repos.scheduleLeases.get("pull:acme")).toEqual({ slotAt: slot, owner: winner });
+    expect(await store.repos.scheduleLeases.claim("pull:acme", slot, "e", later(2))).toBe(false);
+    expect(await store.repos.scheduleLeases.claim("pull:acme", later(0), "e", later(2))).toBe(false);
+    expect(await store.repos.scheduleLeases.claim("pull:acme", later(2), "e", later(2))).toBe(true);
+    expect(await store.repos.scheduleLeases.claim("sweep", later(2), "e", later(2))).toBe(true);
   });
 });

@@ -57,7 +57,8 @@ export class PartnerCenterSandbox {
   readonly user: SandboxUser;
   readonly signing: IssuedCertificate;
   readonly faults: FaultSettings;
-  readonly stats = { requests: 0, throttled: 0, failed: 0, unauthorized: 0, byRoute: {} as Record<string, number> };
+  /** `listStarts`: list calls that began a listing (no skiptoken), i.e. how many pulls asked. */
+  readonly stats = { requests: 0, throttled: 0, failed: 0, unauthorized: 0, listStarts: 0, byRoute: {} as Record<string, number> };
   readonly #options: PartnerCenterSandboxOptions;
   readonly #clock: Clock;
   readonly #random: SeededRandom;
@@ -219,6 +220,7 @@ export class PartnerCenterSandbox {
 
   #list(url: URL, res: ServerResponse, requestId: string): void {
     const params = url.searchParams;
+    if (!params.get("$skiptoken")) this.stats.listStarts += 1;
     const result = this.referrals.list({ filter: params.get("$filter"), orderby: params.get("$orderby"), top: params.get("$top"), skiptoken: params.get("$skiptoken") });
     const body: Record<string, unknown> = { value: result.value };
     if (result.skiptoken) {

@@ -5,6 +5,7 @@ import * as crmLinkSyncState from "./003-crm-link-sync-state.js";
 import * as localCloses from "./004-local-closes.js";
 import * as reminders from "./005-reminders.js";
 import * as syncRuns from "./006-sync-runs.js";
+import * as scheduleLeases from "./007-schedule-leases.js";
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from compiled
@@ -17,6 +18,7 @@ const MIGRATIONS: ReadonlyArray<{ name: string; migration: Knex.Migration }> = [
   { name: "004-local-closes", migration: localCloses },
   { name: "005-reminders", migration: reminders },
   { name: "006-sync-runs", migration: syncRuns },
+  { name: "007-schedule-leases", migration: scheduleLeases },
 ];
 
 export const migrationSource: Knex.MigrationSource<{ name: string; migration: Knex.Migration }> = {
