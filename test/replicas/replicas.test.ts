@@ -1,38 +1,14 @@
-import type { ChildProcess } from "node:child_process";
-import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { inject } from "vitest";
 import { afterAll, describe, expect, it } from "vitest";
 import knex from "knex";
 import type { SpawnedCli } from "../helpers/cli.js";
 import { spawnCli } from "../helpers/cli.js";
+import type { Fleet, FleetStats } from "../helpers/fleet.js";
+import { startFleet, until } from "../helpers/fleet.js";
 import type { TestDatabase } from "../helpers/stores.js";
 import { createTestDatabase } from "../helpers/stores.js";
 
-interface FleetSettings {
-  control: string;
-  pc: { baseUrl: string; webhookApiUrl: string; authority: string; tenantId: string; clientId: string; clientSecret: string; caFile: string };
-  sf: { url: string; clientId: string; clientSecret: string };
-}
-
-interface Stats {
-  pc: { leads: string[]; listStarts: number; requests: number };
-  sf: { keys: string[]; requests: number };
-}
-
 const INITIAL_LEADS = 300;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 function sum(metrics: string, name: string, labels: string[]): number {
   return metrics
@@ -43,45 +19,23 @@ function sum(metrics: string, name: string, labels: string[]): number {
 
 /** Three `cosell-sync run` processes on one PostgreSQL store, sharing one Partner Center and one Salesforce org. */
 describe.skipIf(inject("pgUrl") === null)("several replicas on PostgreSQL", () => {
-  let fixture: ChildProcess | undefined;
+  let fleet: Fleet | undefined;
   let database: TestDatabase | undefined;
   const replicas: SpawnedCli[] = [];
 
   afterAll(async () => {
     for (const replica of replicas) replica.signal("SIGTERM");
     await Promise.all(replicas.map((replica) => replica.exited));
-    fixture?.kill("SIGTERM");
+    await fleet?.close();
     await database?.drop();
   });
 
   it("share the work, write each lead once, take over a killed replica's leases, and run each schedule once per slot", async () => {
-    fixture = spawn(process.execPath, ["test/replicas/fixtures/sandboxes.mjs", String(INITIAL_LEADS)], { stdio: ["ignore", "pipe", "inherit"] });
-    const fleet = await new Promise<FleetSettings>((resolve, reject) => {
-      let text = "";
-      fixture?.stdout?.on("data", (chunk: Buffer) => {
-        text += chunk.toString();
-        if (text.includes("\n")) resolve(JSON.parse(text.slice(0, text.indexOf("\n"))) as FleetSettings);
-      });
-      fixture?.once("exit", (code) => reject(new Error(`fixture exited ${String(code)}`)));
-    });
-    const stats = async () => (await (await fetch(`${fleet.control}/stats`)).json()) as Stats;
+    fleet = await startFleet(INITIAL_LEADS);
+    const control = fleet;
+    const stats = () => control.control<FleetStats>("/stats");
     database = await createTestDatabase("postgres");
-    const dir = mkdtempSync(join(tmpdir(), "cosell-fleet-"));
-    const config = join(dir, "config.yaml");
-    writeFileSync(
-      config,
-      [
-        "store:\n  url: ${STORE_URL}",
-        "log:\n  level: info\n  pretty: never",
-        "http:\n  host: 127.0.0.1\n  port: 0",
-        "outbox:\n  lease: 5s\n  poll: 200ms",
-        'deadlines:\n  sweep: "*/2 * * * * *"',
-        `partnerCenter:\n  accounts:\n    fleet:\n      baseUrl: ${fleet.pc.baseUrl}\n      webhookApiUrl: ${fleet.pc.webhookApiUrl}\n      auth:\n        mode: client-credentials\n        tenantId: ${fleet.pc.tenantId}\n        clientId: ${fleet.pc.clientId}\n        clientSecret: \${PC_SECRET}\n        authority: ${fleet.pc.authority}\n        caFile: ${fleet.pc.caFile}`,
-        `crms:\n  sf:\n    type: salesforce\n    loginUrl: ${fleet.sf.url}\n    auth:\n      mode: client-credentials\n      clientId: ${fleet.sf.clientId}\n      clientSecret: \${SF_SECRET}`,
-        'pairs:\n  - name: fleet-sf\n    partnerCenter: fleet\n    crm: sf\n    mapping: mappings/salesforce.yaml\n    debounce: 1s\n    schedule:\n      pull: "*/2 * * * * *"\n      crmPoll: "*/2 * * * * *"',
-      ].join("\n"),
-    );
-    const env = { STORE_URL: database.url, PC_SECRET: fleet.pc.clientSecret, SF_SECRET: fleet.sf.clientSecret };
+    const { file: config, env } = fleet.writeConfig({ storeUrl: database.url });
     for (let i = 0; i < 3; i += 1) replicas.push(spawnCli(["run", "--config", config], env));
     const urls = await Promise.all(
       replicas.map(async (replica) => {
@@ -110,7 +64,7 @@ describe.skipIf(inject("pgUrl") === null)("several replicas on PostgreSQL", () =
     // More leads arrive; one replica is killed holding leased jobs; the others finish them once the lease runs out.
     const db = knex({ client: "pg", connection: database.url });
     try {
-      await fetch(`${fleet.control}/generate?n=150`);
+      await fleet.control("/generate?n=150");
       // The victim is whichever replica holds running jobs at that moment.
       const { victim, held } = await until(
         "a replica to hold leased jobs",
