@@ -269,7 +269,12 @@ export class DynamicsConnector implements CrmConnector {
       } catch (error) {
         throw new CrmError("CRM_UNREACHABLE", `Dataverse could not be reached: ${(error as Error).message}`, { crm: "dynamics" }, error);
       }
-      const text = await response.text();
+      let text: string;
+      try {
+        text = await response.text();
+      } catch (error) {
+        throw new CrmError("CRM_UNREACHABLE", `Dataverse's answer was cut short: ${(error as Error).message}`, { crm: "dynamics" }, error);
+      }
       if (response.ok) return { status: response.status, headers: response.headers, text };
       if (response.status === 401 && attempt === 0) continue;
       const error = errorFrom(response.status, text, response.headers.get("retry-after"));

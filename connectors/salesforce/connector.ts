@@ -22,6 +22,12 @@ export interface SalesforceConnectorOptions {
   auth: SalesforceAuth;
   logger: Logger;
   clock?: Clock;
+  /**
+   * A call without a complete answer in this long fails as CRM_UNREACHABLE (retried). jsforce's own
+   * timeout covers only the wait for headers; a connection that dies mid-body can leave its promise
+   * pending for good.
+   */
+  timeoutMs?: number;
 }
 
 /** sObject Collections take at most 200 records per call. */
@@ -89,7 +95,7 @@ export class SalesforceConnector implements CrmConnector {
           },
         });
         this.#conn = conn;
-        const userInfo = await conn.authorize(this.#grantParams());
+        const userInfo = await this.#timed(() => conn.authorize(this.#grantParams()));
         this.#userId = userInfo.id;
       }
     } catch (error) {
@@ -106,7 +112,7 @@ export class SalesforceConnector implements CrmConnector {
       const body = chunk.map((record) => ({ ...record.fields, [request.externalIdField]: record.key, attributes: { type: request.object } }));
       let answers: Array<{ id?: string; success: boolean; created?: boolean; errors: Array<{ statusCode: string; message: string; fields?: string[] }> }>;
       try {
-        answers = (await conn.sobject(request.object).upsert(body as never, request.externalIdField, { allOrNone: false })) as never;
+        answers = (await this.#timed(() => conn.sobject(request.object).upsert(body as never, request.externalIdField, { allOrNone: false }))) as never;
       } catch (error) {
         const failure = this.#observe(crmErrorFromThrown(error));
         // A field the org lacks fails the whole call: every record of it fails the same way.
@@ -226,7 +232,7 @@ export class SalesforceConnector implements CrmConnector {
     };
     let answer: { id?: string; success?: boolean; errors?: Array<{ statusCode?: string; errorCode?: string; message: string; fields?: string[] }> };
     try {
-      answer = (await this.#connection().request({ method: "POST", url: "/sobjects/Task", body: JSON.stringify(task), headers: { "Content-Type": "application/json" } }, NO_RETRY)) as typeof answer;
+      answer = (await this.#timed(() => this.#connection().request({ method: "POST", url: "/sobjects/Task", body: JSON.stringify(task), headers: { "Content-Type": "application/json" } }, NO_RETRY))) as typeof answer;
     } catch (error) {
       throw this.#observe(crmErrorFromThrown(error));
     }
@@ -262,9 +268,23 @@ export class SalesforceConnector implements CrmConnector {
 
   async #get<T>(url: string): Promise<T> {
     try {
-      return (await this.#connection().request({ method: "GET", url }, NO_RETRY)) as T;
+      return (await this.#timed(() => this.#connection().request({ method: "GET", url }, NO_RETRY))) as T;
     } catch (error) {
       throw this.#observe(crmErrorFromThrown(error));
+    }
+  }
+
+  /** Settles within the timeout, whatever the connection does. */
+  async #timed<T>(work: () => Promise<T>): Promise<T> {
+    const limit = this.#options.timeoutMs ?? 120_000;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CrmError("CRM_UNREACHABLE", `Salesforce gave no complete answer within ${Math.round(limit / 1000)} s; the call is retried.`, { crm: "salesforce" })), limit);
+    });
+    try {
+      return await Promise.race([work(), expired]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -120,6 +120,8 @@ const salesforce = z.strictObject({
   instanceUrl: httpUrl.optional(),
   loginUrl: httpUrl.default("https://login.salesforce.com"),
   apiVersion: z.string().regex(/^\d{2,3}\.0$/, 'write it like "62.0"').default("62.0"),
+  /** A call without a complete answer in this long is abandoned and retried (a connection can hang). */
+  timeout: duration("120s"),
   auth: z.discriminatedUnion("mode", [
     z.strictObject({ mode: z.literal("jwt"), clientId: z.string().min(1), username: z.string().min(1), privateKey: secret }),
     z.strictObject({ mode: z.literal("client-credentials"), clientId: z.string().min(1), clientSecret: secret }),

@@ -57,7 +57,7 @@ export async function openCrmConnector(name: string, crm: CrmConfig, logger: Log
           clock,
         });
       } else {
-        connector = new SalesforceConnector({ loginUrl: crm.loginUrl, ...(crm.instanceUrl ? { instanceUrl: crm.instanceUrl } : {}), apiVersion: crm.apiVersion, auth: crm.auth, logger });
+        connector = new SalesforceConnector({ loginUrl: crm.loginUrl, ...(crm.instanceUrl ? { instanceUrl: crm.instanceUrl } : {}), apiVersion: crm.apiVersion, auth: crm.auth, logger, timeoutMs: crm.timeout });
       }
       return connectWithSandbox(connector, sandbox);
     }

@@ -49,7 +49,12 @@ export class TeamsWorkflow {
     } catch (error) {
       throw new CosellError("NOTIFY_TEAMS_UNREACHABLE", `The Teams workflow at ${new URL(this.#url).host} could not be reached (${(error as Error).message}); it is retried.`, { retryable: true, cause: error });
     }
-    const text = await response.text();
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      throw new CosellError("NOTIFY_TEAMS_UNREACHABLE", `The Teams workflow's answer was cut short (${(error as Error).message}); it is retried.`, { retryable: true, cause: error });
+    }
     if (response.ok) {
       const runId = response.headers.get("x-ms-workflow-run-id") ?? undefined;
       this.#log.info({ target: this.target, runId }, "Teams reminder posted");

@@ -101,7 +101,17 @@ export class PartnerCenterHttp {
         this.#log.warn({ method, url: redactQuery(url), clientRequestId, err: error }, "Partner Center unreachable");
         throw new PartnerCenterError("PC_UNREACHABLE", { ...context, remoteMessage: (error as Error).message }, error);
       }
-      const text = await response.text();
+      let text: string;
+      try {
+        text = await response.text();
+      } catch (error) {
+        // The connection died mid-answer (reset, truncated body): the request may have been applied;
+        // retrying is safe because every write carries its eTag or is idempotent.
+        if (signal?.aborted) throw error;
+        this.stats.failed += 1;
+        this.#log.warn({ method, url: redactQuery(url), status: response.status, clientRequestId, err: error }, "Partner Center answer cut short");
+        throw new PartnerCenterError("PC_UNREACHABLE", { ...context, status: response.status, remoteMessage: `the answer was cut short: ${(error as Error).message}` }, error);
+      }
       this.#observeDate(response.headers.get("date"));
       const requestId = response.headers.get("request-id") ?? undefined;
       const sent: Sent = { status: response.status, headers: response.headers, text, context: { ...context, status: response.status, ...(requestId ? { requestId } : {}) } };

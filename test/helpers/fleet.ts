@@ -10,7 +10,7 @@ export interface Fleet {
   /** GET a path of the fixture's control port, as JSON. */
   control<T>(path: string): Promise<T>;
   /** A config for daemons on these sandboxes; `extra` YAML lines are appended. */
-  writeConfig(options: { storeUrl: string; lease?: string; extra?: string }): { file: string; env: NodeJS.ProcessEnv };
+  writeConfig(options: { storeUrl: string; lease?: string; extra?: string; pcOrigin?: string; sfUrl?: string }): { file: string; env: NodeJS.ProcessEnv };
   close(): Promise<void>;
 }
 
@@ -44,20 +44,24 @@ export async function startFleet(leads: number): Promise<Fleet> {
   return {
     settings,
     control: async <T>(path: string) => (await (await fetch(`${settings.control}${path}`)).json()) as T,
-    writeConfig: ({ storeUrl, lease = "5s", extra = "" }) => {
+    writeConfig: ({ storeUrl, lease = "5s", extra = "", pcOrigin, sfUrl }) => {
       const dir = mkdtempSync(join(tmpdir(), "cosell-fleet-"));
       const file = join(dir, "config.yaml");
-      const { pc, sf } = settings;
+      // A proxy in front of a sandbox takes its origin's place.
+      const via = (url: string, origin: string | undefined) => (origin ? url.replace(new URL(url).origin, origin) : url);
+      const pc = { ...settings.pc, baseUrl: via(settings.pc.baseUrl, pcOrigin), webhookApiUrl: via(settings.pc.webhookApiUrl, pcOrigin) };
+      const sf = { ...settings.sf, url: sfUrl ?? settings.sf.url };
       writeFileSync(
         file,
         [
           "store:\n  url: ${STORE_URL}",
           "log:\n  level: info\n  pretty: never",
           "http:\n  host: 127.0.0.1\n  port: 0",
-          `outbox:\n  lease: ${lease}\n  poll: 200ms`,
+          // Retries back off to at most 3 s: these suites wait for the queue to drain after faults.
+          `outbox:\n  lease: ${lease}\n  poll: 200ms\n  backoff:\n    cap: 3s`,
           'deadlines:\n  sweep: "*/2 * * * * *"',
           `partnerCenter:\n  accounts:\n    fleet:\n      baseUrl: ${pc.baseUrl}\n      webhookApiUrl: ${pc.webhookApiUrl}\n      auth:\n        mode: client-credentials\n        tenantId: ${pc.tenantId}\n        clientId: ${pc.clientId}\n        clientSecret: \${PC_SECRET}\n        authority: ${pc.authority}\n        caFile: ${pc.caFile}`,
-          `crms:\n  sf:\n    type: salesforce\n    loginUrl: ${sf.url}\n    auth:\n      mode: client-credentials\n      clientId: ${sf.clientId}\n      clientSecret: \${SF_SECRET}`,
+          `crms:\n  sf:\n    type: salesforce\n    loginUrl: ${sf.url}\n    timeout: 5s\n    auth:\n      mode: client-credentials\n      clientId: ${sf.clientId}\n      clientSecret: \${SF_SECRET}`,
           'pairs:\n  - name: fleet-sf\n    partnerCenter: fleet\n    crm: sf\n    mapping: mappings/salesforce.yaml\n    debounce: 1s\n    acceptAs: { firstName: Ana, lastName: Seller, email: ana.seller@partner.example }\n    schedule:\n      pull: "*/2 * * * * *"\n      crmPoll: "*/2 * * * * *"',
           extra,
         ].join("\n"),
@@ -70,6 +74,62 @@ export async function startFleet(leads: number): Promise<Fleet> {
     },
   };
 }
+
+/** The lead state → Salesforce Cosell Status table of the shipped mapping. */
+const SF_STATUS: Record<string, string> = { new: "New", accepted: "Accepted", qualified: "Accepted", evaluated: "Accepted", won: "Won", lost: "Lost", declined: "Declined", expired: "Expired", "closed-in-error": "Closed in error", converted: "Converted to opportunity" };
+
+/**
+ * Waits until Partner Center, the daemon's SQLite store and Salesforce agree, as an undisturbed run
+ * would leave them: every lead once in Salesforce, every seller's accept in Partner Center, the
+ * store holding Partner Center's status, every record showing the lead's state, the outbox drained
+ * with no dead job and no twin link. Returns what it compared.
+ */
+export async function expectAgreement(fleet: Fleet, storeFile: string, accepted: ReadonlySet<string>, expect: ExpectLike): Promise<{ leads: number }> {
+  const state = await until(
+    "Partner Center and Salesforce to agree",
+    async () => {
+      const current = await fleet.control<FleetState>("/state");
+      const keys = new Set(current.sf.map((r) => r.key));
+      const everyLead = Object.keys(current.pc).every((id) => keys.has(id));
+      const acceptsArrived = [...accepted].every((id) => current.pc[id]?.status !== "New");
+      return everyLead && acceptsArrived ? current : undefined;
+    },
+    120_000,
+  );
+  expect(new Set(state.sf.map((r) => r.key)).size, "no lead written as two records").toBe(state.sf.length);
+  expect(state.sf.length).toBe(Object.keys(state.pc).length);
+  const { default: knex } = await import("knex");
+  const db = knex({ client: "sqlite3", connection: { filename: storeFile }, useNullAsDefault: true });
+  try {
+    await until(
+      "the outbox to drain",
+      async () => {
+        const [open] = await db("outbox_jobs").whereIn("state", ["pending", "running"]).count({ n: "*" });
+        return Number(open?.n ?? 0) === 0 ? true : undefined;
+      },
+      60_000,
+    );
+    const final = await fleet.control<FleetState>("/state");
+    const leads = (await db("leads").select("referral_id", "state", "status")) as Array<{ referral_id: string; state: string; status: string }>;
+    expect(leads).toHaveLength(Object.keys(final.pc).length);
+    for (const lead of leads) {
+      const id = lead.referral_id.toLowerCase();
+      expect([id, lead.status]).toEqual([id, final.pc[id]?.status]);
+      expect([id, final.sf.find((r) => r.key === id)?.status]).toEqual([id, SF_STATUS[lead.state]]);
+      if (accepted.has(id)) expect([id, lead.state]).toEqual([id, "accepted"]);
+    }
+    const [dead] = await db("outbox_jobs").where({ state: "dead" }).count({ n: "*" });
+    expect(Number(dead?.n), "no dead job").toBe(0);
+    const twins = await db("crm_links").select("lead_id").count({ n: "*" }).groupBy("lead_id", "pair", "crm_object").havingRaw("count(*) > 1");
+    expect(twins).toEqual([]);
+    return { leads: leads.length };
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** vitest's expect, as far as the checker needs it (helpers do not import the runner's globals). */
+export type ExpectLike = (value: unknown, message?: string) => { toBe(expected: unknown): void; toEqual(expected: unknown): void; toHaveLength(length: number): void };
 
 /** Polls `probe` until it returns a value (real time: these suites drive real processes). */
 export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
