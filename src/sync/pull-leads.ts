@@ -135,6 +135,8 @@ async function storeReferrals(repos: Repositories, options: PullLeadsOptions, it
       adapted = adaptReferral(item);
     } catch (error) {
       if (!isCosellError(error)) throw error;
+      // A record Partner Center sent that this version cannot read: skipped, said once, the rest of the page kept.
+      componentLogger(options.logger, "pull").warn({ code: error.code, referralId: item.id, err: error }, "skipped a referral that could not be read");
       tally.skipped += 1;
       continue;
     }
