@@ -29,9 +29,7 @@ const brokenReferral = fc
   .tuple(fc.nat(), fc.constantFrom("id", "name", "status", "substatus", "customerProfile", "details", "team", "createdDateTime", "updatedDateTime", "expirationDateTime", "referralProgram", "direction", "qualification", "eTag"), fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constant(undefined), fc.string({ minLength: 5_000, maxLength: 20_000 })))
   .map(([seed, key, value]) => {
     const referral = generateLeads({ count: 1, seed, now: NOW, idPrefix: `f${seed}-` })[0] as unknown as Record<string, unknown>;
-    if (value === undefined) delete referral[key];
-    else referral[key] = value;
-    return referral as unknown;
+    return (value === undefined ? Object.fromEntries(Object.entries(referral).filter(([name]) => name !== key)) : { ...referral, [key]: value }) as unknown;
   });
 const validReferral = fc.nat().map((seed) => generateLeads({ count: 1, seed, now: NOW, idPrefix: `v${seed}-` })[0] as unknown);
 const anyItem = fc.oneof(validReferral, brokenReferral, fc.jsonValue({ maxDepth: 4 }));
