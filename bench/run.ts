@@ -12,6 +12,7 @@ import { benchDataverse } from "./dataverse.js";
 import { benchMappings } from "./mapping.js";
 import { benchOutbox } from "./outbox.js";
 import { benchPull } from "./pull-partner-center.js";
+import type { BackfillFigures } from "./backfill.js";
 
 /**
  * `npm run bench`: speed and memory of what the daemon does today, written to
@@ -24,6 +25,8 @@ const { values: args } = parseArgs({
     pg: { type: "string", default: process.env.COSELL_BENCH_PG_URL ?? "" },
     "pull-leads": { type: "string", default: "10000" },
     "mapping-leads": { type: "string", default: "100000" },
+    "backfill-leads": { type: "string", default: "10000" },
+    "backfill-crms": { type: "string", default: "salesforce,hubspot,dynamics" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -131,6 +134,17 @@ async function benchStore(label: string, url: string): Promise<void> {
   }
 }
 
+/** One backfill in its own process: its peak RSS is the daemon's alone. */
+async function backfill(crm: string, count: number): Promise<BackfillFigures> {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, ["dist/bench/backfill-main.js", crm, String(count)], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`the ${crm} backfill benchmark exited ${String(code)}`);
+  return JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as BackfillFigures;
+}
+
 const dir = mkdtempSync(join(tmpdir(), "cosell-bench-"));
 try {
   log.info({ leads: leadCount }, "bench starting");
@@ -143,6 +157,19 @@ try {
   record("partnerCenter.pull.peakRss", pulled.peakRssMb, "MB", "peak RSS of the pulling process");
   record("partnerCenter.pull.rssGrowth", pulled.rssGrowthMb, "MB", "RSS at the end minus after the first 10% of pages (flat ≈ 0)");
   record("partnerCenter.pull.heapGrowth", pulled.heapGrowthMb, "MB", "heap used at the end minus after the first 10% of pages");
+  for (const crm of args["backfill-crms"].split(",").filter(Boolean)) {
+    for (const count of args["backfill-leads"].split(",").map(Number)) {
+      const b = await backfill(crm, count);
+      const tag = `backfill.${crm}.${count}`;
+      record(`${tag}.rate`, b.leadsPerSecond, "leads/s", `${b.leads} leads Partner Center → daemon → ${crm} in ${Math.round(b.seconds)} s (target: 100,000 in < 120 s)`);
+      record(`${tag}.peakRss`, b.peakRssMb, "MB", "daemon process (sandboxes in their own process; target < 250)");
+      record(`${tag}.cpuPer1000`, b.cpuSecondsPer1000, "CPU s", "per 1,000 leads, daemon process");
+      record(`${tag}.callRatio`, b.callRatio, "× minimum", `${b.writeCalls} write calls for a minimum of ${b.minimumCalls} at ${crm}'s batch sizes (target ≤ 1.05)`);
+      record(`${tag}.shareOfLimit`, b.shareOfLimit, "of limit", `the same writes straight through the client took ${b.limitSeconds.toFixed(1)} s`);
+      record(`${tag}.peerCallRatio`, b.peer.callRatio, "×", `per-record strategy: ${b.peer.callsPerLead.toFixed(2)} calls per lead on ${b.peer.sample} leads (target ≥ 20)`);
+      record(`${tag}.peerTimeRatio`, b.peer.timeRatio, "×", `per-record strategy: ${(b.peer.secondsPerLead * 1000).toFixed(1)} ms per lead (target ≥ 20)`);
+    }
+  }
   const dataverse = await benchDataverse(1_000, log);
   record("dataverse.batch.1000", dataverse.batchSeconds * 1000, "ms", "$batch with continue-on-error, sandbox on loopback");
   record("dataverse.upsertMultiple.1000", dataverse.upsertMultipleSeconds * 1000, "ms", "UpsertMultiple, sandbox on loopback");

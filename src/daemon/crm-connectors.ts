@@ -12,6 +12,7 @@ import type { Logger } from "../log/logger.js";
 import type { Clock } from "../shared/clock.js";
 import { systemClock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
+import { readCaFile } from "./partner-center-access.js";
 
 export type CrmSandbox = SalesforceSandbox | HubSpotSandbox | DataverseSandbox;
 
@@ -78,7 +79,10 @@ export async function openCrmConnector(name: string, crm: CrmConfig, logger: Log
             { scopes: [`${orgUrl}/.default`], logger, networkClient: createNetworkClient({ ca: sandbox.entra.caPem }) },
           )
         : auth.mode === "client-credentials"
-          ? new ClientCredentialsTokenProvider({ tenantId: auth.tenantId, clientId: auth.clientId, clientSecret: auth.clientSecret, authority: auth.authority }, { scopes: [`${orgUrl}/.default`], logger })
+          ? new ClientCredentialsTokenProvider(
+              { tenantId: auth.tenantId, clientId: auth.clientId, clientSecret: auth.clientSecret, authority: auth.authority },
+              { scopes: [`${orgUrl}/.default`], logger, ...(auth.caFile ? { networkClient: createNetworkClient({ ca: readCaFile(auth.caFile, process.cwd(), `crms.${name}.auth.caFile`) }) } : {}) },
+            )
           : undefined;
       if (!tokens) throw new CosellError("CONFIG_INVALID", `CRM "${name}" needs client-credentials auth.`);
       const connector = new DynamicsConnector({ url: orgUrl, apiVersion: crm.apiVersion, tokens, logger });

@@ -1,7 +1,7 @@
 import type { CrmConnector, UpsertResult } from "../../connectors/types.js";
 import type { BatchResult, JobHandler, JobOutcome } from "../queue/types.js";
 import type { Clock } from "../shared/clock.js";
-import type { CrmLink, OutboxJob, Store } from "../store/index.js";
+import type { CrmLink, NewLeadEvent, OutboxJob, Store } from "../store/index.js";
 import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
 import { enqueueExternalReference } from "./external-reference.js";
 
@@ -13,12 +13,15 @@ import { enqueueExternalReference } from "./external-reference.js";
 export function crmUpsertHandler(options: { connector: CrmConnector; store: Store; clock: Clock }): JobHandler {
   return {
     async handle(jobs: OutboxJob[]): Promise<BatchResult> {
-      // One read of each lead's links serves both the "already written" check and the known ids.
+      // One read of the batch's links serves the "already written" check, the known ids, and the
+      // links the confirmations update.
+      const byLead = new Map<number, CrmLink[]>();
+      for (const link of await options.store.repos.crmLinks.forLeads(jobs.flatMap((job) => (job.leadId === undefined ? [] : [job.leadId])))) byLead.set(link.leadId, [...(byLead.get(link.leadId) ?? []), link]);
       const work: Work[] = [];
       for (const job of jobs) {
         const payload = job.payload as CrmUpsertPayload;
-        const links = job.leadId === undefined ? [] : (await options.store.repos.crmLinks.forLead(job.leadId)).filter((link) => link.pair === payload.pair && link.status === "confirmed");
-        work.push({ job, payload, known: new Map(links.map((link) => [link.crmObject, link])), written: new Map() });
+        const links = (job.leadId === undefined ? [] : (byLead.get(job.leadId) ?? [])).filter((link) => link.pair === payload.pair);
+        work.push({ job, payload, links: new Map(links.map((link) => [link.crmObject, link])), known: new Map(links.filter((link) => link.status === "confirmed").map((link) => [link.crmObject, link])), written: new Map() });
       }
       // A job queued while an identical one ran (an overlap re-read during a slow push) finds its
       // payload already written: it succeeds without touching the CRM.
@@ -63,10 +66,12 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
       }
       const now = options.clock.now();
       await options.store.transaction(async (repos) => {
-        for (const { job, payload, written } of pending) {
+        const events: NewLeadEvent[] = [];
+        for (const { job, payload, written, links } of pending) {
           if (failures.has(job.id) || job.leadId === undefined) continue;
           for (const [name, { id }] of written) {
-            const link = await repos.crmLinks.reserve(job.leadId, payload.pair, name, now);
+            // Reserved when the job was queued; a link missing now (an old job) is reserved here.
+            const link = links.get(name) ?? (await repos.crmLinks.reserve(job.leadId, payload.pair, name, now));
             const sellerRecord = payload.readBack?.name === name ? payload.records.find((r) => r.name === name) : undefined;
             // What we wrote of the fields sellers change: the change feed compares against it to drop our echo.
             const pushed = sellerRecord ? { ...link.lastPushedFields, ...payload.readBack?.kept, ...pick(sellerRecord.fields, payload.readBack?.fields ?? []) } : undefined;
@@ -75,8 +80,9 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
               await enqueueExternalReference(repos, job.leadId, { account: payload.account, referralId: payload.referralId, pair: payload.pair, crmRecordId: id }, job.maxAttempts, now);
             }
           }
-          await repos.events.append({ leadId: job.leadId, pair: payload.pair, at: now, side: "crm", kind: "crm-upserted", cause: `${payload.records.map((r) => r.object).join(" + ")} written`, details: { ids: Object.fromEntries([...written].map(([name, { id }]) => [name, id])) } });
+          events.push({ leadId: job.leadId, pair: payload.pair, at: now, side: "crm", kind: "crm-upserted", cause: `${payload.records.map((r) => r.object).join(" + ")} written`, details: { ids: Object.fromEntries([...written].map(([name, { id }]) => [name, id])) } });
         }
+        await repos.events.appendMany(events);
       });
       const outcomes: JobOutcome[] = jobs.map((job) => (failures.has(job.id) ? { ok: false, error: failures.get(job.id) } : { ok: true }));
       return { outcomes, rate: options.connector.rateInfo() };
@@ -89,6 +95,8 @@ interface Work {
   payload: CrmUpsertPayload;
   /** The lead's confirmed links for this pair, by mapping object name. */
   known: Map<string, CrmLink>;
+  /** All its links for this pair (pending ones too), by mapping object name. */
+  links: Map<string, CrmLink>;
   /** What this batch wrote, by mapping object name: the CRM object and id later objects associate with. */
   written: Map<string, { object: string; id: string }>;
 }

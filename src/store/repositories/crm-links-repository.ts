@@ -92,6 +92,16 @@ export class CrmLinksRepository {
     return row ? fromRow(row) : undefined;
   }
 
+  /** The links of several leads in one query (a batch's worth). */
+  async forLeads(leadIds: readonly number[]): Promise<CrmLink[]> {
+    const links: CrmLink[] = [];
+    for (let offset = 0; offset < leadIds.length; offset += 900) {
+      const rows = await this.db("crm_links").whereIn("lead_id", leadIds.slice(offset, offset + 900));
+      links.push(...rows.map(fromRow));
+    }
+    return links;
+  }
+
   async forLead(leadId: number): Promise<CrmLink[]> {
     const rows = await this.db("crm_links").where({ lead_id: leadId }).orderBy(["pair", "crm_object"]);
     return rows.map(fromRow);

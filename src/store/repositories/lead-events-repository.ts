@@ -38,13 +38,31 @@ export class LeadEventsRepository {
     return toNumber(typeof row === "object" && row !== null ? (row as { id: unknown }).id : row);
   }
 
-  /** How many events of each kind the store holds (the demo's and status page's tallies). */
+  /** Several events in one statement (a batch's worth of writes), in order. */
+  async appendMany(events: readonly NewLeadEvent[]): Promise<void> {
+    // 7 columns a row: chunks stay far below SQLite's bound-variable limit.
+    for (let offset = 0; offset < events.length; offset += 500) {
+      await this.db("lead_events").insert(
+        events.slice(offset, offset + 500).map((event) => ({
+          lead_id: event.leadId,
+          pair: event.pair ?? null,
+          at: event.at,
+          side: event.side,
+          kind: event.kind,
+          cause: event.cause ?? null,
+          details: event.details === undefined ? null : JSON.stringify(event.details),
+        })),
+      );
+    }
+  }
+
   /** When each pair last saw an event of each kind (e.g. its last CRM write and last push). */
   async lastAtByPair(kinds: readonly string[]): Promise<Array<{ pair: string; kind: string; at: Date }>> {
     const rows = (await this.db("lead_events").whereIn("kind", [...kinds]).whereNotNull("pair").select("pair", "kind").max({ at: "at" }).groupBy("pair", "kind")) as Array<{ pair: string; kind: string; at: unknown }>;
     return rows.map((row) => ({ pair: row.pair, kind: row.kind, at: toDate(row.at) }));
   }
 
+  /** How many events of each kind the store holds (the demo's and status page's tallies). */
   async countByKind(kinds: readonly string[]): Promise<Record<string, number>> {
     const rows = (await this.db("lead_events").whereIn("kind", [...kinds]).groupBy("kind").select("kind").count({ n: "*" })) as Array<{ kind: string; n: unknown }>;
     return Object.fromEntries(kinds.map((kind) => [kind, toNumber(rows.find((row) => row.kind === kind)?.n ?? 0)]));

@@ -1,0 +1,234 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CrmConnector } from "../connectors/types.js";
+import { ClientCredentialsTokenProvider } from "../src/auth/msal-token-provider.js";
+import { createNetworkClient } from "../src/auth/network-client.js";
+import { parseConfigText } from "../src/config/index.js";
+import { openCrmConnector } from "../src/daemon/crm-connectors.js";
+import { Daemon } from "../src/daemon/daemon.js";
+import type { Logger } from "../src/log/logger.js";
+import { silentLogger } from "../src/log/logger.js";
+import type { CrmUpsertPayload, QueuedRecord } from "../src/sync/enqueue-crm-upsert.js";
+
+type Kind = "salesforce" | "hubspot" | "dynamics";
+
+interface Settings {
+  control: string;
+  pc: { baseUrl: string; webhookApiUrl: string; authority: string; tenantId: string; clientId: string; clientSecret: string; caFile: string };
+  crm: Record<"A" | "B" | "C", Record<string, string>>;
+}
+
+interface CrmStats {
+  requests: number;
+  byRoute: Record<string, number>;
+  counts: Record<string, number>;
+}
+
+export interface BackfillFigures {
+  crm: Kind;
+  leads: number;
+  seconds: number;
+  /** Of which the pull from Partner Center into the store (and the queueing of every write). */
+  pullSeconds: number;
+  leadsPerSecond: number;
+  peakRssMb: number;
+  cpuSecondsPer1000: number;
+  writeCalls: number;
+  minimumCalls: number;
+  callRatio: number;
+  /** The same writes fired straight at a fresh sandbox through the same client, no daemon in between. */
+  limitSeconds: number;
+  /** Daemon throughput as a share of the limit's. */
+  shareOfLimit: number;
+  /** The per-record strategy (look up, then create or update one record), measured on a sample. */
+  peer: { sample: number; callsPerLead: number; secondsPerLead: number; callRatio: number; timeRatio: number };
+}
+
+/** Write calls by CRM: the routes that carry records (auth, describe and reads are not counted). */
+const WRITE_ROUTE: Record<Kind, RegExp> = {
+  salesforce: /^PATCH \/composite\/sobjects\//,
+  hubspot: /^POST \/crm\/v3\/objects\/\w+\/batch\/(upsert|create|update)$/,
+  dynamics: /^POST \/\$batch$/,
+};
+const BATCH: Record<Kind, number> = { salesforce: 200, hubspot: 100, dynamics: 1000 };
+
+function crmYaml(kind: Kind, s: Record<string, string>): string {
+  if (kind === "salesforce") return `    type: salesforce\n    loginUrl: ${s.url}\n    auth:\n      mode: client-credentials\n      clientId: ${s.clientId}\n      clientSecret: \${CRM_SECRET}`;
+  if (kind === "hubspot") return `    type: hubspot\n    basePath: ${s.url}\n    appId: "${s.appId}"\n    auth:\n      mode: private-app\n      accessToken: \${CRM_SECRET}`;
+  return `    type: dynamics\n    url: ${s.url}\n    auth:\n      mode: client-credentials\n      tenantId: ${s.tenantId}\n      clientId: ${s.clientId}\n      clientSecret: \${CRM_SECRET}\n      authority: ${s.authority}\n      caFile: ${s.caFile}`;
+}
+
+const secretOf = (kind: Kind, s: Record<string, string>) => (kind === "hubspot" ? (s.appToken ?? "") : (s.clientSecret ?? ""));
+
+function configFor(kind: Kind, settings: Settings, which: "A" | "B" | "C", storeUrl: string) {
+  const text = [
+    `store:\n  url: "${storeUrl}"`,
+    "log:\n  level: silent",
+    `outbox:\n  targets:\n    crm:bench:\n      batchSize: ${BATCH[kind]}`,
+    `partnerCenter:\n  accounts:\n    bench:\n      baseUrl: ${settings.pc.baseUrl}\n      webhookApiUrl: ${settings.pc.webhookApiUrl}\n      auth:\n        mode: client-credentials\n        tenantId: ${settings.pc.tenantId}\n        clientId: ${settings.pc.clientId}\n        clientSecret: \${PC_SECRET}\n        authority: ${settings.pc.authority}\n        caFile: ${settings.pc.caFile}`,
+    `crms:\n  bench:\n${crmYaml(kind, settings.crm[which])}`,
+    `pairs:\n  - name: bench\n    partnerCenter: bench\n    crm: bench\n    mapping: mappings/${kind}.yaml`,
+  ].join("\n");
+  return parseConfigText(text, `bench-${kind}.yaml`, { env: { PC_SECRET: settings.pc.clientSecret, CRM_SECRET: secretOf(kind, settings.crm[which]) }, cwd: process.cwd() });
+}
+
+/** A call as fast as the service allows: a throttled one waits what it was told and goes again. */
+async function allowed<T>(call: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      const wait = (error as { retryAfterMs?: number; retryable?: boolean }).retryAfterMs;
+      if (!(error as { retryable?: boolean }).retryable || wait === undefined) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
+/** The handler's write sequence without the daemon: each object in dependency order, ids passed on. */
+async function writeDirect(connector: CrmConnector, payloads: CrmUpsertPayload[]): Promise<void> {
+  const written = payloads.map(() => new Map<string, { object: string; id: string }>());
+  const names = [...new Set(payloads.flatMap((p) => p.records.map((r) => r.name)))];
+  const ordered = names.sort((a, b) => (payloads[0]?.records.find((r) => r.name === b)?.associate.includes(a) ? -1 : payloads[0]?.records.find((r) => r.name === a)?.associate.includes(b) ? 1 : 0));
+  for (const name of ordered) {
+    const entries = payloads.flatMap((p, i) => {
+      const record = p.records.find((r) => r.name === name);
+      return record ? [{ i, record }] : [];
+    });
+    const first = entries[0]?.record as QueuedRecord | undefined;
+    if (!first) continue;
+    const results = await allowed(() => connector.upsert({
+      object: first.object,
+      externalIdField: first.externalIdField,
+      records: entries.map(({ i, record }) => ({ key: record.externalId, fields: record.fields, associations: record.associate.flatMap((other) => (written[i]?.get(other) ? [written[i]?.get(other) as { object: string; id: string }] : [])) })),
+    }));
+    results.forEach((result, index) => {
+      const entry = entries[index];
+      if (entry && result.outcome !== "failed") written[entry.i]?.set(name, { object: entry.record.object, id: result.id });
+    });
+  }
+}
+
+/** One raw lookup by external id, as a per-record flow does before deciding create or update. */
+async function lookup(kind: Kind, s: Record<string, string>, token: string, referralId: string): Promise<void> {
+  const quoted = referralId.replace(/'/g, "''");
+  const res =
+    kind === "salesforce"
+      ? await fetch(`${s.url}/services/data/v62.0/query?q=${encodeURIComponent(`SELECT Id FROM Lead WHERE Cosell_Referral_Id__c = '${referralId.replace(/'/g, "\\'")}'`)}`, { headers: { Authorization: `Bearer ${token}` } })
+      : kind === "hubspot"
+        ? await fetch(`${s.url}/crm/v3/objects/leads/search`, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify({ filterGroups: [{ filters: [{ propertyName: "cosell_referral_id", operator: "EQ", value: referralId }] }], limit: 1 }) })
+        : await fetch(`${s.url}/api/data/v9.2/leads?$filter=${encodeURIComponent(`cosell_referralid eq '${quoted}'`)}&$select=leadid`, { headers: { Authorization: `Bearer ${token}` } });
+  await res.text();
+  if (res.status === 429) throw Object.assign(new Error("throttled"), { retryable: true, retryAfterMs: Number(res.headers.get("retry-after") ?? 0) * 1000 || Number(res.headers.get("x-hubspot-ratelimit-interval-milliseconds") ?? 1000) });
+}
+
+async function tokenFor(kind: Kind, s: Record<string, string>): Promise<string> {
+  if (kind === "hubspot") return s.appToken ?? "";
+  if (kind === "salesforce") {
+    const res = await fetch(`${s.url}/services/oauth2/token`, { method: "POST", body: new URLSearchParams({ grant_type: "client_credentials", client_id: s.clientId ?? "", client_secret: s.clientSecret ?? "" }) });
+    return ((await res.json()) as { access_token: string }).access_token;
+  }
+  const tokens = new ClientCredentialsTokenProvider(
+    { tenantId: s.tenantId ?? "", clientId: s.clientId ?? "", clientSecret: s.clientSecret ?? "", authority: s.authority ?? "" },
+    { scopes: [`${s.url}/.default`], logger: silentLogger(), networkClient: createNetworkClient({ ca: readFileSync(s.caFile ?? "", "utf8") }) },
+  );
+  return tokens.getToken();
+}
+
+/**
+ * A backfill of `count` leads from Partner Center into one CRM through the whole daemon (pull,
+ * store, outbox, connector) against sandboxes in their own process; then the same writes straight
+ * through the client (the limit), and a per-record strategy on a sample (the peer pattern).
+ */
+export async function benchBackfill(kind: Kind, count: number, log: Logger, latencyMs = 0): Promise<BackfillFigures> {
+  const child = spawn(process.execPath, ["dist/bench/crm-sandboxes.js", kind, String(count), String(latencyMs)], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const settings = await new Promise<Settings>((resolve, reject) => {
+      let text = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        text += chunk.toString();
+        if (text.includes("\n")) resolve(JSON.parse(text.slice(0, text.indexOf("\n"))) as Settings);
+      });
+      child.once("exit", (code) => reject(new Error(`the sandbox process exited ${String(code)}`)));
+    });
+    const stats = async (which: "A" | "B" | "C") => (await (await fetch(`${settings.control}/stats?crm=${which}`)).json()) as CrmStats;
+    const dir = mkdtempSync(join(tmpdir(), `cosell-bench-${kind}-`));
+    const daemon = new Daemon({ config: configFor(kind, settings, "A", `sqlite:${join(dir, "store.db")}`), logger: silentLogger(), oneShot: true });
+    await daemon.start();
+    let peakRss = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+    const cpu = process.cpuUsage();
+    const started = process.hrtime.bigint();
+    let payloads: CrmUpsertPayload[] = [];
+    let pullSeconds = 0;
+    try {
+      await daemon.pullNow();
+      pullSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      for (;;) {
+        const ran = await daemon.drainOutbox(["crm:bench"]);
+        const done = (await stats("A")).counts.leads ?? 0;
+        log.info({ crm: kind, written: done, of: count }, "backfill progress");
+        if (done >= count || (ran["crm:bench"] ?? 0) === 0) break;
+      }
+    } finally {
+      clearInterval(sampler);
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const used = process.cpuUsage(cpu);
+    const a = await stats("A");
+    const writeCalls = Object.entries(a.byRoute).filter(([route]) => WRITE_ROUTE[kind].test(route)).reduce((sum, [, n]) => sum + n, 0);
+    const minimumCalls = Object.values(a.counts).reduce((sum, n) => sum + Math.ceil(n / BATCH[kind]), 0);
+    const written = a.counts.leads ?? 0;
+    payloads = (await daemon.store.repos.outbox.list({ state: "done", target: "crm:bench", limit: count * 2 })).map((job) => job.payload as CrmUpsertPayload);
+    await daemon.stop("bench");
+
+    // The limit: the same records, batched at the CRM's maximum, straight through the client.
+    const direct = await openCrmConnector("bench", configFor(kind, settings, "B", "sqlite::memory:").crms.bench as never, silentLogger());
+    const limitStarted = process.hrtime.bigint();
+    for (let offset = 0; offset < payloads.length; offset += BATCH[kind]) await writeDirect(direct.connector, payloads.slice(offset, offset + BATCH[kind]));
+    const limitSeconds = Number(process.hrtime.bigint() - limitStarted) / 1e9;
+    await direct.close();
+
+    // The peer pattern: per lead, look it up, then write each of its records alone.
+    const sample = payloads.slice(0, Math.min(300, payloads.length));
+    const peerConnector = await openCrmConnector("bench", configFor(kind, settings, "C", "sqlite::memory:").crms.bench as never, silentLogger());
+    const token = await tokenFor(kind, settings.crm.C);
+    const before = await stats("C");
+    const peerStarted = process.hrtime.bigint();
+    for (const payload of sample) {
+      await allowed(() => lookup(kind, settings.crm.C, token, payload.referralId));
+      await writeDirect(peerConnector.connector, [payload]);
+    }
+    const peerSeconds = Number(process.hrtime.bigint() - peerStarted) / 1e9;
+    const after = await stats("C");
+    await peerConnector.close();
+    const peerCalls = after.requests - before.requests;
+    const daemonCallsPerLead = writeCalls / Math.max(1, written);
+    const peer = {
+      sample: sample.length,
+      callsPerLead: peerCalls / Math.max(1, sample.length),
+      secondsPerLead: peerSeconds / Math.max(1, sample.length),
+      callRatio: peerCalls / Math.max(1, sample.length) / daemonCallsPerLead,
+      timeRatio: peerSeconds / Math.max(1, sample.length) / (seconds / Math.max(1, written)),
+    };
+    return {
+      crm: kind,
+      leads: written,
+      seconds,
+      pullSeconds,
+      leadsPerSecond: written / seconds,
+      peakRssMb: peakRss / 1024 / 1024,
+      cpuSecondsPer1000: ((used.user + used.system) / 1e6 / Math.max(1, written)) * 1000,
+      writeCalls,
+      minimumCalls,
+      callRatio: writeCalls / Math.max(1, minimumCalls),
+      limitSeconds,
+      shareOfLimit: limitSeconds / seconds,
+      peer,
+    };
+  } finally {
+    child.kill("SIGTERM");
+  }
+}
