@@ -574,20 +574,19 @@ export class Daemon {
   }
 
   /**
-   * A schedule that runs once per slot across every replica on this store: each firing claims the
-   * slot (the schedule's interval, in real time) and only the claimant runs it. With one process it
-   * always wins; with several, the pulls, polls and sweeps are not multiplied by the fleet.
+   * A schedule that runs once per firing across every replica on this store: each firing claims
+   * its scheduled time (the cron's own second, the same on every replica whatever their clocks say)
+   * and only the claimant runs it. With one process it always wins; with several, the pulls, polls
+   * and sweeps are not multiplied by the fleet.
    */
   #fleetTask(name: string, expression: string, run: () => void): ScheduledTask {
-    const interval = this.#status.pullIntervalOf(expression) ?? 60_000;
     return schedule(
       expression,
-      async () => {
-        const now = this.#opsClock.now();
-        const slot = new Date(Math.floor(now.getTime() / interval) * interval);
+      async (context) => {
+        const slot = new Date(Math.floor(context.date.getTime() / 1000) * 1000);
         let claimed = false;
         try {
-          claimed = await this.store.repos.scheduleLeases.claim(name, slot, this.#worker?.owner ?? "daemon", now);
+          claimed = await this.store.repos.scheduleLeases.claim(name, slot, this.#worker?.owner ?? "daemon", this.#opsClock.now());
         } catch (error) {
           this.#log.warn({ err: error, schedule: name }, "could not claim the schedule's slot; skipping this run");
         }
