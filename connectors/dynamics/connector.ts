@@ -5,6 +5,7 @@ import { componentLogger } from "../../src/log/logger.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
 import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
+import { readErrorEnvelope } from "../../src/shared/http-errors.js";
 import { boundaryOf, decodeBatch, encodeBatch } from "./batch.js";
 
 export interface DynamicsConnectorOptions {
@@ -317,15 +318,7 @@ const BY_CODE: Record<string, CrmErrorCode> = {
 };
 
 function errorFrom(status: number, text: string, retryAfter: string | null | undefined): CrmError {
-  let code = "";
-  let message = text.slice(0, 300);
-  try {
-    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
-    code = body.error?.code ?? "";
-    message = body.error?.message ?? message;
-  } catch {
-    // not JSON: keep the text
-  }
+  const { code, message } = readErrorEnvelope(text);
   const ours: CrmErrorCode =
     BY_CODE[code.toLowerCase()] ?? (status === 429 ? "CRM_THROTTLED" : status === 401 ? "CRM_UNAUTHENTICATED" : status === 403 ? "CRM_ACCESS_DENIED" : status === 404 ? "CRM_NOT_FOUND" : status >= 500 ? "CRM_UNAVAILABLE" : "CRM_INVALID_VALUE");
   const seconds = Number(retryAfter);

@@ -83,7 +83,7 @@ export class StatusSource implements OutboxObserver {
       const pollFailure = failure(poll);
       const lastCrmWriteAt = lastEvent(pair.name, "crm-upserted");
       const lastPushAt = lastEvent(pair.name, "pc-pushed");
-      const pullIntervalMs = this.#pullInterval(pair.schedule.pull);
+      const pullIntervalMs = this.pullIntervalOf(pair.schedule.pull);
       pairs.push({
         name: pair.name,
         account: pair.partnerCenter,
@@ -179,10 +179,6 @@ export class StatusSource implements OutboxObserver {
 
   /** The longest gap between the next few runs of a cron schedule. */
   pullIntervalOf(expression: string): number | undefined {
-    return this.#pullInterval(expression);
-  }
-
-  #pullInterval(expression: string): number | undefined {
     if (!this.#pullIntervals.has(expression)) {
       const task = createTask(expression, () => undefined);
       const runs = task.getNextRuns(4).map((d) => d.getTime());

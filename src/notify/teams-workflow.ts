@@ -1,6 +1,7 @@
 import type { Logger } from "../log/logger.js";
 import { componentLogger } from "../log/logger.js";
 import { CosellError } from "../shared/errors.js";
+import { readErrorEnvelope } from "../shared/http-errors.js";
 
 /** An Adaptive Card, as Teams renders it (schema 1.4: what the Workflows "post card" action takes). */
 export interface AdaptiveCard {
@@ -66,15 +67,7 @@ export class TeamsWorkflow {
 
 /** A Workflows refusal in our terms: throttling and outages retry, a dead or wrong URL does not. */
 export function teamsError(status: number, text: string, retryAfter: string | null): CosellError {
-  let code = "";
-  let message = text.slice(0, 300);
-  try {
-    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
-    code = body.error?.code ?? "";
-    message = body.error?.message ?? message;
-  } catch {
-    // not JSON: keep the text
-  }
+  const { code, message } = readErrorEnvelope(text);
   const said = `Teams Workflows said ${status}${code ? ` ${code}` : ""}: ${message}`;
   if (status === 429 || status >= 500) {
     const seconds = Number(retryAfter);

@@ -85,7 +85,7 @@ export class Store {
   async migrate(): Promise<MigrationReport> {
     const config = { migrationSource, tableName: MIGRATION_TABLE };
     try {
-      const [, applied] = (await this.#knex.migrate.latest(config)) as [number, string[]];
+      const [, applied] = await this.#latestWaitingForOthers(config);
       const [completed] = (await this.#knex.migrate.list(config)) as [Array<{ name: string } | string>, unknown];
       return { applied, current: completed.map((entry) => (typeof entry === "string" ? entry : entry.name)) };
     } catch (error) {
@@ -94,6 +94,23 @@ export class Store {
         `Migrating the store at ${redactUrl(this.#url)} failed: ${(error as Error).message}. Nothing after the failed step was applied; fix the cause and run \`cosell-sync db migrate\` again.`,
         { cause: error },
       );
+    }
+  }
+
+  /**
+   * Replicas starting together race to migrate: knex lets one take its lock and refuses the others
+   * ("already locked"), and two may create the bookkeeping tables at once. The losers wait for the
+   * winner and look again, when they find nothing left to do.
+   */
+  async #latestWaitingForOthers(config: { migrationSource: typeof migrationSource; tableName: string }): Promise<[number, string[]]> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return (await this.#knex.migrate.latest(config)) as [number, string[]];
+      } catch (error) {
+        const raced = /already locked|already exists|duplicate key|UNIQUE constraint failed/i.test((error as Error).message);
+        if (!raced || attempt >= 120) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
     }
   }
 

@@ -1,8 +1,9 @@
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse } from "yaml";
 
 /** Partner Center and Salesforce sandboxes in a process of their own, so daemons can die around them. */
 export interface Fleet {
@@ -75,8 +76,8 @@ export async function startFleet(leads: number): Promise<Fleet> {
   };
 }
 
-/** The lead state → Salesforce Cosell Status table of the shipped mapping. */
-const SF_STATUS: Record<string, string> = { new: "New", accepted: "Accepted", qualified: "Accepted", evaluated: "Accepted", won: "Won", lost: "Lost", declined: "Declined", expired: "Expired", "closed-in-error": "Closed in error", converted: "Converted to opportunity" };
+/** The lead state → Salesforce Cosell Status table, as the shipped mapping writes it. */
+const SF_STATUS = (parse(readFileSync("mappings/salesforce.yaml", "utf8")) as { tables: { status: Record<string, string> } }).tables.status;
 
 /**
  * Waits until Partner Center, the daemon's SQLite store and Salesforce agree, as an undisturbed run

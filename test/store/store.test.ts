@@ -1,7 +1,8 @@
 import { beforeEach, expect, it } from "vitest";
-import type { LeadInput, Store } from "../../src/store/index.js";
+import type { LeadInput } from "../../src/store/index.js";
+import { Store } from "../../src/store/index.js";
 import { contentHash } from "../../src/shared/content-hash.js";
-import { describeEachStore, useMigratedStore } from "../helpers/stores.js";
+import { createTestDatabase, describeEachStore, useMigratedStore } from "../helpers/stores.js";
 
 const T0 = new Date("2026-04-01T10:00:00Z");
 const later = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
@@ -158,5 +159,19 @@ describeEachStore("store", (kind) => {
     expect(await store.repos.scheduleLeases.claim("pull:acme", later(0), "e", later(2))).toBe(false);
     expect(await store.repos.scheduleLeases.claim("pull:acme", later(2), "e", later(2))).toBe(true);
     expect(await store.repos.scheduleLeases.claim("sweep", later(2), "e", later(2))).toBe(true);
+  });
+
+  it("lets replicas that start together migrate at once: one applies, the others wait and find nothing to do", async () => {
+    const database = await createTestDatabase(kind);
+    const stores = await Promise.all([0, 1, 2].map(() => Store.open({ url: database.url })));
+    try {
+      const reports = await Promise.all(stores.map((s) => s.migrate()));
+      // Every migration applied exactly once across the three.
+      expect(reports.flatMap((r) => r.applied).sort()).toEqual([...(reports[0]?.current ?? [])].sort());
+      for (const report of reports) expect(report.current).toHaveLength(7);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      await database.drop();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { ServiceHttpError } from "../../../src/shared/http-errors.js";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer } from "node:http";
 import { EntraSandbox } from "../../../src/auth/sandbox/entra-sandbox.js";
@@ -81,16 +82,6 @@ interface Row {
   values: Record<string, unknown>;
 }
 
-class DataverseError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
 
 export interface DataverseSandboxOptions {
   clock?: Clock;
@@ -209,13 +200,13 @@ export class DataverseSandbox {
     try {
       const token = /^Bearer\s+(.+)$/i.exec(String(req.headers.authorization ?? ""))?.[1];
       const grant = token ? this.entra.validate(token, this.#url) : undefined;
-      if (!grant) throw new DataverseError(401, "0x80072560", "The user is not a member of the organization, or the token is not valid for it.");
+      if (!grant) throw new ServiceHttpError(401, "0x80072560", "The user is not a member of the organization, or the token is not valid for it.");
       const caller = grant.kind === "app" ? this.applicationUserId : this.sellerUserId;
       this.#protect(caller);
       const running = (this.#inFlight.get(caller) ?? 0) + 1;
       if (running > CONCURRENCY_LIMIT) {
         this.stats.throttled += 1;
-        throw new DataverseError(429, "0x80072326", `Number of concurrent requests exceeded the limit of ${CONCURRENCY_LIMIT}.`, { "Retry-After": "1" });
+        throw new ServiceHttpError(429, "0x80072326", `Number of concurrent requests exceeded the limit of ${CONCURRENCY_LIMIT}.`, { "Retry-After": "1" });
       }
       this.#inFlight.set(caller, running);
       try {
@@ -224,17 +215,17 @@ export class DataverseSandbox {
         this.#inFlight.set(caller, (this.#inFlight.get(caller) ?? 1) - 1);
       }
     } catch (error) {
-      const known = error instanceof DataverseError ? error : new DataverseError(500, "0x80040216", (error as Error).message);
+      const known = error instanceof ServiceHttpError ? error : new ServiceHttpError(500, "0x80040216", (error as Error).message);
       send(res, { status: known.status, headers: known.headers, body: JSON.stringify({ error: { code: known.code, message: known.message } }) });
     }
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse, caller: string): Promise<void> {
     if (this.faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.faults.latencyMs));
-    if (this.#random.chance(this.faults.errorRate)) throw new DataverseError(503, "0x80040216", "The service is temporarily unavailable.");
+    if (this.#random.chance(this.faults.errorRate)) throw new ServiceHttpError(503, "0x80040216", "The service is temporarily unavailable.");
     if (this.#random.chance(this.faults.throttleRate)) {
       this.stats.throttled += 1;
-      throw new DataverseError(429, "0x80072322", `Number of requests exceeded the limit of ${this.#limit} over time window of ${this.#windowMs / 1000} seconds.`, { "Retry-After": "1" });
+      throw new ServiceHttpError(429, "0x80072322", `Number of requests exceeded the limit of ${this.#limit} over time window of ${this.#windowMs / 1000} seconds.`, { "Retry-After": "1" });
     }
     const url = new URL(req.url ?? "/", this.#url);
     const path = url.pathname.replace(/^\/api\/data\/v9\.2/, "");
@@ -253,7 +244,7 @@ export class DataverseSandbox {
     if (window.length >= this.#limit) {
       this.stats.throttled += 1;
       const retry = Math.max(1, Math.ceil(((window[0] as number) + this.#windowMs - now) / 1000));
-      throw new DataverseError(429, "0x80072322", `Number of requests exceeded the limit of ${this.#limit} over time window of ${this.#windowMs / 1000} seconds.`, { "Retry-After": String(retry) });
+      throw new ServiceHttpError(429, "0x80072322", `Number of requests exceeded the limit of ${this.#limit} over time window of ${this.#windowMs / 1000} seconds.`, { "Retry-After": String(retry) });
     }
     window.push(now);
     this.#windows.set(caller, window);
@@ -261,9 +252,9 @@ export class DataverseSandbox {
 
   #batch(req: IncomingMessage, res: ServerResponse, body: string, caller: string): void {
     const boundary = boundaryOf(req.headers["content-type"]);
-    if (!boundary) throw new DataverseError(400, "0x80048d19", "The batch request must have a multipart/mixed content type with a boundary.");
+    if (!boundary) throw new ServiceHttpError(400, "0x80048d19", "The batch request must have a multipart/mixed content type with a boundary.");
     const parts = decodeBatch(body, boundary);
-    if (parts.length > 1000) throw new DataverseError(400, "0x80048d19", "The number of requests in a batch exceeds the limit of 1000.");
+    if (parts.length > 1000) throw new ServiceHttpError(400, "0x80048d19", "The number of requests in a batch exceeds the limit of 1000.");
     const continueOnError = /odata\.continue-on-error/.test(String(req.headers.prefer ?? ""));
     const answers: BatchPart[] = [];
     for (const part of parts) {
@@ -280,7 +271,7 @@ export class DataverseSandbox {
           this.#rows.clear();
           for (const [id, row] of snapshot.rows) this.#rows.set(id, row);
           this.#version = snapshot.version;
-          const known = error instanceof DataverseError ? error : new DataverseError(500, "0x80040216", (error as Error).message);
+          const known = error instanceof ServiceHttpError ? error : new ServiceHttpError(500, "0x80040216", (error as Error).message);
           answers.push({ status: known.status, headers: { "Content-Type": "application/json; odata.metadata=minimal" }, body: JSON.stringify({ error: { code: known.code, message: known.message } }) });
           if (!continueOnError) break;
         }
@@ -290,7 +281,7 @@ export class DataverseSandbox {
         const answer = this.#operation(part.method ?? "GET", (part.url ?? "").replace(/^.*\/api\/data\/v9\.2/, ""), part.headers, part.body ?? "", caller);
         answers.push({ status: answer.status, headers: { ...answer.headers, ...(part.headers["content-id"] ? { "Content-ID": part.headers["content-id"] } : {}) }, ...(answer.body ? { body: answer.body } : {}) });
       } catch (error) {
-        const known = error instanceof DataverseError ? error : new DataverseError(500, "0x80040216", (error as Error).message);
+        const known = error instanceof ServiceHttpError ? error : new ServiceHttpError(500, "0x80040216", (error as Error).message);
         answers.push({ status: known.status, headers: { "Content-Type": "application/json; odata.metadata=minimal", ...(part.headers["content-id"] ? { "Content-ID": part.headers["content-id"] } : {}) }, body: JSON.stringify({ error: { code: known.code, message: known.message } }) });
         if (!continueOnError) break;
       }
@@ -328,7 +319,7 @@ export class DataverseSandbox {
       const key = keyed[1]?.replace(/''/g, "'");
       const row = key !== undefined ? this.#byKey(key) : this.#rows.get(keyed[2] as string);
       if (method === "GET") {
-        if (!row) throw new DataverseError(404, "0x80040217", `lead With Id = ${key ?? keyed[2]} Does Not Exist`);
+        if (!row) throw new ServiceHttpError(404, "0x80040217", `lead With Id = ${key ?? keyed[2]} Does Not Exist`);
         const presented = this.#present(row, url.searchParams.get("$select"));
         // Lookups name their table only when asked (Prefer: odata.include-annotations).
         if (/include-annotations="[^"]*(\*|lookuplogicalname)/.test(headers.prefer ?? "") && "_ownerid_value" in presented) presented["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] = "systemuser";
@@ -336,12 +327,12 @@ export class DataverseSandbox {
       }
       if (method === "PATCH") {
         const values = JSON.parse(body || "{}") as Record<string, unknown>;
-        if (key !== undefined && "cosell_referralid" in values) throw new DataverseError(400, "0x80048d19", "The alternate key attribute cannot be in the body of an upsert addressed by that key.");
+        if (key !== undefined && "cosell_referralid" in values) throw new ServiceHttpError(400, "0x80048d19", "The alternate key attribute cannot be in the body of an upsert addressed by that key.");
         this.#validate(values);
         const ifMatch = headers["if-match"];
         const ifNoneMatch = headers["if-none-match"];
-        if (row && ifNoneMatch === "*") throw new DataverseError(412, "0x80040237", "A record with matching key values already exists.");
-        if (!row && ifMatch === "*") throw new DataverseError(404, "0x80040217", "lead With Id Does Not Exist");
+        if (row && ifNoneMatch === "*") throw new ServiceHttpError(412, "0x80040237", "A record with matching key values already exists.");
+        if (!row && ifMatch === "*") throw new ServiceHttpError(404, "0x80040217", "lead With Id Does Not Exist");
         const created = !row;
         const target = row ?? this.#insert(caller, key);
         this.#apply(target, values, caller);
@@ -355,42 +346,42 @@ export class DataverseSandbox {
     if (task && method === "PATCH") return this.#upsertTask(task[1] as string, JSON.parse(body || "{}") as Record<string, unknown>, headers, caller);
     if (task && method === "GET") {
       const found = this.tasks.get(task[1] as string);
-      if (!found) throw new DataverseError(404, "0x80040217", `task With Id = ${task[1]} Does Not Exist`);
+      if (!found) throw new ServiceHttpError(404, "0x80040217", `task With Id = ${task[1]} Does Not Exist`);
       return { status: 200, headers: json, body: JSON.stringify({ activityid: found.activityid, subject: found.subject ?? null, scheduledend: found.scheduledend ?? null, _ownerid_value: found.ownerId, _regardingobjectid_value: found.regardingLeadId ?? null, statecode: found.statecode }) };
     }
-    throw new DataverseError(404, "0x80060888", `Resource not found for the segment '${path}'.`);
+    throw new ServiceHttpError(404, "0x80060888", `Resource not found for the segment '${path}'.`);
   }
 
   /** Upsert by primary key, as Dataverse allows for activities: If-None-Match: * makes it create-only. */
   #upsertTask(id: string, values: Record<string, unknown>, headers: Record<string, string>, caller: string): { status: number; headers: Record<string, string> } {
     const existing = this.tasks.get(id);
-    if (existing && headers["if-none-match"] === "*") throw new DataverseError(412, "0x80040237", "A record with matching key values already exists.");
-    if (existing && existing.statecode !== 0) throw new DataverseError(400, "0x80040203", "This task is closed and cannot be edited; reopen it first.");
+    if (existing && headers["if-none-match"] === "*") throw new ServiceHttpError(412, "0x80040237", "A record with matching key values already exists.");
+    if (existing && existing.statecode !== 0) throw new ServiceHttpError(400, "0x80040203", "This task is closed and cannot be edited; reopen it first.");
     const task: DataverseTask = existing ?? { activityid: id, statecode: 0, ownerId: caller, ownerType: "systemuser", createdby: caller, createdon: this.#clock.now().toISOString() };
     for (const [name, value] of Object.entries(values)) {
       if (name === "regardingobjectid_lead_task@odata.bind") {
         const lead = /^\/?leads\(([0-9a-f-]{36})\)$/.exec(String(value))?.[1];
-        if (!lead || !this.#rows.has(lead)) throw new DataverseError(404, "0x80040217", `lead With Id = ${lead ?? String(value)} Does Not Exist`);
+        if (!lead || !this.#rows.has(lead)) throw new ServiceHttpError(404, "0x80040217", `lead With Id = ${lead ?? String(value)} Does Not Exist`);
         task.regardingLeadId = lead;
         continue;
       }
       if (name === "ownerid@odata.bind") {
         const owner = /^\/?(systemusers|teams)\(([0-9a-f-]{36})\)$/.exec(String(value));
-        if (!owner) throw new DataverseError(400, "0x80048d19", `Cannot bind ownerid to '${String(value)}'; use /systemusers(id) or /teams(id).`);
+        if (!owner) throw new ServiceHttpError(400, "0x80048d19", `Cannot bind ownerid to '${String(value)}'; use /systemusers(id) or /teams(id).`);
         const known = owner[1] === "systemusers" ? [this.applicationUserId, this.sellerUserId].includes(owner[2] as string) : false;
-        if (!known) throw new DataverseError(404, "0x80040217", `${owner[1] === "teams" ? "team" : "systemuser"} With Id = ${owner[2]} Does Not Exist`);
+        if (!known) throw new ServiceHttpError(404, "0x80040217", `${owner[1] === "teams" ? "team" : "systemuser"} With Id = ${owner[2]} Does Not Exist`);
         task.ownerId = owner[2] as string;
         task.ownerType = owner[1] === "teams" ? "team" : "systemuser";
         continue;
       }
       const column = TASK_COLUMNS[name];
-      if (!column) throw new DataverseError(400, "0x80060891", `An undeclared property '${name}' which only has property annotations in the payload but no property value was found in the payload.`);
+      if (!column) throw new ServiceHttpError(400, "0x80060891", `An undeclared property '${name}' which only has property annotations in the payload but no property value was found in the payload.`);
       if (value === null) continue;
       if ((column.type === "String" || column.type === "Memo") && (typeof value !== "string" || (column.maxLength !== undefined && value.length > column.maxLength))) {
-        throw new DataverseError(400, "0x80044331", `A validation error occurred. The length of the '${name}' attribute of the 'task' entity exceeded the maximum allowed length of '${column.maxLength}'.`);
+        throw new ServiceHttpError(400, "0x80044331", `A validation error occurred. The length of the '${name}' attribute of the 'task' entity exceeded the maximum allowed length of '${column.maxLength}'.`);
       }
-      if (column.type === "DateTime" && (typeof value !== "string" || Number.isNaN(Date.parse(value)))) throw new DataverseError(400, "0x80048d19", `Cannot convert the literal '${String(value)}' to the expected type 'Edm.DateTimeOffset'.`);
-      if (column.type === "Picklist" && !column.options?.includes(Number(value))) throw new DataverseError(400, "0x8004431a", `${String(value)} is not a valid value for the '${name}' option set.`);
+      if (column.type === "DateTime" && (typeof value !== "string" || Number.isNaN(Date.parse(value)))) throw new ServiceHttpError(400, "0x80048d19", `Cannot convert the literal '${String(value)}' to the expected type 'Edm.DateTimeOffset'.`);
+      if (column.type === "Picklist" && !column.options?.includes(Number(value))) throw new ServiceHttpError(400, "0x8004431a", `${String(value)} is not a valid value for the '${name}' option set.`);
       (task as unknown as Record<string, unknown>)[name] = value;
     }
     this.tasks.set(id, task);
@@ -401,14 +392,14 @@ export class DataverseSandbox {
     const tracking = this.#changeTracking && /odata\.track-changes/.test(headers.prefer ?? "");
     const deltatoken = url.searchParams.get("$deltatoken");
     if ((tracking || deltatoken) && (url.searchParams.has("$filter") || url.searchParams.has("$orderby") || url.searchParams.has("$top"))) {
-      throw new DataverseError(400, "0x80048d19", "$filter, $orderby and $top cannot be used with change tracking.");
+      throw new ServiceHttpError(400, "0x80048d19", "$filter, $orderby and $top cannot be used with change tracking.");
     }
     const select = url.searchParams.get("$select");
     const pageSize = Number(/odata\.maxpagesize=(\d+)/.exec(headers.prefer ?? "")?.[1] ?? 5000);
     let since = 0;
     if (deltatoken) {
       since = Number(deltatoken);
-      if (!Number.isFinite(since) || since < this.#expiredBefore) throw new DataverseError(400, "0x80044352", "Version stamp associated with the client has expired. Please perform a full sync.");
+      if (!Number.isFinite(since) || since < this.#expiredBefore) throw new ServiceHttpError(400, "0x80044352", "Version stamp associated with the client has expired. Please perform a full sync.");
     }
     const skip = Number(url.searchParams.get("$skiptoken") ?? 0);
     const upTo = Number(url.searchParams.get("$upto") ?? this.#version);
@@ -442,15 +433,15 @@ export class DataverseSandbox {
   #validate(values: Record<string, unknown>): void {
     for (const [name, value] of Object.entries(values)) {
       const column = COLUMNS[name];
-      if (!column) throw new DataverseError(400, "0x80060891", `An undeclared property '${name}' which only has property annotations in the payload but no property value was found in the payload.`);
-      if (READ_ONLY.has(name)) throw new DataverseError(400, "0x80048d19", `The property '${name}' cannot be set.`);
+      if (!column) throw new ServiceHttpError(400, "0x80060891", `An undeclared property '${name}' which only has property annotations in the payload but no property value was found in the payload.`);
+      if (READ_ONLY.has(name)) throw new ServiceHttpError(400, "0x80048d19", `The property '${name}' cannot be set.`);
       if (value === null) continue;
       if ((column.type === "String" || column.type === "Memo") && (typeof value !== "string" || (column.maxLength !== undefined && value.length > column.maxLength))) {
-        throw new DataverseError(400, "0x80044331", `A validation error occurred. The length of the '${name}' attribute of the 'lead' entity exceeded the maximum allowed length of '${column.maxLength}'.`);
+        throw new ServiceHttpError(400, "0x80044331", `A validation error occurred. The length of the '${name}' attribute of the 'lead' entity exceeded the maximum allowed length of '${column.maxLength}'.`);
       }
-      if (column.type === "Picklist" && !column.options?.includes(Number(value))) throw new DataverseError(400, "0x8004431a", `${String(value)} is not a valid value for the '${name}' option set.`);
-      if (column.type === "Boolean" && typeof value !== "boolean") throw new DataverseError(400, "0x80048d19", `Cannot convert the literal '${String(value)}' to the expected type 'Edm.Boolean'.`);
-      if ((column.type === "Integer" || column.type === "Money") && typeof value !== "number") throw new DataverseError(400, "0x80048d19", `Cannot convert the literal '${String(value)}' to a number for '${name}'.`);
+      if (column.type === "Picklist" && !column.options?.includes(Number(value))) throw new ServiceHttpError(400, "0x8004431a", `${String(value)} is not a valid value for the '${name}' option set.`);
+      if (column.type === "Boolean" && typeof value !== "boolean") throw new ServiceHttpError(400, "0x80048d19", `Cannot convert the literal '${String(value)}' to the expected type 'Edm.Boolean'.`);
+      if ((column.type === "Integer" || column.type === "Money") && typeof value !== "number") throw new ServiceHttpError(400, "0x80048d19", `Cannot convert the literal '${String(value)}' to a number for '${name}'.`);
     }
   }
 
@@ -484,7 +475,7 @@ function compileFilter(text: string | null): (row: Record<string, unknown>) => b
   const tokens = text.match(/\(|\)|'(?:[^']|'')*'|[\w.:+-]+/g) ?? [];
   let index = 0;
   const fail = (): never => {
-    throw new DataverseError(400, "0x80060888", `The query parameter $filter '${text}' is not supported here.`);
+    throw new ServiceHttpError(400, "0x80060888", `The query parameter $filter '${text}' is not supported here.`);
   };
   const primary = (): ((row: Record<string, unknown>) => boolean) => {
     if (tokens[index] === "(") {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { ServiceHttpError } from "../../shared/http-errors.js";
 import { createServer } from "node:http";
 import { createSandboxPki } from "../../auth/sandbox/pki.js";
 import type { SandboxApp } from "../../auth/sandbox/entra-sandbox.js";
@@ -30,16 +31,6 @@ export interface GraphSandboxOptions {
   throttleRate?: number;
 }
 
-class GraphHttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
 
 /**
  * Microsoft Graph's mail surface, enough for reminders: an Entra ID (client credentials, audience
@@ -97,10 +88,10 @@ export class GraphSandbox {
       this.stats.requests += 1;
       const token = /^Bearer\s+(.+)$/i.exec(String(req.headers.authorization ?? ""))?.[1];
       const grant = token ? this.entra.validate(token, GRAPH_AUDIENCE) : undefined;
-      if (!grant) throw new GraphHttpError(401, "InvalidAuthenticationToken", "Access token is empty or invalid.");
+      if (!grant) throw new ServiceHttpError(401, "InvalidAuthenticationToken", "Access token is empty or invalid.");
       if (this.#random.chance(this.throttleRate)) {
         this.stats.throttled += 1;
-        throw new GraphHttpError(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.", { "Retry-After": "2" });
+        throw new ServiceHttpError(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.", { "Retry-After": "2" });
       }
       const url = new URL(req.url ?? "/", "http://graph");
       const send = /^\/v1\.0\/users\/([^/]+)\/sendMail$/.exec(url.pathname);
@@ -116,28 +107,28 @@ export class GraphSandbox {
         reply(res, 200, { "@odata.context": `${this.baseUrl}/$metadata#users('${settings[1]}')/mailboxSettings(timeZone)`, timeZone: zone });
         return;
       }
-      throw new GraphHttpError(400, "BadRequest", `Resource not found for the segment '${url.pathname.split("/").pop() ?? ""}'.`);
+      throw new ServiceHttpError(400, "BadRequest", `Resource not found for the segment '${url.pathname.split("/").pop() ?? ""}'.`);
     } catch (error) {
-      const known = error instanceof GraphHttpError ? error : new GraphHttpError(500, "InternalServerError", (error as Error).message);
+      const known = error instanceof ServiceHttpError ? error : new ServiceHttpError(500, "InternalServerError", (error as Error).message);
       reply(res, known.status, { error: { code: known.code, message: known.message, innerError: { date: this.#clock.now().toISOString(), "request-id": this.#random.uuid() } } }, known.headers);
     }
   }
 
   #mailbox(address: string): string {
     const zone = this.#mailboxes.get(address.toLowerCase());
-    if (zone === undefined) throw new GraphHttpError(404, "ErrorInvalidUser", `The requested user '${address}' is invalid.`);
+    if (zone === undefined) throw new ServiceHttpError(404, "ErrorInvalidUser", `The requested user '${address}' is invalid.`);
     return zone;
   }
 
   #sendMail(sender: string, body: unknown): void {
     this.#mailbox(sender);
     const message = (body as { message?: Record<string, unknown> } | undefined)?.message;
-    if (!message) throw new GraphHttpError(400, "ErrorInvalidRequest", "The message is missing.");
+    if (!message) throw new ServiceHttpError(400, "ErrorInvalidRequest", "The message is missing.");
     const recipients = ((message.toRecipients as Array<{ emailAddress?: { address?: string } }> | undefined) ?? []).map((r) => r.emailAddress?.address ?? "");
-    if (recipients.length === 0) throw new GraphHttpError(400, "ErrorInvalidRecipients", "At least one recipient is not valid., Recipient '' is not resolved. All recipients must be resolved before a message can be submitted.");
-    if (recipients.some((address) => !/^[^@\s]+@[^@\s]+$/.test(address))) throw new GraphHttpError(400, "ErrorInvalidRecipients", "At least one recipient is not valid.");
+    if (recipients.length === 0) throw new ServiceHttpError(400, "ErrorInvalidRecipients", "At least one recipient is not valid., Recipient '' is not resolved. All recipients must be resolved before a message can be submitted.");
+    if (recipients.some((address) => !/^[^@\s]+@[^@\s]+$/.test(address))) throw new ServiceHttpError(400, "ErrorInvalidRecipients", "At least one recipient is not valid.");
     const content = message.body as { contentType?: string; content?: string } | undefined;
-    if (content?.contentType && !["text", "html"].includes(content.contentType.toLowerCase())) throw new GraphHttpError(400, "RequestBodyRead", `Cannot convert the literal '${content.contentType}' to the expected type 'microsoft.graph.bodyType'.`);
+    if (content?.contentType && !["text", "html"].includes(content.contentType.toLowerCase())) throw new ServiceHttpError(400, "RequestBodyRead", `Cannot convert the literal '${content.contentType}' to the expected type 'microsoft.graph.bodyType'.`);
     this.mailbox.push({ from: sender, to: recipients, subject: String(message.subject ?? ""), contentType: content?.contentType ?? "text", content: content?.content ?? "", at: this.#clock.now().toISOString() });
   }
 }
@@ -149,7 +140,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   try {
     return text ? JSON.parse(text) : undefined;
   } catch {
-    throw new GraphHttpError(400, "BadRequest", "Unable to read JSON request payload.");
+    throw new ServiceHttpError(400, "BadRequest", "Unable to read JSON request payload.");
   }
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { ServiceHttpError } from "../../shared/http-errors.js";
 import { createServer } from "node:http";
 import type { Clock } from "../../shared/clock.js";
 import { systemClock } from "../../shared/clock.js";
@@ -32,16 +33,6 @@ export interface TeamsWorkflowSandboxOptions {
 /** Teams refuses a card message above this size. */
 const MAX_CARD_BYTES = 28 * 1024;
 
-class WorkflowHttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
 
 /**
  * A Teams Workflows webhook ("Post to a channel when a webhook request is received") on loopback:
@@ -89,28 +80,28 @@ export class TeamsWorkflowSandbox {
     try {
       this.stats.requests += 1;
       const url = new URL(req.url ?? "/", "http://workflows");
-      if (url.pathname !== `/workflows/${this.#workflowId}/triggers/manual/paths/invoke`) throw new WorkflowHttpError(404, "WorkflowNotFound", `The workflow '${url.pathname.split("/")[2] ?? ""}' could not be found.`);
-      if (req.method !== "POST") throw new WorkflowHttpError(405, "DirectApiRequestHasInvalidMethod", `The HTTP method '${req.method ?? ""}' is not allowed for this trigger; use POST.`);
-      if (!url.searchParams.get("api-version")) throw new WorkflowHttpError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
+      if (url.pathname !== `/workflows/${this.#workflowId}/triggers/manual/paths/invoke`) throw new ServiceHttpError(404, "WorkflowNotFound", `The workflow '${url.pathname.split("/")[2] ?? ""}' could not be found.`);
+      if (req.method !== "POST") throw new ServiceHttpError(405, "DirectApiRequestHasInvalidMethod", `The HTTP method '${req.method ?? ""}' is not allowed for this trigger; use POST.`);
+      if (!url.searchParams.get("api-version")) throw new ServiceHttpError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
       const sig = url.searchParams.get("sig");
-      if (!sig) throw new WorkflowHttpError(401, "DirectApiAuthorizationRequired", "The request must be authenticated only by Shared Access scheme.");
-      if (sig !== this.#signature) throw new WorkflowHttpError(401, "DirectApiInvalidAuthorizationSignature", "The provided authorization signature is not valid.");
+      if (!sig) throw new ServiceHttpError(401, "DirectApiAuthorizationRequired", "The request must be authenticated only by Shared Access scheme.");
+      if (sig !== this.#signature) throw new ServiceHttpError(401, "DirectApiInvalidAuthorizationSignature", "The provided authorization signature is not valid.");
       if (this.#random.chance(this.throttleRate)) {
         this.stats.throttled += 1;
-        throw new WorkflowHttpError(429, "WorkflowTriggerIsThrottled", "The workflow trigger is throttled; retry after the interval in Retry-After.", { "Retry-After": "5" });
+        throw new ServiceHttpError(429, "WorkflowTriggerIsThrottled", "The workflow trigger is throttled; retry after the interval in Retry-After.", { "Retry-After": "5" });
       }
       const text = await readText(req);
       let body: unknown;
       try {
         body = text ? JSON.parse(text) : undefined;
       } catch (error) {
-        throw new WorkflowHttpError(400, "InvalidRequestContent", `The request content is not valid and could not be deserialized: '${(error as Error).message}'.`);
+        throw new ServiceHttpError(400, "InvalidRequestContent", `The request content is not valid and could not be deserialized: '${(error as Error).message}'.`);
       }
       const run = this.#run(body, Buffer.byteLength(text));
       res.writeHead(202, { "x-ms-workflow-run-id": run.id, "x-ms-workflow-id": this.#workflowId, "x-ms-workflow-version": "08584", "Content-Length": "0" });
       res.end();
     } catch (error) {
-      const known = error instanceof WorkflowHttpError ? error : new WorkflowHttpError(500, "InternalServerError", (error as Error).message);
+      const known = error instanceof ServiceHttpError ? error : new ServiceHttpError(500, "InternalServerError", (error as Error).message);
       res.writeHead(known.status, { "Content-Type": "application/json; charset=utf-8", ...known.headers });
       res.end(JSON.stringify({ error: { code: known.code, message: known.message } }));
     }

@@ -24,17 +24,7 @@ export class LeadEventsRepository {
   constructor(private readonly db: Knex | Knex.Transaction) {}
 
   async append(event: NewLeadEvent): Promise<number> {
-    const [row] = await this.db("lead_events")
-      .insert({
-        lead_id: event.leadId,
-        pair: event.pair ?? null,
-        at: event.at,
-        side: event.side,
-        kind: event.kind,
-        cause: event.cause ?? null,
-        details: event.details === undefined ? null : JSON.stringify(event.details),
-      })
-      .returning("id");
+    const [row] = await this.db("lead_events").insert(toRow(event)).returning("id");
     return toNumber(typeof row === "object" && row !== null ? (row as { id: unknown }).id : row);
   }
 
@@ -42,17 +32,7 @@ export class LeadEventsRepository {
   async appendMany(events: readonly NewLeadEvent[]): Promise<void> {
     // 7 columns a row: chunks stay far below SQLite's bound-variable limit.
     for (let offset = 0; offset < events.length; offset += 500) {
-      await this.db("lead_events").insert(
-        events.slice(offset, offset + 500).map((event) => ({
-          lead_id: event.leadId,
-          pair: event.pair ?? null,
-          at: event.at,
-          side: event.side,
-          kind: event.kind,
-          cause: event.cause ?? null,
-          details: event.details === undefined ? null : JSON.stringify(event.details),
-        })),
-      );
+      await this.db("lead_events").insert(events.slice(offset, offset + 500).map(toRow));
     }
   }
 
@@ -84,4 +64,16 @@ export class LeadEventsRepository {
       details: parseJson(row.details) as Record<string, unknown> | undefined,
     }));
   }
+}
+
+function toRow(event: NewLeadEvent): Record<string, unknown> {
+  return {
+    lead_id: event.leadId,
+    pair: event.pair ?? null,
+    at: event.at,
+    side: event.side,
+    kind: event.kind,
+    cause: event.cause ?? null,
+    details: event.details === undefined ? null : JSON.stringify(event.details),
+  };
 }
