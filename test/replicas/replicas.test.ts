@@ -65,6 +65,8 @@ describe.skipIf(inject("pgUrl") === null)("several replicas on PostgreSQL", () =
     // More leads arrive; one replica is killed holding leased jobs; the others finish them once the lease runs out.
     const db = knex({ client: "pg", connection: database.url });
     try {
+      // Salesforce answers slowly for a while, so the writes for the new leads are held long enough to be seen.
+      await fleet.control("/latency?ms=3000");
       await fleet.control("/generate?n=150");
       // The victim is whichever replica holds running jobs at that moment.
       const { victim, held } = await until(
@@ -78,6 +80,7 @@ describe.skipIf(inject("pgUrl") === null)("several replicas on PostgreSQL", () =
       );
       victim.signal("SIGKILL");
       expect((await victim.exited).signal).toBe("SIGKILL");
+      await fleet.control("/latency?ms=0");
       const final = await until("every lead in Salesforce after the kill", async () => {
         const s = await stats();
         return s.sf.keys.length >= s.pc.leads.length ? s : undefined;
