@@ -24,10 +24,10 @@ export function storeKind(url: string): StoreKind {
 }
 
 /**
- * SQLite settings, per connection:
+ * SQLite settings, per connection, the busy timeout first so the others wait on a lock:
  * - WAL so readers (status page, CLI) never block the writer;
  * - foreign keys on (SQLite leaves them off);
- * - a busy timeout so a second process (`db migrate` beside a running daemon) waits instead of failing;
+ * - the busy timeout also lets a second process (`db migrate` beside a running daemon) waits instead of failing;
  * - synchronous=FULL. The effect-recording tables (outbox, crm_links, cursors, lead_events) are
  *   written in the same transaction as `leads`, and SQLite sets durability per database file, not per
  *   table; splitting them into an attached file would make those transactions non-atomic under WAL.
@@ -35,11 +35,30 @@ export function storeKind(url: string): StoreKind {
  */
 function sqlitePragmas(busyTimeoutMs: number): string {
   return [
+    `PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs)};`,
     "PRAGMA journal_mode = WAL;",
     "PRAGMA foreign_keys = ON;",
-    `PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs)};`,
     "PRAGMA synchronous = FULL;",
   ].join(" ");
+}
+
+interface SqliteConnection {
+  exec(sql: string, cb: (err: Error | null) => void): void;
+}
+
+/**
+ * Two connections switching a fresh file to WAL at the same moment both hold a shared lock and want
+ * an exclusive one; SQLite answers one of them SQLITE_BUSY at once, without its busy handler, to
+ * avoid a deadlock. So the switch is tried again (the pragmas are idempotent) until the timeout.
+ */
+function execPragmas(conn: SqliteConnection, pragmas: string, deadline: number, done: (err: Error | null, conn: unknown) => void): void {
+  conn.exec(pragmas, (err) => {
+    if (err && (err as { code?: string }).code === "SQLITE_BUSY" && Date.now() < deadline) {
+      setTimeout(() => execPragmas(conn, pragmas, deadline, done), 20 + Math.random() * 30);
+      return;
+    }
+    done(err, conn);
+  });
 }
 
 /** Knex writes its warnings to the console unless given a logger; keep every line pino JSON. */
@@ -68,8 +87,8 @@ export function connect(options: StoreOptions, logger?: Logger): { knex: Knex; k
       pool: {
         min: 1,
         max: 1,
-        afterCreate: (conn: { exec(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) => {
-          conn.exec(pragmas, (err) => done(err, conn));
+        afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => {
+          execPragmas(conn, pragmas, Date.now() + (options.busyTimeoutMs ?? 5000), done);
         },
       },
     });
