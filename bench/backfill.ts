@@ -11,6 +11,7 @@ import { Daemon } from "../src/daemon/daemon.js";
 import type { Logger } from "../src/log/logger.js";
 import { silentLogger } from "../src/log/logger.js";
 import type { CrmUpsertPayload, QueuedRecord } from "../src/sync/enqueue-crm-upsert.js";
+import { CRM_UPSERT } from "../src/sync/enqueue-crm-upsert.js";
 
 type Kind = "salesforce" | "hubspot" | "dynamics";
 
@@ -155,8 +156,9 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
     });
     const stats = async (which: "A" | "B" | "C") => (await (await fetch(`${settings.control}/stats?crm=${which}`)).json()) as CrmStats;
     const dir = mkdtempSync(join(tmpdir(), `cosell-bench-${kind}-`));
-    const daemon = new Daemon({ config: configFor(kind, settings, "A", `sqlite:${join(dir, "store.db")}`), logger: silentLogger(), oneShot: true });
-    await daemon.start();
+    // The daemon as `cosell-sync run` runs it: the pull at start, the outbox worker writing to the
+    // CRM while later pages are still read, and the pair's scheduled CRM polls beside them.
+    const daemon = new Daemon({ config: configFor(kind, settings, "A", `sqlite:${join(dir, "store.db")}`), logger: process.env.BENCH_DAEMON_LOG ? log : silentLogger(), serveHttp: false });
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
     const cpu = process.cpuUsage();
@@ -164,13 +166,24 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
     let payloads: CrmUpsertPayload[] = [];
     let pullSeconds = 0;
     try {
-      await daemon.pullNow();
-      pullSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+      await daemon.start();
+      let reported = 0;
+      let progressAt = Date.now();
+      let last = 0;
       for (;;) {
-        const ran = await daemon.drainOutbox(["crm:bench"]);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (Date.now() - progressAt > 60_000) throw new Error(`the backfill stalled at ${last} of ${count} leads; outbox: ${JSON.stringify((await daemon.store.repos.outbox.stats(new Date())).byState)}`);
+        if (pullSeconds === 0 && (await daemon.store.repos.syncRuns.all()).some((run) => run.kind === "pull" && run.lastSuccessAt)) {
+          pullSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+          log.info({ crm: kind, seconds: Number(pullSeconds.toFixed(1)) }, "Partner Center pull finished");
+        }
         const done = (await stats("A")).counts.leads ?? 0;
-        log.info({ crm: kind, written: done, of: count }, "backfill progress");
-        if (done >= count || (ran["crm:bench"] ?? 0) === 0) break;
+        if (done > last) [last, progressAt] = [done, Date.now()];
+        if (done - reported >= count / 10 || done >= count) {
+          log.info({ crm: kind, written: done, of: count }, "backfill progress");
+          reported = done;
+        }
+        if (done >= count) break;
       }
     } finally {
       clearInterval(sampler);
@@ -181,7 +194,7 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
     const writeCalls = Object.entries(a.byRoute).filter(([route]) => WRITE_ROUTE[kind].test(route)).reduce((sum, [, n]) => sum + n, 0);
     const minimumCalls = Object.values(a.counts).reduce((sum, n) => sum + Math.ceil(n / BATCH[kind]), 0);
     const written = a.counts.leads ?? 0;
-    payloads = (await daemon.store.repos.outbox.list({ state: "done", target: "crm:bench", limit: count * 2 })).map((job) => job.payload as CrmUpsertPayload);
+    payloads = (await daemon.store.repos.outbox.list({ state: "done", target: "crm:bench", limit: count * 2 })).filter((job) => job.kind === CRM_UPSERT).map((job) => job.payload as CrmUpsertPayload);
     await daemon.stop("bench");
 
     // The limit: the same records, batched at the CRM's maximum, straight through the client.

@@ -27,6 +27,13 @@ const duration = (fallback: string) =>
     .default(fallback)
     .transform((value) => (typeof value === "number" ? value : (parseDuration(value) ?? 0)));
 
+/** A duration with no default: left out, the setting it overrides keeps its own value. */
+const optionalDuration = () =>
+  z
+    .union([z.number().int().min(0), z.string().regex(DURATION_PATTERN, 'write a duration like "500ms", "30s", "15m", "24h" or "7d"')])
+    .transform((value) => (typeof value === "number" ? value : (parseDuration(value) ?? 0)))
+    .optional();
+
 const targetSettings = z.strictObject({
   /** Batches in flight at once against this target. */
   concurrency: z.number().int().min(1).max(52).optional(),
@@ -34,7 +41,9 @@ const targetSettings = z.strictObject({
   batchSize: z.number().int().min(1).max(1000).optional(),
   /** Requests allowed per `interval`. */
   requestsPerInterval: z.number().int().min(1).optional(),
-  interval: duration("1s").optional(),
+  interval: optionalDuration(),
+  /** How long a partial batch may wait to fill while jobs keep arriving (a backfill); "0s" sends at once. */
+  linger: optionalDuration(),
 });
 
 const name = z

@@ -10,17 +10,24 @@ const NOTIFY: TargetSettings = { concurrency: 2, batchSize: 1, requestsPerInterv
 // The Teams connector behind a Workflows post takes 100 calls a minute per connection.
 const TEAMS: TargetSettings = { concurrency: 2, batchSize: 1, requestsPerInterval: 100, intervalMs: 60_000 };
 
+/**
+ * A backfill queues a page of leads at a time; a CRM batch holds up to twice that (Salesforce) or
+ * ten times (Dataverse). Letting a partial batch wait while pages keep coming fills it, so calls
+ * stay at the minimum; a lone webhook lead waits only for the quiet spell (a quarter second).
+ */
+const CRM_LINGER_MS = 2_000;
+
 function crmDefaults(crm: Config["crms"][string]): TargetSettings {
   switch (crm.type) {
     case "salesforce":
       // sObject Collections take 200 records; long requests are capped at 25 concurrent per org.
-      return { concurrency: 4, batchSize: 200, requestsPerInterval: 20, intervalMs: 1_000 };
+      return { concurrency: 4, batchSize: 200, requestsPerInterval: 20, intervalMs: 1_000, lingerMs: CRM_LINGER_MS };
     case "hubspot":
       // Private apps: 100 requests / 10 s on Free and Starter, 190 on Professional and Enterprise.
-      return { concurrency: 4, batchSize: 100, requestsPerInterval: crm.tier === "free" || crm.tier === "starter" ? 100 : 190, intervalMs: 10_000 };
+      return { concurrency: 4, batchSize: 100, requestsPerInterval: crm.tier === "free" || crm.tier === "starter" ? 100 : 190, intervalMs: 10_000, lingerMs: CRM_LINGER_MS };
     case "dynamics":
       // Service protection: 6,000 requests per 5 minutes per user, 52 concurrent.
-      return { concurrency: 8, batchSize: 100, requestsPerInterval: 6_000, intervalMs: 300_000 };
+      return { concurrency: 8, batchSize: 100, requestsPerInterval: 6_000, intervalMs: 300_000, lingerMs: CRM_LINGER_MS };
   }
 }
 
@@ -34,6 +41,7 @@ export function outboxTargets(config: Config): Record<string, TargetSettings> {
       batchSize: override.batchSize ?? base.batchSize,
       requestsPerInterval: override.requestsPerInterval ?? base.requestsPerInterval,
       intervalMs: override.interval ?? base.intervalMs,
+      ...(override.linger !== undefined ? { lingerMs: override.linger } : base.lingerMs !== undefined ? { lingerMs: base.lingerMs } : {}),
     };
   }
   return targets;

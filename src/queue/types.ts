@@ -30,4 +30,10 @@ export interface TargetSettings {
   batchSize: number;
   requestsPerInterval: number;
   intervalMs: number;
+  /**
+   * How long a partial batch may wait for more jobs while they keep being queued in this process (a
+   * backfill's pages): the batch goes once it is full, once nothing was queued for a quiet spell,
+   * or after this long. 0 sends whatever is due at once.
+   */
+  lingerMs?: number;
 }

@@ -35,7 +35,15 @@ export interface WorkerOptions {
   onEscalate?: (job: OutboxJob, reason: string) => void | Promise<void>;
   /** Told of every settled job and every request made, for metrics and the status page. */
   observer?: OutboxObserver;
+  /**
+   * Monotonic milliseconds for lingering batches. Real time by default even when the clock is
+   * injected: lingering is process scheduling, like a timer, not business time.
+   */
+  monotonic?: () => number;
 }
+
+/** A partial batch goes once nothing was queued for this long (or its linger is over). */
+const QUIET_MS = 250;
 
 export type JobSettlement = "done" | "retried" | "dead";
 
@@ -82,6 +90,9 @@ export class OutboxWorker {
   readonly #wakers = new Set<() => void>();
   #loops: Promise<void>[] = [];
   #stopping = false;
+  #lastWakeAt = Number.NEGATIVE_INFINITY;
+  /** Per target, when the first job its next batch may hold was announced by a wake. */
+  readonly #waitingSince = new Map<string, number>();
 
   constructor(options: WorkerOptions) {
     this.#options = options;
@@ -107,6 +118,8 @@ export class OutboxWorker {
 
   /** Something was enqueued: look now instead of at the next poll. */
   wake(): void {
+    this.#lastWakeAt = this.#now();
+    for (const target of Object.keys(this.#options.targets)) if (!this.#waitingSince.has(target)) this.#waitingSince.set(target, this.#lastWakeAt);
     for (const wake of [...this.#wakers]) wake();
   }
 
@@ -159,6 +172,12 @@ export class OutboxWorker {
       }
       let jobs: OutboxJob[];
       try {
+        const linger = await this.#lingerMs(target, settings);
+        if (linger > 0) {
+          await this.#idle(linger);
+          continue;
+        }
+        this.#waitingSince.delete(target);
         jobs = await this.#lease(target, settings.batchSize);
       } catch (error) {
         this.#log.error({ err: error, target }, "leasing failed; retrying after the poll interval");
@@ -177,6 +196,25 @@ export class OutboxWorker {
       this.#running.add(tracked);
       void tracked.finally(() => this.#running.delete(tracked));
     }
+  }
+
+  /**
+   * How long to wait before leasing a partial batch: while jobs keep being queued here and the
+   * batch is not full, up to the target's linger. One bounded count answers "full yet?".
+   */
+  async #lingerMs(target: string, settings: TargetSettings): Promise<number> {
+    const lingerMs = settings.lingerMs ?? 0;
+    if (lingerMs <= 0 || settings.batchSize <= 1) return 0;
+    const now = this.#now();
+    const quietLeft = this.#lastWakeAt + QUIET_MS - now;
+    const lingerLeft = (this.#waitingSince.get(target) ?? now) + lingerMs - now;
+    if (quietLeft <= 0 || lingerLeft <= 0) return 0;
+    const due = await this.#options.store.repos.outbox.countDue(target, this.#clock.now(), settings.batchSize);
+    return due > 0 && due < settings.batchSize ? Math.min(quietLeft, lingerLeft) : 0;
+  }
+
+  #now(): number {
+    return (this.#options.monotonic ?? performance.now.bind(performance))();
   }
 
   async #lease(target: string, limit: number): Promise<OutboxJob[]> {

@@ -1,9 +1,9 @@
 import type { CrmConnector, UpsertResult } from "../../connectors/types.js";
 import type { BatchResult, JobHandler, JobOutcome } from "../queue/types.js";
 import type { Clock } from "../shared/clock.js";
-import type { CrmLink, NewLeadEvent, OutboxJob, Store } from "../store/index.js";
+import type { CrmLink, NewJob, NewLeadEvent, OutboxJob, PushConfirmation, Store } from "../store/index.js";
 import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
-import { enqueueExternalReference } from "./external-reference.js";
+import { externalReferenceJob } from "./external-reference.js";
 
 /**
  * Runs CRM upsert jobs in batches: each object of the mapping in turn (an object that associates
@@ -65,23 +65,27 @@ export function crmUpsertHandler(options: { connector: CrmConnector; store: Stor
         });
       }
       const now = options.clock.now();
-      await options.store.transaction(async (repos) => {
-        const events: NewLeadEvent[] = [];
-        for (const { job, payload, written, links } of pending) {
-          if (failures.has(job.id) || job.leadId === undefined) continue;
-          for (const [name, { id }] of written) {
-            // Reserved when the job was queued; a link missing now (an old job) is reserved here.
-            const link = links.get(name) ?? (await repos.crmLinks.reserve(job.leadId, payload.pair, name, now));
-            const sellerRecord = payload.readBack?.name === name ? payload.records.find((r) => r.name === name) : undefined;
-            // What we wrote of the fields sellers change: the change feed compares against it to drop our echo.
-            const pushed = sellerRecord ? { ...link.lastPushedFields, ...payload.readBack?.kept, ...pick(sellerRecord.fields, payload.readBack?.fields ?? []) } : undefined;
-            await repos.crmLinks.confirmPush(link.id, id, payload.hash, now, pushed);
-            if (sellerRecord && link.status !== "confirmed" && payload.account) {
-              await enqueueExternalReference(repos, job.leadId, { account: payload.account, referralId: payload.referralId, pair: payload.pair, crmRecordId: id }, job.maxAttempts, now);
-            }
+      // The batch's confirmations, Partner Center references and timeline entries land in a few statements.
+      const confirmations: PushConfirmation[] = [];
+      const references: NewJob[] = [];
+      const events: NewLeadEvent[] = [];
+      for (const { job, payload, written, links } of pending) {
+        if (failures.has(job.id) || job.leadId === undefined) continue;
+        for (const [name, { id }] of written) {
+          const link = links.get(name);
+          const sellerRecord = payload.readBack?.name === name ? payload.records.find((r) => r.name === name) : undefined;
+          // What we wrote of the fields sellers change: the change feed compares against it to drop our echo.
+          const pushed = sellerRecord ? { ...link?.lastPushedFields, ...payload.readBack?.kept, ...pick(sellerRecord.fields, payload.readBack?.fields ?? []) } : undefined;
+          confirmations.push({ leadId: job.leadId, pair: payload.pair, crmObject: name, crmRecordId: id, pushedHash: payload.hash, ...(pushed ? { pushedFields: pushed } : {}) });
+          if (sellerRecord && link?.status !== "confirmed" && payload.account) {
+            references.push(externalReferenceJob(job.leadId, { account: payload.account, referralId: payload.referralId, pair: payload.pair, crmRecordId: id }, job.maxAttempts));
           }
-          events.push({ leadId: job.leadId, pair: payload.pair, at: now, side: "crm", kind: "crm-upserted", cause: `${payload.records.map((r) => r.object).join(" + ")} written`, details: { ids: Object.fromEntries([...written].map(([name, { id }]) => [name, id])) } });
         }
+        events.push({ leadId: job.leadId, pair: payload.pair, at: now, side: "crm", kind: "crm-upserted", cause: `${payload.records.map((r) => r.object).join(" + ")} written`, details: { ids: Object.fromEntries([...written].map(([name, { id }]) => [name, id])) } });
+      }
+      await options.store.transaction(async (repos) => {
+        await repos.crmLinks.confirmPushes(confirmations, now);
+        if (references.length > 0) await repos.outbox.enqueueMany(references, now);
         await repos.events.appendMany(events);
       });
       const outcomes: JobOutcome[] = jobs.map((job) => (failures.has(job.id) ? { ok: false, error: failures.get(job.id) } : { ok: true }));

@@ -3,7 +3,7 @@ import type { AdaptedReferral } from "../partner-center/adapter.js";
 import type { CompiledMapping, MappedRecord } from "../mapping/index.js";
 import { mappingSource } from "../mapping/index.js";
 import { contentHash } from "../shared/content-hash.js";
-import type { CrmLink, LeadRecord, Repositories } from "../store/index.js";
+import type { CrmLink, LeadRecord, NewJob, NewLeadEvent, Repositories } from "../store/index.js";
 
 export const CRM_UPSERT = "crm-upsert";
 
@@ -32,52 +32,83 @@ export interface PairTarget {
   maxAttempts: number;
 }
 
+/** A stored lead to map: what the store holds and what Partner Center sent. */
+export interface StoredLead {
+  saved: { lead: LeadRecord };
+  adapted: AdaptedReferral;
+}
+
 /**
  * After a lead is stored (or a seller's change refused): map it for the pair's CRM and, only when
  * the payload differs from what was last pushed, enqueue one upsert, in the caller's transaction. A
  * payload that did not change (a replay, an overlap re-read) enqueues nothing.
  */
 export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, saved: { lead: LeadRecord }, adapted: AdaptedReferral, now: Date, cause?: string): Promise<boolean> {
-  const links = await repos.crmLinks.forLead(saved.lead.id);
-  const ours = links.filter((link) => link.pair === target.pair);
+  return (await enqueueCrmUpserts(repos, target, [{ saved, adapted }], now, cause)) > 0;
+}
+
+/**
+ * `enqueueCrmUpsert` for a page of leads in a few statements (their links read at once, the jobs
+ * and timeline entries written at once); returns how many upserts were queued.
+ */
+export async function enqueueCrmUpserts(repos: Repositories, target: PairTarget, stored: readonly StoredLead[], now: Date, cause?: string): Promise<number> {
+  if (stored.length === 0) return 0;
+  const links = await repos.crmLinks.forLeads(stored.map(({ saved }) => saved.lead.id));
+  const byLead = new Map<number, CrmLink[]>();
+  for (const link of links) {
+    if (link.pair !== target.pair) continue;
+    const list = byLead.get(link.leadId);
+    if (list) list.push(link);
+    else byLead.set(link.leadId, [link]);
+  }
+  const jobs: NewJob[] = [];
+  const events: NewLeadEvent[] = [];
+  for (const { saved, adapted } of stored) {
+    const planned = planUpsert(target, saved.lead, adapted, byLead.get(saved.lead.id) ?? [], now, cause);
+    if (planned.job) jobs.push(planned.job);
+    if (planned.event) events.push(planned.event);
+  }
+  if (jobs.length > 0) await repos.outbox.enqueueMany(jobs, now);
+  if (events.length > 0) await repos.events.appendMany(events);
+  return jobs.length;
+}
+
+function planUpsert(target: PairTarget, lead: LeadRecord, adapted: AdaptedReferral, ours: readonly CrmLink[], now: Date, cause?: string): { job?: NewJob; event?: NewLeadEvent } {
   const inbound = target.mapping.inboundTarget();
   const primaryName = inbound?.name ?? target.mapping.describeObjects()[0]?.name ?? "";
   const primary = ours.find((link) => link.crmObject === primaryName);
   const created = primary?.status === "confirmed";
-  const view = withLocalClose(saved.lead, adapted);
+  const view = withLocalClose(lead, adapted);
   const source = mappingSource(view.referral as Record<string, unknown>, view.lead, now, primary?.syncError ? { error: primary.syncError } : {});
-  const crmNewer = sellerNewer(primary, saved.lead);
+  const crmNewer = sellerNewer(primary, lead);
   const result = target.mapping.outbound(source, { create: !created, ...(crmNewer ? { crmNewer } : {}) });
   if (result.problems.length > 0) {
-    await repos.events.append({ leadId: saved.lead.id, pair: target.pair, at: now, side: "daemon", kind: "mapping-refused", cause: result.problems.map((p) => p.message).join(" "), details: { problems: result.problems } });
-    return false;
+    return { event: { leadId: lead.id, pair: target.pair, at: now, side: "daemon", kind: "mapping-refused", cause: result.problems.map((p) => p.message).join(" "), details: { problems: result.problems } } };
   }
   // Hashed over the create-time payload, so an update (which leaves out fields only set on create)
   // compares like with like against what was first pushed.
   const hash = payloadHash(created ? target.mapping.outbound(source, { create: true }).records : result.records);
-  if (created && ours.every((link) => link.lastPushedHash === hash)) return false;
+  if (created && ours.every((link) => link.lastPushedHash === hash)) return {};
   const readBack = target.mapping.readBackFields();
-  await repos.outbox.enqueue(
-    {
+  return {
+    job: {
       pair: target.pair,
       target: `crm:${target.crm}`,
       kind: CRM_UPSERT,
-      leadId: saved.lead.id,
+      leadId: lead.id,
       payload: {
         pair: target.pair,
-        account: saved.lead.account,
-        referralId: saved.lead.referralId,
+        account: lead.account,
+        referralId: lead.referralId,
         hash,
         records: result.records.map(({ produced: _produced, ...record }) => record),
         ...(inbound && readBack.length > 0 ? { readBack: { name: inbound.name, fields: readBack, ...(crmNewer && primary?.sellerFields ? { kept: keptValues(primary.sellerFields, crmNewer, readBack) } : {}) } } : {}),
       } satisfies CrmUpsertPayload,
-      ...(saved.lead.acceptBy && saved.lead.state === "new" ? { dueBy: saved.lead.acceptBy } : saved.lead.actBy ? { dueBy: saved.lead.actBy } : {}),
+      ...(lead.acceptBy && lead.state === "new" ? { dueBy: lead.acceptBy } : lead.actBy ? { dueBy: lead.actBy } : {}),
       maxAttempts: target.maxAttempts,
     },
-    now,
-  );
-  await repos.events.append({ leadId: saved.lead.id, pair: target.pair, at: now, side: "daemon", kind: "crm-upsert-queued", cause: cause ?? (created ? "lead changed in Partner Center" : "new lead"), details: { records: result.records.map((r) => `${r.object}:${r.externalId}`) } });
-  return true;
+    event: { leadId: lead.id, pair: target.pair, at: now, side: "daemon", kind: "crm-upsert-queued", cause: cause ?? (created ? "lead changed in Partner Center" : "new lead"), details: { records: result.records.map((r) => `${r.object}:${r.externalId}`) } },
+  };
 }
 
 /**

@@ -6,7 +6,7 @@ import { perJob } from "../queue/per-job.js";
 import type { JobHandler, JobOutcome } from "../queue/types.js";
 import type { Clock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
-import type { OutboxJob, Repositories, Store } from "../store/index.js";
+import type { NewJob, OutboxJob, Repositories, Store } from "../store/index.js";
 import { leadInputFrom } from "./lead-record.js";
 import { PARTNER_CENTER_TARGET } from "./poll-seller-changes.js";
 
@@ -20,8 +20,8 @@ export interface ExternalReferencePayload {
 }
 
 /** Queued in the transaction that confirms a lead's first CRM record. */
-export async function enqueueExternalReference(repos: Repositories, leadId: number, payload: ExternalReferencePayload, maxAttempts: number, now: Date): Promise<void> {
-  await repos.outbox.enqueue({ pair: payload.pair, target: PARTNER_CENTER_TARGET, kind: PC_EXTERNAL_REFERENCE, leadId, payload, maxAttempts }, now);
+export function externalReferenceJob(leadId: number, payload: ExternalReferencePayload, maxAttempts: number): NewJob {
+  return { pair: payload.pair, target: PARTNER_CENTER_TARGET, kind: PC_EXTERNAL_REFERENCE, leadId, payload, maxAttempts };
 }
 
 /**

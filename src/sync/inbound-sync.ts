@@ -4,7 +4,7 @@ import type { ReferralClient } from "../partner-center/client.js";
 import type { Clock } from "../shared/clock.js";
 import type { Store } from "../store/index.js";
 import type { PairTarget } from "./enqueue-crm-upsert.js";
-import { enqueueCrmUpsert } from "./enqueue-crm-upsert.js";
+import { enqueueCrmUpserts } from "./enqueue-crm-upsert.js";
 import type { PullReport } from "./pull-leads.js";
 import { pullChangedLeads, pullReferral } from "./pull-leads.js";
 import type { RunObserver } from "./record-run.js";
@@ -77,8 +77,8 @@ export class InboundSync {
       store: this.#options.store,
       clock: this.#options.clock,
       logger: this.#options.logger,
-      onStored: async (repos, saved, adapted, now) => {
-        for (const pair of targets) if (await enqueueCrmUpsert(repos, pair, saved, adapted, now, "webhook")) queued += 1;
+      onStored: async (repos, stored, now) => {
+        for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now, "webhook");
       },
     });
     if (queued > 0) this.#options.onQueued?.();
@@ -98,6 +98,7 @@ export class InboundSync {
   async #pullOnce(account: string, full: boolean): Promise<PullReport> {
     const source = this.#source(account);
     let queued = 0;
+    let woken = 0;
     const targets = source.pairs();
     const report = await pullChangedLeads({
       account,
@@ -106,14 +107,16 @@ export class InboundSync {
       clock: this.#options.clock,
       logger: this.#options.logger,
       full,
-      onStored: async (repos, saved, adapted, now) => {
-        for (const pair of targets) if (await enqueueCrmUpsert(repos, pair, saved, adapted, now)) queued += 1;
+      onStored: async (repos, stored, now) => {
+        for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now);
+      },
+      // A backfill's first pages are written to the CRM while later ones are still being read.
+      onPage: () => {
+        if (queued > woken) this.#options.onQueued?.();
+        woken = queued;
       },
     });
-    if (queued > 0) {
-      this.#log.info({ account, queued }, "CRM upserts queued");
-      this.#options.onQueued?.();
-    }
+    if (queued > 0) this.#log.info({ account, queued }, "CRM upserts queued");
     return report;
   }
 }

@@ -8,7 +8,7 @@ import type { Clock } from "../shared/clock.js";
 import { isTerminal } from "../domain/index.js";
 import { isCosellError } from "../shared/errors.js";
 import type { AdaptedReferral } from "../partner-center/adapter.js";
-import type { Repositories, SavedLead, Store } from "../store/index.js";
+import type { NewLeadEvent, Repositories, SavedLead, Store } from "../store/index.js";
 import { leadInputFrom } from "./lead-record.js";
 
 /** Where the Partner Center change feed of one account stopped: the last record of the last page. */
@@ -47,13 +47,19 @@ export interface PullLeadsOptions {
   programs?: readonly string[];
   signal?: AbortSignal;
   /**
-   * Called for every new or changed lead (every lead, in a reconciliation pass) inside its page's
-   * transaction, so what it writes (an upsert for each CRM of the pair) commits or rolls back with
-   * the lead itself.
+   * Called with every new or changed lead of a page (every lead, in a reconciliation pass) inside
+   * the page's transaction, so what it writes (an upsert for each CRM of the pair) commits or rolls
+   * back with the leads themselves.
    */
-  onStored?: (repos: Repositories, saved: SavedLead, adapted: AdaptedReferral, now: Date) => Promise<void>;
+  onStored?: (repos: Repositories, stored: PulledLead[], now: Date) => Promise<void>;
   /** Called after each page is durable (progress, tests). */
   onPage?: (report: PullReport) => void;
+}
+
+/** A lead as stored by a pull, with what Partner Center sent. */
+export interface PulledLead {
+  saved: SavedLead;
+  adapted: AdaptedReferral;
 }
 
 export interface PullReport {
@@ -129,6 +135,7 @@ type Tally = { created: number; updated: number; unchanged: number; skipped: num
 
 async function storeReferrals(repos: Repositories, options: PullLeadsOptions, items: readonly WireReferral[], programs: ReadonlySet<string>, now: Date, cause: string): Promise<Tally> {
   const tally: Tally = { created: 0, updated: 0, unchanged: 0, skipped: 0 };
+  const kept: AdaptedReferral[] = [];
   for (const item of items) {
     let adapted;
     try {
@@ -144,30 +151,40 @@ async function storeReferrals(repos: Repositories, options: PullLeadsOptions, it
       tally.skipped += 1;
       continue;
     }
-    const saved = await repos.leads.save(leadInputFrom(options.account, adapted), now);
-    tally[saved.outcome] += 1;
-    if (saved.localClose && isTerminal(adapted.lead.state)) {
-      // Partner Center closed a lead we had closed at its deadline: the same answer, or it corrects ours.
-      const agreed = adapted.lead.state === saved.localClose.state;
-      const cause = `closed here as ${saved.localClose.state}${saved.localClose.reason ? ` (${saved.localClose.reason})` : ""}; Partner Center says ${adapted.lead.state}`;
-      if (!agreed) componentLogger(options.logger, "pull").warn({ referralId: saved.lead.referralId, local: saved.localClose.state, partnerCenter: adapted.lead.state }, "Partner Center disagrees with a local close; its answer is kept");
-      await repos.events.append({ leadId: saved.lead.id, at: now, side: "partner-center", kind: agreed ? "local-close-confirmed" : "local-close-corrected", cause, details: { local: saved.localClose.state, partnerCenter: adapted.lead.state } });
-    }
-    if (saved.outcome !== "unchanged") {
-      await repos.events.append({
-        leadId: saved.lead.id,
+    kept.push(adapted);
+  }
+  const saved = await repos.leads.saveMany(kept.map((adapted) => leadInputFrom(options.account, adapted)), now);
+  const events: NewLeadEvent[] = [];
+  const changed: PulledLead[] = [];
+  for (const [index, lead] of saved.entries()) {
+    const adapted = kept[index] as AdaptedReferral;
+    tally[lead.outcome] += 1;
+    if (lead.localClose && isTerminal(adapted.lead.state)) events.push(localCloseVerdict(options.logger, lead, lead.localClose, adapted, now));
+    if (lead.outcome !== "unchanged") {
+      events.push({
+        leadId: lead.lead.id,
         at: now,
         side: "partner-center",
-        kind: saved.outcome === "created" ? "lead-received" : "lead-changed",
+        kind: lead.outcome === "created" ? "lead-received" : "lead-changed",
         cause,
         details: { state: adapted.lead.state, status: adapted.remote.status, substatus: adapted.remote.substatus, eTag: adapted.lead.eTag },
       });
     }
     // An unchanged lead had its effects queued when it was stored; a reconciliation pass maps every
     // lead again (a mapping edited since, an effect dropped by hand).
-    if (saved.outcome !== "unchanged" || cause === "reconciliation") await options.onStored?.(repos, saved, adapted, now);
+    if (lead.outcome !== "unchanged" || cause === "reconciliation") changed.push({ saved: lead, adapted });
   }
+  await repos.events.appendMany(events);
+  if (changed.length > 0) await options.onStored?.(repos, changed, now);
   return tally;
+}
+
+/** Partner Center closed a lead we had closed at its deadline: the same answer, or it corrects ours. */
+function localCloseVerdict(logger: Logger, saved: SavedLead, local: NonNullable<SavedLead["localClose"]>, adapted: AdaptedReferral, now: Date): NewLeadEvent {
+  const agreed = adapted.lead.state === local.state;
+  const cause = `closed here as ${local.state}${local.reason ? ` (${local.reason})` : ""}; Partner Center says ${adapted.lead.state}`;
+  if (!agreed) componentLogger(logger, "pull").warn({ referralId: saved.lead.referralId, local: local.state, partnerCenter: adapted.lead.state }, "Partner Center disagrees with a local close; its answer is kept");
+  return { leadId: saved.lead.id, at: now, side: "partner-center", kind: agreed ? "local-close-confirmed" : "local-close-corrected", cause, details: { local: local.state, partnerCenter: adapted.lead.state } };
 }
 
 function compareCursor(a: LeadCursor, b: LeadCursor): number {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ConfigIssue } from "../../src/config/index.js";
 import { loadConfig, parseConfigText } from "../../src/config/index.js";
+import { outboxTargets } from "../../src/daemon/outbox-targets.js";
 import { CosellError } from "../../src/shared/errors.js";
 
 const EXAMPLE_ENV = {
@@ -205,5 +206,14 @@ describe("config: the Teams reminder channel", () => {
     const ok = parseConfigText(teams("    mode: webhook\n    webhookUrl: ${TEAMS_URL}\n"), "t.yaml", { env: { TEAMS_URL: "https://prod-42.logic.azure.com/workflows/abc?sig=s3cr3t" }, cwd: process.cwd() });
     expect(ok.notify.teams).toMatchObject({ mode: "webhook", timeZone: "UTC" });
     expect(ok.deadlines.crmTasks).toBe(true);
+  });
+});
+
+describe("config: outbox target pacing", () => {
+  it("an override changes only what it names: the CRM's interval and linger stand", () => {
+    const config = parseConfigText(`${MINIMAL}\noutbox:\n  targets:\n    crm:acme-sf:\n      batchSize: 100\n`, "test.yaml", { env: {}, cwd: process.cwd() });
+    expect(outboxTargets(config)["crm:acme-sf"]).toEqual({ concurrency: 4, batchSize: 100, requestsPerInterval: 20, intervalMs: 1_000, lingerMs: 2_000 });
+    const hubspot = parseConfigText(`${MINIMAL}\noutbox:\n  targets:\n    crm:acme-sf:\n      linger: 0s\n      interval: 10s\n`, "test.yaml", { env: {}, cwd: process.cwd() });
+    expect(outboxTargets(hubspot)["crm:acme-sf"]).toMatchObject({ batchSize: 200, intervalMs: 10_000, lingerMs: 0 });
   });
 });

@@ -8,7 +8,7 @@ import type { PartnerCenterSandbox } from "../../src/sandbox/partner-center/sand
 import type { ManualClock } from "../../src/shared/clock.js";
 import type { Store } from "../../src/store/index.js";
 import { crmUpsertHandler } from "../../src/sync/crm-upsert-handler.js";
-import { CRM_UPSERT, enqueueCrmUpsert } from "../../src/sync/enqueue-crm-upsert.js";
+import { CRM_UPSERT, enqueueCrmUpserts } from "../../src/sync/enqueue-crm-upsert.js";
 import type { PullReport } from "../../src/sync/pull-leads.js";
 import { pullChangedLeads } from "../../src/sync/pull-leads.js";
 import { startSandboxWithClient } from "./pc-sandbox.js";
@@ -60,8 +60,8 @@ export async function startInboundRig(options: { kind: StoreKind; clock: ManualC
         store,
         clock: options.clock,
         logger: silentLogger(),
-        onStored: async (repos, saved, adapted, now) => {
-          await enqueueCrmUpsert(repos, { pair: options.pair, crm: options.crm, mapping, maxAttempts: 5 }, saved, adapted, now);
+        onStored: async (repos, stored, now) => {
+          await enqueueCrmUpserts(repos, { pair: options.pair, crm: options.crm, mapping, maxAttempts: 5 }, stored, now);
         },
       }),
     drain: async () => {

@@ -1,3 +1,4 @@
+import pg from "pg";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/logger.js";
 import type { JobHandler, JobOutcome } from "../../src/queue/types.js";
@@ -75,6 +76,63 @@ describeEachStore("outbox", (kind) => {
     await enqueue({ leadId, kind: "crm-task" });
     await enqueue({ coalesceKey: null });
     expect(await store.repos.outbox.list()).toHaveLength(3);
+  });
+
+  it("queues a batch as one job at a time would: pending keys coalesced, new ones inserted, a key named twice replaced in order", async () => {
+    await enqueue({ leadId, payload: { v: 1 }, dueBy: new Date(clock.now().getTime() + 10 * HOUR) });
+    const batch = [
+      job({ leadId, payload: { v: 2 }, dueBy: new Date(clock.now().getTime() + 20 * HOUR) }),
+      job({ leadId, kind: "crm-task", payload: { t: 1 } }),
+      job({ coalesceKey: null, payload: { free: 1 } }),
+      job({ coalesceKey: null, payload: { free: 2 } }),
+    ];
+    expect(await store.transaction((repos) => repos.outbox.enqueueMany(batch, clock.now()))).toEqual({ queued: 3, coalesced: 1 });
+    const jobs = await store.repos.outbox.list();
+    expect(jobs.map((j) => j.payload).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([{ free: 1 }, { free: 2 }, { t: 1 }, { v: 2 }]);
+    expect(jobs.find((j) => (j.payload as { v?: number }).v === 2)?.dueBy).toEqual(new Date(clock.now().getTime() + 10 * HOUR));
+    expect(new Set(jobs.map((j) => j.idempotencyKey)).size).toBe(4);
+
+    // The same key twice in one batch: the later replaces the earlier, as two enqueues would.
+    const twice = [job({ leadId, kind: "crm-note", payload: { n: 1 } }), job({ leadId, kind: "crm-note", payload: { n: 2 } })];
+    expect(await store.transaction((repos) => repos.outbox.enqueueMany(twice, clock.now()))).toEqual({ queued: 1, coalesced: 1 });
+    expect((await store.repos.outbox.list()).filter((j) => j.kind === "crm-note").map((j) => j.payload)).toEqual([{ n: 2 }]);
+
+    // All or nothing with the caller's transaction.
+    await expect(
+      store.transaction(async (repos) => {
+        await repos.outbox.enqueueMany([job({ coalesceKey: null, payload: { lost: 1 } })], clock.now());
+        throw new Error("page failed");
+      }),
+    ).rejects.toThrow("page failed");
+    expect(await store.repos.outbox.list()).toHaveLength(5);
+  });
+
+  it.runIf(kind === "postgres")("a batch racing another replica's job for the same key coalesces into it instead of failing the page", async () => {
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let queued = () => {};
+    const replicaQueued = new Promise<void>((resolve) => (queued = resolve));
+    const replica = store.transaction(async (repos) => {
+      await repos.outbox.enqueue(job({ leadId, payload: { by: "replica" } }), clock.now());
+      queued();
+      await held;
+    });
+    await replicaQueued;
+    // The batch reads no pending job (the replica's is uncommitted), then its insert waits on the replica's row.
+    const batch = store.transaction((repos) => repos.outbox.enqueueMany([job({ leadId, payload: { by: "batch" } }), job({ coalesceKey: null, payload: { free: 1 } })], clock.now()));
+    const watcher = new pg.Client({ connectionString: database.url });
+    await watcher.connect();
+    try {
+      while (Number((await watcher.query("SELECT count(*) AS n FROM pg_locks WHERE NOT granted")).rows[0].n) === 0) await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      await watcher.end();
+    }
+    release();
+    await replica;
+    expect(await batch).toEqual({ queued: 1, coalesced: 1 });
+    const jobs = await store.repos.outbox.list();
+    expect(jobs.map((j) => j.payload)).toEqual(expect.arrayContaining([{ by: "batch" }, { free: 1 }]));
+    expect(jobs).toHaveLength(2);
   });
 
   it("runs jobs of one key one at a time: the newer waits while the older runs, and a dead worker's job is superseded", async () => {

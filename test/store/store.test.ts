@@ -149,6 +149,27 @@ describeEachStore("store", (kind) => {
     expect(next[2]).toMatchObject({ cause: "webhook referral-created", details: { i: 0 }, at: later(0), side: "partner-center" });
   });
 
+  it("saves a page as one lead at a time would: created, unchanged and updated, ids matched by referral, a referral named twice seen in order", async () => {
+    await store.repos.leads.save(leadInput({ referralId: "p-1" }), T0);
+    const page = [
+      leadInput({ referralId: "p-1" }),
+      leadInput({ referralId: "p-2", name: "Second" }),
+      leadInput({ referralId: "p-3", name: "Third" }),
+      leadInput({ referralId: "p-0", eTag: '"etag-9"', account: "other" }),
+    ];
+    const saved = await store.transaction((repos) => repos.leads.saveMany(page, later(1)));
+    expect(saved.map((s) => s.outcome)).toEqual(["unchanged", "created", "created", "created"]);
+    for (const [index, one] of saved.entries()) {
+      const found = await store.repos.leads.findById(one.lead.id);
+      expect(found).toMatchObject({ referralId: page[index]?.referralId, account: page[index]?.account, name: page[index]?.name });
+    }
+    const changed = leadInput({ referralId: "p-2", name: "Second", eTag: '"etag-2"', contentHash: "changed" });
+    const twice = await store.transaction((repos) => repos.leads.saveMany([changed, changed, leadInput({ referralId: "p-4" })], later(2)));
+    expect(twice.map((s) => s.outcome)).toEqual(["updated", "unchanged", "created"]);
+    expect(twice[0]?.previousHash).toBe(saved[1]?.lead.contentHash);
+    expect(await store.repos.leads.countByState()).toEqual({ new: 5 });
+  });
+
   it("gives each slot of a schedule to exactly one of several racing claimants, and a later slot replaces an earlier", async () => {
     const slot = later(1);
     const claims = await Promise.all(["a", "b", "c", "d"].map((owner) => store.repos.scheduleLeases.claim("pull:acme", slot, owner, later(1))));

@@ -27,6 +27,17 @@ export interface CrmLink {
   updatedAt: Date;
 }
 
+/** What the CRM answered to one record of a write. */
+export interface PushConfirmation {
+  leadId: number;
+  pair: string;
+  crmObject: string;
+  crmRecordId: string;
+  pushedHash: string;
+  /** The lifecycle fields as written (read-back objects only). */
+  pushedFields?: Record<string, unknown>;
+}
+
 export class CrmLinksRepository {
   constructor(private readonly db: Knex | Knex.Transaction) {}
 
@@ -53,6 +64,34 @@ export class CrmLinksRepository {
       ...(pushedFields ? { last_pushed_fields: JSON.stringify(pushedFields) } : {}),
       updated_at: now,
     });
+  }
+
+  /**
+   * `reserve` + `confirmPush` for a batch's writes in one statement per 300 links: each link is
+   * created confirmed, or the existing one (pending or confirmed) takes the CRM's answer.
+   */
+  async confirmPushes(confirmations: readonly PushConfirmation[], now: Date): Promise<void> {
+    // Links without pushed fields keep the ones they have: they go in a statement that leaves them out.
+    for (const withFields of [true, false]) {
+      const rows = confirmations
+        .filter((c) => (c.pushedFields !== undefined) === withFields)
+        .map((c) => ({
+          lead_id: c.leadId,
+          pair: c.pair,
+          crm_object: c.crmObject,
+          crm_record_id: c.crmRecordId,
+          status: "confirmed",
+          last_pushed_hash: c.pushedHash,
+          last_pushed_at: now,
+          ...(withFields ? { last_pushed_fields: JSON.stringify(c.pushedFields) } : {}),
+          created_at: now,
+          updated_at: now,
+        }));
+      const merged = ["crm_record_id", "status", "last_pushed_hash", "last_pushed_at", ...(withFields ? ["last_pushed_fields"] : []), "updated_at"];
+      for (let offset = 0; offset < rows.length; offset += 300) {
+        await this.db("crm_links").insert(rows.slice(offset, offset + 300)).onConflict(["pair", "lead_id", "crm_object"]).merge(merged);
+      }
+    }
   }
 
   /** A seller's edit as the change feed reported it (values and the CRM's modification time). */

@@ -56,6 +56,23 @@ export interface DueLead {
 }
 
 const OPEN_WORKING = [...WORKING_STATES];
+/** Leads per statement: ~25 columns a row keeps a chunk far below SQLite's bound-variable limit. */
+const SAVE_CHUNK = 500;
+
+function leadKey(account: string, referralId: string): string {
+  return `${account}\u0000${referralId}`;
+}
+
+/** Referral ids by account, so each read uses the (account, referral_id) index. */
+function byAccount(inputs: readonly LeadInput[]): Map<string, string[]> {
+  const grouped = new Map<string, string[]>();
+  for (const input of inputs) {
+    const ids = grouped.get(input.account);
+    if (ids) ids.push(input.referralId);
+    else grouped.set(input.account, [input.referralId]);
+  }
+  return grouped;
+}
 
 export class LeadsRepository {
   constructor(private readonly db: Knex | Knex.Transaction) {}
@@ -65,14 +82,63 @@ export class LeadsRepository {
    * one is left alone, so replays (overlap windows, webhook plus poll) write nothing.
    */
   async save(input: LeadInput, now: Date): Promise<SavedLead> {
-    const existing = await this.findByReferralId(input.account, input.referralId);
-    if (!existing) {
-      const [row] = await this.db("leads")
-        .insert({ ...toRow(input), created_at: now, updated_at: now })
-        .returning("id");
-      const id = toNumber(typeof row === "object" && row !== null ? (row as { id: unknown }).id : row);
-      return { lead: { ...input, id, createdAt: now, updatedAt: now }, outcome: "created" };
+    const [saved] = await this.saveMany([input], now);
+    if (!saved) throw new Error("saveMany returned nothing for one lead");
+    return saved;
+  }
+
+  /**
+   * Stores a page of leads as `save` would store each in turn, in a handful of statements: one read
+   * of what is stored, one insert of the new leads, an update per changed one. A page naming the
+   * same referral twice is stored one lead at a time, so the second sees the first.
+   */
+  async saveMany(inputs: readonly LeadInput[], now: Date): Promise<SavedLead[]> {
+    const keys = inputs.map((input) => leadKey(input.account, input.referralId));
+    if (new Set(keys).size !== keys.length && inputs.length > 1) {
+      const one: SavedLead[] = [];
+      for (const input of inputs) one.push(...(await this.saveMany([input], now)));
+      return one;
     }
+    const existing = await this.#findMany(inputs);
+    const fresh = inputs.filter((input) => !existing.has(leadKey(input.account, input.referralId)));
+    const ids = new Map<string, number>();
+    for (let offset = 0; offset < fresh.length; offset += SAVE_CHUNK) {
+      const chunk = fresh.slice(offset, offset + SAVE_CHUNK);
+      // Ids are read back by key: the order of a multi-row RETURNING is not promised.
+      await this.db("leads").insert(chunk.map((input) => ({ ...toRow(input), created_at: now, updated_at: now })));
+      for (const [account, referralIds] of byAccount(chunk)) {
+        const rows = (await this.db("leads").select("id", "referral_id").where({ account }).whereIn("referral_id", referralIds)) as Row[];
+        for (const row of rows) ids.set(leadKey(account, String(row.referral_id)), toNumber(row.id));
+      }
+    }
+    const saved: SavedLead[] = [];
+    for (const input of inputs) {
+      const key = leadKey(input.account, input.referralId);
+      const stored = existing.get(key);
+      if (!stored) {
+        const id = ids.get(key);
+        if (id === undefined) throw new Error(`lead ${input.referralId} was inserted but not found`);
+        saved.push({ lead: { ...input, id, createdAt: now, updatedAt: now }, outcome: "created" });
+        continue;
+      }
+      saved.push(await this.#update(stored, input, now));
+    }
+    return saved;
+  }
+
+  async #findMany(inputs: readonly LeadInput[]): Promise<Map<string, LeadRecord>> {
+    const found = new Map<string, LeadRecord>();
+    for (let offset = 0; offset < inputs.length; offset += SAVE_CHUNK) {
+      const chunk = inputs.slice(offset, offset + SAVE_CHUNK);
+      for (const [account, referralIds] of byAccount(chunk)) {
+        const rows = (await this.db("leads").where({ account }).whereIn("referral_id", referralIds)) as Row[];
+        for (const row of rows) found.set(leadKey(account, String(row.referral_id)), fromRow(row));
+      }
+    }
+    return found;
+  }
+
+  async #update(existing: LeadRecord, input: LeadInput, now: Date): Promise<SavedLead> {
     if (existing.contentHash === input.contentHash && existing.eTag === input.eTag) {
       return { lead: existing, outcome: "unchanged", previousHash: existing.contentHash };
     }

@@ -88,6 +88,34 @@ export interface OutboxStats {
 }
 
 const OPEN: JobState[] = ["pending", "running"];
+/** Jobs per statement: 15 columns a row stays far below SQLite's bound-variable limit. */
+const ENQUEUE_CHUNK = 500;
+
+/** Jobs with the same key replace each other while pending: lead + target + kind unless the job says. */
+function coalesceKeyOf(job: NewJob): string | null {
+  if (job.coalesceKey !== undefined) return job.coalesceKey;
+  return job.leadId !== undefined ? `${job.leadId}|${job.target}|${job.kind}` : null;
+}
+
+function newRow(job: NewJob, coalesceKey: string | null, now: Date): Record<string, unknown> {
+  return {
+    pair: job.pair ?? null,
+    target: job.target,
+    kind: job.kind,
+    lead_id: job.leadId ?? null,
+    payload: JSON.stringify(job.payload ?? null),
+    coalesce_key: coalesceKey,
+    idempotency_key: job.idempotencyKey ?? randomUUID(),
+    priority: job.priority ?? 0,
+    due_by: job.dueBy ?? null,
+    state: "pending",
+    attempts: 0,
+    max_attempts: job.maxAttempts,
+    run_at: job.runAt ?? now,
+    created_at: now,
+    updated_at: now,
+  };
+}
 
 /**
  * The outbox table. Enqueue takes the caller's transaction (the state change and its effect commit
@@ -101,53 +129,14 @@ export class OutboxRepository {
   ) {}
 
   async enqueue(job: NewJob, now: Date): Promise<EnqueueResult> {
-    const coalesceKey = job.coalesceKey === undefined ? (job.leadId !== undefined ? `${job.leadId}|${job.target}|${job.kind}` : null) : job.coalesceKey;
-    const runAt = job.runAt ?? now;
-    const idempotencyKey = job.idempotencyKey ?? randomUUID();
+    const coalesceKey = coalesceKeyOf(job);
     for (let attempt = 0; ; attempt += 1) {
       if (coalesceKey) {
         const pending = await this.db("outbox_jobs").where({ coalesce_key: coalesceKey, state: "pending" }).first();
-        if (pending) {
-          const existingDue = toOptionalDate(pending.due_by);
-          const dueBy = existingDue && job.dueBy ? (existingDue < job.dueBy ? existingDue : job.dueBy) : (existingDue ?? job.dueBy ?? null);
-          const existingRunAt = toDate(pending.run_at);
-          await this.db("outbox_jobs")
-            .where({ id: pending.id })
-            .update({
-              payload: JSON.stringify(job.payload ?? null),
-              idempotency_key: idempotencyKey,
-              priority: Math.max(toNumber(pending.priority), job.priority ?? 0),
-              due_by: dueBy,
-              run_at: existingRunAt < runAt ? existingRunAt : runAt,
-              attempts: 0,
-              max_attempts: job.maxAttempts,
-              last_error_code: null,
-              last_error_message: null,
-              updated_at: now,
-            });
-          return { id: toNumber(pending.id), coalesced: true };
-        }
+        if (pending) return this.#coalesce(pending as Record<string, unknown>, job, now);
       }
       try {
-        const [row] = await this.db("outbox_jobs")
-          .insert({
-            pair: job.pair ?? null,
-            target: job.target,
-            kind: job.kind,
-            lead_id: job.leadId ?? null,
-            payload: JSON.stringify(job.payload ?? null),
-            coalesce_key: coalesceKey,
-            idempotency_key: idempotencyKey,
-            priority: job.priority ?? 0,
-            due_by: job.dueBy ?? null,
-            state: "pending",
-            attempts: 0,
-            max_attempts: job.maxAttempts,
-            run_at: runAt,
-            created_at: now,
-            updated_at: now,
-          })
-          .returning("id");
+        const [row] = await this.db("outbox_jobs").insert(newRow(job, coalesceKey, now)).returning("id");
         return { id: toNumber(typeof row === "object" && row !== null ? (row as { id: unknown }).id : row), coalesced: false };
       } catch (error) {
         // Another transaction queued a pending job with this key between our read and insert.
@@ -155,6 +144,90 @@ export class OutboxRepository {
         throw error;
       }
     }
+  }
+
+  /**
+   * Queues a batch as `enqueue` would queue each in turn, in a handful of statements: one read of
+   * the pending jobs they would replace, one insert per 500 new jobs. A batch naming one coalesce
+   * key twice is queued one job at a time, so the second replaces the first.
+   */
+  async enqueueMany(jobs: readonly NewJob[], now: Date): Promise<{ queued: number; coalesced: number }> {
+    const keys = jobs.map(coalesceKeyOf);
+    const named = keys.filter((key): key is string => key !== null);
+    if (new Set(named).size !== named.length) {
+      let coalesced = 0;
+      for (const job of jobs) if ((await this.enqueue(job, now)).coalesced) coalesced += 1;
+      return { queued: jobs.length - coalesced, coalesced };
+    }
+    const pending = new Map<string, Record<string, unknown>>();
+    for (let offset = 0; offset < named.length; offset += ENQUEUE_CHUNK) {
+      const rows = (await this.db("outbox_jobs").where({ state: "pending" }).whereIn("coalesce_key", named.slice(offset, offset + ENQUEUE_CHUNK))) as Array<Record<string, unknown>>;
+      for (const row of rows) pending.set(String(row.coalesce_key), row);
+    }
+    const fresh: Array<{ job: NewJob; row: Record<string, unknown> }> = [];
+    let coalesced = 0;
+    for (const [index, job] of jobs.entries()) {
+      const key = keys[index] ?? null;
+      const replaced = key ? pending.get(key) : undefined;
+      if (replaced) {
+        await this.#coalesce(replaced, job, now);
+        coalesced += 1;
+      } else fresh.push({ job, row: newRow(job, key, now) });
+    }
+    for (let offset = 0; offset < fresh.length; offset += ENQUEUE_CHUNK) coalesced += await this.#insertRacing(fresh.slice(offset, offset + ENQUEUE_CHUNK), now);
+    return { queued: jobs.length - coalesced, coalesced };
+  }
+
+  /**
+   * On PostgreSQL another replica may queue a job with one of these keys between our read and
+   * insert; the insert then runs under a savepoint, and on that conflict each job is queued alone.
+   * (SQLite's write transactions are serial: nothing can slip in.)
+   */
+  async #insertRacing(batch: Array<{ job: NewJob; row: Record<string, unknown> }>, now: Date): Promise<number> {
+    const rows = batch.map(({ row }) => row);
+    if (this.dialect === "sqlite" || !("isTransaction" in this.db && this.db.isTransaction)) {
+      await this.db("outbox_jobs").insert(rows);
+      return 0;
+    }
+    try {
+      await this.db.transaction((savepoint) => savepoint("outbox_jobs").insert(rows));
+      return 0;
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      let coalesced = 0;
+      for (const { job, row } of batch) if ((await this.enqueue({ ...job, idempotencyKey: String(row.idempotency_key) }, now)).coalesced) coalesced += 1;
+      return coalesced;
+    }
+  }
+
+  /** A newer job for a pending one's key: the pending row takes its payload and the earlier deadline. */
+  async #coalesce(pending: Record<string, unknown>, job: NewJob, now: Date): Promise<EnqueueResult> {
+    const existingDue = toOptionalDate(pending.due_by);
+    const dueBy = existingDue && job.dueBy ? (existingDue < job.dueBy ? existingDue : job.dueBy) : (existingDue ?? job.dueBy ?? null);
+    const runAt = job.runAt ?? now;
+    const existingRunAt = toDate(pending.run_at);
+    await this.db("outbox_jobs")
+      .where({ id: pending.id })
+      .update({
+        payload: JSON.stringify(job.payload ?? null),
+        idempotency_key: job.idempotencyKey ?? randomUUID(),
+        priority: Math.max(toNumber(pending.priority), job.priority ?? 0),
+        due_by: dueBy,
+        run_at: existingRunAt < runAt ? existingRunAt : runAt,
+        attempts: 0,
+        max_attempts: job.maxAttempts,
+        last_error_code: null,
+        last_error_message: null,
+        updated_at: now,
+      });
+    return { id: toNumber(pending.id), coalesced: true };
+  }
+
+  /** Pending jobs of a target due by `now`, counted up to `limit` (enough to tell a full batch). */
+  async countDue(target: string, now: Date, limit: number): Promise<number> {
+    const due = this.db("outbox_jobs").select("id").where({ target, state: "pending" }).andWhere("run_at", "<=", now).limit(limit).as("due");
+    const [row] = (await this.db.from(due).count({ n: "*" })) as Array<{ n: unknown }>;
+    return toNumber(row?.n ?? 0);
   }
 
   /** Leases due jobs of one target; must run inside a transaction. */
