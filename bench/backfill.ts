@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CrmConnector } from "../connectors/types.js";
@@ -43,6 +43,8 @@ export interface BackfillFigures {
   limitSeconds: number;
   /** Daemon throughput as a share of the limit's. */
   shareOfLimit: number;
+  /** Every call the daemon made to the CRM sandbox during the backfill, by route. */
+  callsByRoute: Record<string, number>;
   /** The per-record strategy (look up, then create or update one record), measured on a sample. */
   peer: { sample: number; callsPerLead: number; secondsPerLead: number; callRatio: number; timeRatio: number };
 }
@@ -68,6 +70,9 @@ function configFor(kind: Kind, settings: Settings, which: "A" | "B" | "C", store
     `store:\n  url: "${storeUrl}"`,
     "log:\n  level: silent",
     `outbox:\n  targets:\n    crm:bench:\n      batchSize: ${BATCH[kind]}`,
+    // The sandbox's leads include some near their deadlines; their reminder tasks would share the
+    // CRM's call budget with the backfill (and go first, being urgent). Measured apart, not here.
+    "deadlines:\n  crmTasks: false",
     `partnerCenter:\n  accounts:\n    bench:\n      baseUrl: ${settings.pc.baseUrl}\n      webhookApiUrl: ${settings.pc.webhookApiUrl}\n      auth:\n        mode: client-credentials\n        tenantId: ${settings.pc.tenantId}\n        clientId: ${settings.pc.clientId}\n        clientSecret: \${PC_SECRET}\n        authority: ${settings.pc.authority}\n        caFile: ${settings.pc.caFile}`,
     `crms:\n  bench:\n${crmYaml(kind, settings.crm[which])}`,
     `pairs:\n  - name: bench\n    partnerCenter: bench\n    crm: bench\n    mapping: mappings/${kind}.yaml`,
@@ -145,6 +150,7 @@ async function tokenFor(kind: Kind, s: Record<string, string>): Promise<string> 
  */
 export async function benchBackfill(kind: Kind, count: number, log: Logger, latencyMs = 0): Promise<BackfillFigures> {
   const child = spawn(process.execPath, ["dist/bench/crm-sandboxes.js", kind, String(count), String(latencyMs)], { stdio: ["ignore", "pipe", "inherit"] });
+  let dir: string | undefined;
   try {
     const settings = await new Promise<Settings>((resolve, reject) => {
       let text = "";
@@ -155,7 +161,7 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
       child.once("exit", (code) => reject(new Error(`the sandbox process exited ${String(code)}`)));
     });
     const stats = async (which: "A" | "B" | "C") => (await (await fetch(`${settings.control}/stats?crm=${which}`)).json()) as CrmStats;
-    const dir = mkdtempSync(join(tmpdir(), `cosell-bench-${kind}-`));
+    dir = mkdtempSync(join(tmpdir(), `cosell-bench-${kind}-`));
     // The daemon as `cosell-sync run` runs it: the pull at start, the outbox worker writing to the
     // CRM while later pages are still read, and the pair's scheduled CRM polls beside them.
     const daemon = new Daemon({ config: configFor(kind, settings, "A", `sqlite:${join(dir, "store.db")}`), logger: process.env.BENCH_DAEMON_LOG ? log : silentLogger(), serveHttp: false });
@@ -239,9 +245,11 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
       callRatio: writeCalls / Math.max(1, minimumCalls),
       limitSeconds,
       shareOfLimit: limitSeconds / seconds,
+      callsByRoute: a.byRoute,
       peer,
     };
   } finally {
     child.kill("SIGTERM");
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { TokenProvider } from "../../src/auth/token-provider.js";
 import type { Logger } from "../../src/log/logger.js";
 import { componentLogger } from "../../src/log/logger.js";
+import { countCall } from "../../src/shared/call-meter.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
 import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
@@ -257,6 +258,7 @@ export class DynamicsConnector implements CrmConnector {
   async close(): Promise<void> {}
 
   async #send(method: string, url: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> {
+    countCall();
     for (let attempt = 0; ; attempt += 1) {
       const token = await this.#options.tokens.getToken(attempt > 0 ? { forceRefresh: true } : undefined);
       let response: Response;
@@ -276,7 +278,11 @@ export class DynamicsConnector implements CrmConnector {
       } catch (error) {
         throw new CrmError("CRM_UNREACHABLE", `Dataverse's answer was cut short: ${(error as Error).message}`, { crm: "dynamics" }, error);
       }
-      if (response.ok) return { status: response.status, headers: response.headers, text };
+      if (response.ok) {
+        // A throttle is over once a call goes through; left standing, every later batch would wait it out again.
+        this.#rate = {};
+        return { status: response.status, headers: response.headers, text };
+      }
       if (response.status === 401 && attempt === 0) continue;
       const error = errorFrom(response.status, text, response.headers.get("retry-after"));
       if (error.retryAfterMs !== undefined) this.#rate = { retryAfterMs: error.retryAfterMs, remaining: 0 };

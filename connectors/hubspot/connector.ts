@@ -1,6 +1,7 @@
 import { Client } from "@hubspot/api-client";
 import type { Logger } from "../../src/log/logger.js";
 import { componentLogger } from "../../src/log/logger.js";
+import { countCall } from "../../src/shared/call-meter.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
 import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
@@ -348,8 +349,12 @@ export class HubSpotConnector implements CrmConnector {
   async close(): Promise<void> {}
 
   async #call<T>(work: () => Promise<T>): Promise<T> {
+    countCall();
     try {
-      return await work();
+      const answer = await work();
+      // A throttle is over once a call goes through; left standing, every later batch would wait it out again.
+      this.#rate = {};
+      return answer;
     } catch (error) {
       const e = error as { code?: number; body?: { category?: string; message?: string; policyName?: string }; headers?: Record<string, string> };
       if (typeof e.code !== "number") throw new CrmError("CRM_UNREACHABLE", `HubSpot could not be reached: ${(error as Error).message}`, { crm: "hubspot" }, error);

@@ -5,6 +5,7 @@ import type { Logger } from "../../src/log/logger.js";
 import { componentLogger } from "../../src/log/logger.js";
 import type { Clock } from "../../src/shared/clock.js";
 import { systemClock } from "../../src/shared/clock.js";
+import { countCall } from "../../src/shared/call-meter.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
 import type { ChangePage, ChangesRequest, CrmConnector, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
@@ -276,6 +277,7 @@ export class SalesforceConnector implements CrmConnector {
 
   /** Settles within the timeout, whatever the connection does. */
   async #timed<T>(work: () => Promise<T>): Promise<T> {
+    countCall();
     const limit = this.#options.timeoutMs ?? 120_000;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {

@@ -320,7 +320,24 @@ export class Daemon {
     const worker = this.#worker;
     const onRun = (kind: string, name: string, ok: boolean) => this.#status.runRecorded(kind, name, ok);
     this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#accounts(), onQueued: () => worker.wake(), onRun, runClock: this.#opsClock });
-    this.#outbound = new OutboundSync({ store, clock: this.#clock, logger: this.#root, pairs: () => this.#outboundPairs(), onQueued: () => worker.wake(), onRun, runClock: this.#opsClock });
+    this.#outbound = new OutboundSync({
+      store,
+      clock: this.#clock,
+      logger: this.#root,
+      pairs: () => this.#outboundPairs(),
+      onQueued: () => worker.wake(),
+      onRun,
+      runClock: this.#opsClock,
+      pace: async (crm, calls) => {
+        const pacer = worker.pacer(`crm:${crm}`);
+        pacer.take(calls);
+        this.#status.requests(`crm:${crm}`, calls);
+        // One wait per page, at most one HubSpot window: a poll slows down with the writes
+        // instead of earning a 429 that stops them all.
+        const wait = Math.min(pacer.waitMs(), 10_000);
+        if (wait > 0 && this.#state === "running") await new Promise((resolve) => setTimeout(resolve, wait));
+      },
+    });
     if (this.#serveHttp) {
       try {
         await this.#startHttp();

@@ -27,7 +27,10 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** How long an idle target waits before looking again (an enqueue in this process wakes it sooner). */
   pollMs?: number;
-  /** Jobs whose deadline falls within this window run before routine ones. */
+  /**
+   * Jobs whose deadline falls within this window never wait for a batch to fill (every job runs
+   * earliest deadline first anyway).
+   */
   urgentWindowMs?: number;
   backoff?: BackoffPolicy;
   random?: () => number;
@@ -199,8 +202,8 @@ export class OutboxWorker {
   }
 
   /**
-   * How long to wait before leasing a partial batch: while jobs keep being queued here and the
-   * batch is not full, up to the target's linger. One bounded count answers "full yet?".
+   * How long to wait before leasing a partial batch: while jobs keep being queued here, the batch
+   * is not full and none of it is urgent, up to the target's linger. Two bounded reads answer.
    */
   async #lingerMs(target: string, settings: TargetSettings): Promise<number> {
     const lingerMs = settings.lingerMs ?? 0;
@@ -209,8 +212,9 @@ export class OutboxWorker {
     const quietLeft = this.#lastWakeAt + QUIET_MS - now;
     const lingerLeft = (this.#waitingSince.get(target) ?? now) + lingerMs - now;
     if (quietLeft <= 0 || lingerLeft <= 0) return 0;
-    const due = await this.#options.store.repos.outbox.countDue(target, this.#clock.now(), settings.batchSize);
-    return due > 0 && due < settings.batchSize ? Math.min(quietLeft, lingerLeft) : 0;
+    const at = this.#clock.now();
+    const { due, urgent } = await this.#options.store.repos.outbox.countDue(target, at, settings.batchSize, new Date(at.getTime() + (this.#options.urgentWindowMs ?? 24 * 60 * 60_000)));
+    return due > 0 && due < settings.batchSize && !urgent ? Math.min(quietLeft, lingerLeft) : 0;
   }
 
   #now(): number {
@@ -220,8 +224,7 @@ export class OutboxWorker {
   async #lease(target: string, limit: number): Promise<OutboxJob[]> {
     const now = this.#clock.now();
     const leaseMs = this.#options.leaseMs ?? 30_000;
-    const urgentBefore = new Date(now.getTime() + (this.#options.urgentWindowMs ?? 24 * 60 * 60_000));
-    const jobs = await this.#options.store.transaction((repos) => repos.outbox.lease({ owner: this.owner, target, limit, leaseMs, now, urgentBefore }));
+    const jobs = await this.#options.store.transaction((repos) => repos.outbox.lease({ owner: this.owner, target, limit, leaseMs, now }));
     for (const job of jobs) this.#inFlight.add(job.id);
     this.counters.leased += jobs.length;
     return jobs;

@@ -1,5 +1,6 @@
 import type { CrmConnector, UpsertResult } from "../../connectors/types.js";
 import type { BatchResult, JobHandler, JobOutcome } from "../queue/types.js";
+import { metered } from "../shared/call-meter.js";
 import type { Clock } from "../shared/clock.js";
 import type { CrmLink, NewJob, NewLeadEvent, OutboxJob, PushConfirmation, Store } from "../store/index.js";
 import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
@@ -13,85 +14,91 @@ import { externalReferenceJob } from "./external-reference.js";
 export function crmUpsertHandler(options: { connector: CrmConnector; store: Store; clock: Clock }): JobHandler {
   return {
     async handle(jobs: OutboxJob[]): Promise<BatchResult> {
-      // One read of the batch's links serves the "already written" check, the known ids, and the
-      // links the confirmations update.
-      const byLead = new Map<number, CrmLink[]>();
-      for (const link of await options.store.repos.crmLinks.forLeads(jobs.flatMap((job) => (job.leadId === undefined ? [] : [job.leadId])))) byLead.set(link.leadId, [...(byLead.get(link.leadId) ?? []), link]);
-      const work: Work[] = [];
-      for (const job of jobs) {
-        const payload = job.payload as CrmUpsertPayload;
-        const links = (job.leadId === undefined ? [] : (byLead.get(job.leadId) ?? [])).filter((link) => link.pair === payload.pair);
-        work.push({ job, payload, links: new Map(links.map((link) => [link.crmObject, link])), known: new Map(links.filter((link) => link.status === "confirmed").map((link) => [link.crmObject, link])), written: new Map() });
-      }
-      // A job queued while an identical one ran (an overlap re-read during a slow push) finds its
-      // payload already written: it succeeds without touching the CRM.
-      const pending = work.filter(({ payload, known }) => !payload.records.every((record) => known.get(record.name)?.lastPushedHash === payload.hash));
-      const failures = new Map<number, unknown>();
-      for (const name of orderedObjects(pending.flatMap((w) => w.payload.records))) {
-        const entries = pending.flatMap((w) => {
-          const record = w.payload.records.find((r) => r.name === name);
-          return record && !failures.has(w.job.id) ? [{ w, record }] : [];
-        });
-        const first = entries[0]?.record;
-        if (!first) continue;
-        let results: UpsertResult[];
-        try {
-          results = await options.connector.upsert({
-            object: first.object,
-            externalIdField: first.externalIdField,
-            records: entries.map(({ w, record }) => {
-              const id = w.known.get(name)?.crmRecordId;
-              return {
-                key: record.externalId,
-                fields: record.fields,
-                ...(id ? { id } : {}),
-                associations: record.associate.flatMap((other) => {
-                  const done = w.written.get(other);
-                  return done ? [done] : [];
-                }),
-              };
-            }),
-          });
-        } catch (error) {
-          // The whole call failed (limits, network, auth): every job of the batch retries, and the
-          // worker's classifier reads the CrmError for how long to wait. Records an earlier object
-          // wrote are written again by key on the retry, so nothing duplicates.
-          return { outcomes: jobs.map((job) => ({ ok: false, error: failures.get(job.id) ?? error })), rate: options.connector.rateInfo() };
-        }
-        entries.forEach(({ w, record }, index) => {
-          const result = results[index];
-          if (!result || result.outcome === "failed") failures.set(w.job.id, result?.outcome === "failed" ? result.error : new Error("no result"));
-          else w.written.set(name, { object: record.object, id: result.id });
-        });
-      }
-      const now = options.clock.now();
-      // The batch's confirmations, Partner Center references and timeline entries land in a few statements.
-      const confirmations: PushConfirmation[] = [];
-      const references: NewJob[] = [];
-      const events: NewLeadEvent[] = [];
-      for (const { job, payload, written, links } of pending) {
-        if (failures.has(job.id) || job.leadId === undefined) continue;
-        for (const [name, { id }] of written) {
-          const link = links.get(name);
-          const sellerRecord = payload.readBack?.name === name ? payload.records.find((r) => r.name === name) : undefined;
-          // What we wrote of the fields sellers change: the change feed compares against it to drop our echo.
-          const pushed = sellerRecord ? { ...link?.lastPushedFields, ...payload.readBack?.kept, ...pick(sellerRecord.fields, payload.readBack?.fields ?? []) } : undefined;
-          confirmations.push({ leadId: job.leadId, pair: payload.pair, crmObject: name, crmRecordId: id, pushedHash: payload.hash, ...(pushed ? { pushedFields: pushed } : {}) });
-          if (sellerRecord && link?.status !== "confirmed" && payload.account) {
-            references.push(externalReferenceJob(job.leadId, { account: payload.account, referralId: payload.referralId, pair: payload.pair, crmRecordId: id }, job.maxAttempts));
-          }
-        }
-        events.push({ leadId: job.leadId, pair: payload.pair, at: now, side: "crm", kind: "crm-upserted", cause: `${payload.records.map((r) => r.object).join(" + ")} written`, details: { ids: Object.fromEntries([...written].map(([name, { id }]) => [name, id])) } });
-      }
-      await options.store.transaction(async (repos) => {
-        await repos.crmLinks.confirmPushes(confirmations, now);
-        if (references.length > 0) await repos.outbox.enqueueMany(references, now);
-        await repos.events.appendMany(events);
-      });
-      const outcomes: JobOutcome[] = jobs.map((job) => (failures.has(job.id) ? { ok: false, error: failures.get(job.id) } : { ok: true }));
-      return { outcomes, rate: options.connector.rateInfo() };
+      // The pacer learns how many calls the batch took (HubSpot writes a lead in up to five).
+      const { value, calls } = await metered(() => upsertBatch(options, jobs));
+      return { ...value, requests: calls };
     },
   };
+}
+
+async function upsertBatch(options: { connector: CrmConnector; store: Store; clock: Clock }, jobs: OutboxJob[]): Promise<BatchResult> {
+  // One read of the batch's links serves the "already written" check, the known ids, and the
+  // links the confirmations update.
+  const byLead = new Map<number, CrmLink[]>();
+  for (const link of await options.store.repos.crmLinks.forLeads(jobs.flatMap((job) => (job.leadId === undefined ? [] : [job.leadId])))) byLead.set(link.leadId, [...(byLead.get(link.leadId) ?? []), link]);
+  const work: Work[] = [];
+  for (const job of jobs) {
+    const payload = job.payload as CrmUpsertPayload;
+    const links = (job.leadId === undefined ? [] : (byLead.get(job.leadId) ?? [])).filter((link) => link.pair === payload.pair);
+    work.push({ job, payload, links: new Map(links.map((link) => [link.crmObject, link])), known: new Map(links.filter((link) => link.status === "confirmed").map((link) => [link.crmObject, link])), written: new Map() });
+  }
+  // A job queued while an identical one ran (an overlap re-read during a slow push) finds its
+  // payload already written: it succeeds without touching the CRM.
+  const pending = work.filter(({ payload, known }) => !payload.records.every((record) => known.get(record.name)?.lastPushedHash === payload.hash));
+  const failures = new Map<number, unknown>();
+  for (const name of orderedObjects(pending.flatMap((w) => w.payload.records))) {
+    const entries = pending.flatMap((w) => {
+      const record = w.payload.records.find((r) => r.name === name);
+      return record && !failures.has(w.job.id) ? [{ w, record }] : [];
+    });
+    const first = entries[0]?.record;
+    if (!first) continue;
+    let results: UpsertResult[];
+    try {
+      results = await options.connector.upsert({
+        object: first.object,
+        externalIdField: first.externalIdField,
+        records: entries.map(({ w, record }) => {
+          const id = w.known.get(name)?.crmRecordId;
+          return {
+            key: record.externalId,
+            fields: record.fields,
+            ...(id ? { id } : {}),
+            associations: record.associate.flatMap((other) => {
+              const done = w.written.get(other);
+              return done ? [done] : [];
+            }),
+          };
+        }),
+      });
+    } catch (error) {
+      // The whole call failed (limits, network, auth): every job of the batch retries, and the
+      // worker's classifier reads the CrmError for how long to wait. Records an earlier object
+      // wrote are written again by key on the retry, so nothing duplicates.
+      return { outcomes: jobs.map((job) => ({ ok: false, error: failures.get(job.id) ?? error })), rate: options.connector.rateInfo() };
+    }
+    entries.forEach(({ w, record }, index) => {
+      const result = results[index];
+      if (!result || result.outcome === "failed") failures.set(w.job.id, result?.outcome === "failed" ? result.error : new Error("no result"));
+      else w.written.set(name, { object: record.object, id: result.id });
+    });
+  }
+  const now = options.clock.now();
+  // The batch's confirmations, Partner Center references and timeline entries land in a few statements.
+  const confirmations: PushConfirmation[] = [];
+  const references: NewJob[] = [];
+  const events: NewLeadEvent[] = [];
+  for (const { job, payload, written, links } of pending) {
+    if (failures.has(job.id) || job.leadId === undefined) continue;
+    for (const [name, { id }] of written) {
+      const link = links.get(name);
+      const sellerRecord = payload.readBack?.name === name ? payload.records.find((r) => r.name === name) : undefined;
+      // What we wrote of the fields sellers change: the change feed compares against it to drop our echo.
+      const pushed = sellerRecord ? { ...link?.lastPushedFields, ...payload.readBack?.kept, ...pick(sellerRecord.fields, payload.readBack?.fields ?? []) } : undefined;
+      confirmations.push({ leadId: job.leadId, pair: payload.pair, crmObject: name, crmRecordId: id, pushedHash: payload.hash, ...(pushed ? { pushedFields: pushed } : {}) });
+      if (sellerRecord && link?.status !== "confirmed" && payload.account) {
+        references.push(externalReferenceJob(job.leadId, { account: payload.account, referralId: payload.referralId, pair: payload.pair, crmRecordId: id }, job.maxAttempts));
+      }
+    }
+    events.push({ leadId: job.leadId, pair: payload.pair, at: now, side: "crm", kind: "crm-upserted", cause: `${payload.records.map((r) => r.object).join(" + ")} written`, details: { ids: Object.fromEntries([...written].map(([name, { id }]) => [name, id])) } });
+  }
+  await options.store.transaction(async (repos) => {
+    await repos.crmLinks.confirmPushes(confirmations, now);
+    if (references.length > 0) await repos.outbox.enqueueMany(references, now);
+    await repos.events.appendMany(events);
+  });
+  const outcomes: JobOutcome[] = jobs.map((job) => (failures.has(job.id) ? { ok: false, error: failures.get(job.id) } : { ok: true }));
+  return { outcomes, rate: options.connector.rateInfo() };
 }
 
 interface Work {

@@ -6,7 +6,7 @@ import { perJob } from "../queue/per-job.js";
 import type { JobHandler, JobOutcome } from "../queue/types.js";
 import type { Clock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
-import type { NewJob, OutboxJob, Repositories, Store } from "../store/index.js";
+import type { NewJob, OutboxJob, Store } from "../store/index.js";
 import { leadInputFrom } from "./lead-record.js";
 import { PARTNER_CENTER_TARGET } from "./poll-seller-changes.js";
 

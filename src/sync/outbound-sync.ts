@@ -1,4 +1,5 @@
 import type { Logger } from "../log/logger.js";
+import { callsSoFar, metered } from "../shared/call-meter.js";
 import type { Clock } from "../shared/clock.js";
 import type { Store } from "../store/index.js";
 import type { OutboundPair, SellerChangesReport } from "./poll-seller-changes.js";
@@ -19,6 +20,11 @@ export interface OutboundSyncOptions {
   onRun?: RunObserver;
   /** After a poll queued pushes (the daemon wakes its outbox worker). */
   onQueued?: () => void;
+  /**
+   * Charges calls a poll made to the pair's CRM against the CRM's rate, which the outbox's writes
+   * share, and waits when that rate says so. Called after every page of the change feed.
+   */
+  pace?: (crm: string, calls: number) => Promise<void>;
 }
 
 /** CRM → Partner Center: polls each pair's change feed; polls of one pair never overlap. */
@@ -46,7 +52,17 @@ export class OutboundSync {
   async #pollOnce(name: string): Promise<SellerChangesReport> {
     const pair = this.#options.pairs().get(name);
     if (!pair) throw new Error(`No enabled pair "${name}" in this daemon.`);
-    const report = await pollSellerChanges({ pair, store: this.#options.store, clock: this.#options.clock, logger: this.#options.logger });
+    let charged = 0;
+    const charge = async () => {
+      const calls = callsSoFar();
+      await this.#options.pace?.(pair.crm, calls - charged);
+      charged = calls;
+    };
+    const { value: report } = await metered(async () => {
+      const answer = await pollSellerChanges({ pair, store: this.#options.store, clock: this.#options.clock, logger: this.#options.logger, beforePage: charge });
+      await charge();
+      return answer;
+    });
     if (report.queued > 0) this.#options.onQueued?.();
     return report;
   }

@@ -59,7 +59,14 @@ export function sellerCursorKey(pair: string, object: string): { scope: string; 
  * after the debounce window; a later edit inside it replaces the queued one (same coalescing key),
  * so a seller's burst of saves becomes one push of the record's final values.
  */
-export async function pollSellerChanges(options: { pair: OutboundPair; store: Store; clock: Clock; logger: Logger }): Promise<SellerChangesReport> {
+export async function pollSellerChanges(options: {
+  pair: OutboundPair;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** Before each next page is asked for: the CRM's rate, shared with the outbox's writes, may say wait. */
+  beforePage?: () => Promise<void>;
+}): Promise<SellerChangesReport> {
   const { pair, store } = options;
   const log = componentLogger(options.logger, "seller-changes", { pair: pair.pair });
   const report: SellerChangesReport = { pages: 0, changes: 0, queued: 0, echoes: 0, repeats: 0, unknown: 0 };
@@ -92,6 +99,7 @@ export async function pollSellerChanges(options: { pair: OutboundPair; store: St
       }
     });
     report.pages += 1;
+    await options.beforePage?.();
   }
   if (report.changes > 0 || report.unknown > 0) log.info({ ...report }, "seller changes read");
   return report;

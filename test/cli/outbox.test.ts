@@ -20,7 +20,7 @@ beforeEach(async () => {
   ] as const) {
     const { id } = await store.transaction((repos) => repos.outbox.enqueue({ target, kind: "k", payload: { code }, coalesceKey: null, maxAttempts: 3 }, now));
     await store.transaction(async (repos) => {
-      await repos.outbox.lease({ owner: "w", target, limit: 10, leaseMs: 1000, now, urgentBefore: now });
+      await repos.outbox.lease({ owner: "w", target, limit: 10, leaseMs: 1000, now });
       await repos.outbox.settleFailure(id, "w", { outcome: "dead", code, message: `${code} happened` }, now);
     });
     ids.push(id);

@@ -49,6 +49,19 @@ describe("the requests the Dataverse connector makes", () => {
     expect(results.map((r) => (r.outcome === "failed" ? r.error.code : r.outcome))).toEqual(["created", "CRM_VALUE_TOO_LONG"]);
   });
 
+  it("a 429 with Retry-After is the pacer's wait until a call goes through again", async () => {
+    const c = connector();
+    const record = { key: "ref-1", fields: { subject: "x" } };
+    nock(ORG).post("/api/data/v9.2/$batch").reply(429, { error: { code: "0x80072322", message: "Number of requests exceeded the limit of 6000 over time window of 300 seconds." } }, { "Retry-After": "5" });
+    await expect(c.upsert({ object: "lead", externalIdField: "cosell_referralid", records: [record] })).rejects.toMatchObject({ code: "CRM_THROTTLED", retryAfterMs: 5_000 });
+    expect(c.rateInfo()).toEqual({ retryAfterMs: 5_000, remaining: 0 });
+    nock(ORG)
+      .post("/api/data/v9.2/$batch")
+      .reply(200, encodeBatch("batchresponse_2", [{ status: 204, headers: { "Content-ID": "1", "OData-EntityId": `${ORG}/api/data/v9.2/leads(00000000-0000-0000-0000-000000000001)` } }], "response"), { "Content-Type": "multipart/mixed; boundary=batchresponse_2" });
+    await c.upsert({ object: "lead", externalIdField: "cosell_referralid", records: [record] });
+    expect(c.rateInfo()).toEqual({});
+  });
+
   it("change tracking: Prefer odata.track-changes without $filter, then the delta link as the cursor", async () => {
     nock(ORG)
       .get("/api/data/v9.2/leads")

@@ -102,6 +102,10 @@ describe("the requests @hubspot/api-client makes for the connector", () => {
     const c = connector();
     await expect(c.upsert({ object: "companies", externalIdField: "cosell_customer_key", records: [{ key: "a", fields: {} }] })).rejects.toMatchObject({ code: "CRM_THROTTLED", retryable: true, retryAfterMs: 10_000 });
     expect(c.rateInfo()).toEqual({ retryAfterMs: 10_000, remaining: 0 });
+    // Once a call goes through the throttle is over: later batches must not wait it out again.
+    nock(BASE).post("/crm/v3/objects/companies/batch/upsert").reply(200, { status: "COMPLETE", results: [{ id: "9", properties: { cosell_customer_key: "a" } }] });
+    await c.upsert({ object: "companies", externalIdField: "cosell_customer_key", records: [{ key: "a", fields: {} }] });
+    expect(c.rateInfo()).toEqual({});
   });
 
   it("createTask: searches tasks by title and due time, reads the record's owner, creates a to-do, associates it by default", async () => {

@@ -42,8 +42,8 @@ describeEachStore("outbox linger", (kind) => {
   });
 
   /** Queues `n` jobs and wakes the worker, as a pull's page does. */
-  async function page(n: number): Promise<void> {
-    await store.transaction((repos) => repos.outbox.enqueueMany(Array.from({ length: n }, () => ({ target: TARGET, kind: "crm-upsert", payload: {}, coalesceKey: null, maxAttempts: 3 })), clock.now()));
+  async function page(n: number, dueBy?: Date): Promise<void> {
+    await store.transaction((repos) => repos.outbox.enqueueMany(Array.from({ length: n }, () => ({ target: TARGET, kind: "crm-upsert", payload: {}, coalesceKey: null, maxAttempts: 3, ...(dueBy ? { dueBy } : {}) })), clock.now()));
     worker.wake();
   }
 
@@ -76,5 +76,11 @@ describeEachStore("outbox linger", (kind) => {
     worker.wake();
     // Both jobs in one batch: the first was still held at 1.9 s, and went at 2 s though pages kept coming.
     expect(await batchesSeen(1)).toEqual([2]);
+  });
+
+  it("never holds a job whose deadline is within the urgent window", async () => {
+    await page(1, new Date(clock.now().getTime() + 60 * 60_000));
+    worker.start();
+    expect(await batchesSeen(1)).toEqual([1]);
   });
 });

@@ -137,7 +137,7 @@ describeEachStore("outbox", (kind) => {
 
   it("runs jobs of one key one at a time: the newer waits while the older runs, and a dead worker's job is superseded", async () => {
     await enqueue({ leadId, payload: { v: 1 } });
-    const lease = (owner: string) => store.transaction((repos) => repos.outbox.lease({ owner, target: TARGET, limit: 10, leaseMs: 30_000, now: clock.now(), urgentBefore: clock.now() }));
+    const lease = (owner: string) => store.transaction((repos) => repos.outbox.lease({ owner, target: TARGET, limit: 10, leaseMs: 30_000, now: clock.now() }));
     expect((await lease("w1")).map((j) => j.payload)).toEqual([{ v: 1 }]);
     await enqueue({ leadId, payload: { v: 2 } });
     expect(await lease("w2")).toEqual([]);
@@ -257,7 +257,7 @@ describeEachStore("outbox", (kind) => {
 
   it("an expired lease makes the job due again; the old owner's late completion is refused", async () => {
     const { id } = await enqueue();
-    const lease = (owner: string) => store.transaction((repos) => repos.outbox.lease({ owner, target: TARGET, limit: 1, leaseMs: 30_000, now: clock.now(), urgentBefore: clock.now() }));
+    const lease = (owner: string) => store.transaction((repos) => repos.outbox.lease({ owner, target: TARGET, limit: 1, leaseMs: 30_000, now: clock.now() }));
     await lease("w1");
     expect(await store.repos.outbox.renew([id], "w1", 30_000, clock.now())).toBe(1);
     clock.advance(29_000);
@@ -271,7 +271,7 @@ describeEachStore("outbox", (kind) => {
 
   it("a job that keeps killing its worker goes dead instead of looping", async () => {
     const { id } = await enqueue({ maxAttempts: 2 });
-    const lease = () => store.transaction((repos) => repos.outbox.lease({ owner: "w", target: TARGET, limit: 1, leaseMs: 1_000, now: clock.now(), urgentBefore: clock.now() }));
+    const lease = () => store.transaction((repos) => repos.outbox.lease({ owner: "w", target: TARGET, limit: 1, leaseMs: 1_000, now: clock.now() }));
     await lease();
     clock.advance(2_000);
     await lease();
@@ -282,7 +282,7 @@ describeEachStore("outbox", (kind) => {
 
   it("released jobs are due at once and the untried attempt is not counted", async () => {
     const { id } = await enqueue();
-    await store.transaction((repos) => repos.outbox.lease({ owner: "w", target: TARGET, limit: 1, leaseMs: 30_000, now: clock.now(), urgentBefore: clock.now() }));
+    await store.transaction((repos) => repos.outbox.lease({ owner: "w", target: TARGET, limit: 1, leaseMs: 30_000, now: clock.now() }));
     expect(await store.repos.outbox.release([id], "w", clock.now())).toBe(1);
     expect(await store.repos.outbox.get(id)).toMatchObject({ state: "pending", attempts: 0, leaseOwner: undefined });
   });

@@ -6,6 +6,7 @@ import * as localCloses from "./004-local-closes.js";
 import * as reminders from "./005-reminders.js";
 import * as syncRuns from "./006-sync-runs.js";
 import * as scheduleLeases from "./007-schedule-leases.js";
+import * as outboxLeaseOrder from "./008-outbox-lease-order.js";
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from compiled
@@ -19,6 +20,7 @@ const MIGRATIONS: ReadonlyArray<{ name: string; migration: Knex.Migration }> = [
   { name: "005-reminders", migration: reminders },
   { name: "006-sync-runs", migration: syncRuns },
   { name: "007-schedule-leases", migration: scheduleLeases },
+  { name: "008-outbox-lease-order", migration: outboxLeaseOrder },
 ];
 
 export const migrationSource: Knex.MigrationSource<{ name: string; migration: Knex.Migration }> = {

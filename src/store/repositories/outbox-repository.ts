@@ -64,8 +64,6 @@ export interface LeaseRequest {
   limit: number;
   leaseMs: number;
   now: Date;
-  /** Jobs whose deadline falls before this go before every routine job. */
-  urgentBefore: Date;
 }
 
 export type Settlement =
@@ -92,6 +90,12 @@ const OPEN: JobState[] = ["pending", "running"];
 const ENQUEUE_CHUNK = 500;
 
 /** Jobs with the same key replace each other while pending: lead + target + kind unless the job says. */
+/** The order jobs are leased in: earliest deadline (undated last), priority, due time, id. */
+function leaseOrder(a: Record<string, unknown>, b: Record<string, unknown>): number {
+  const due = (row: Record<string, unknown>) => (row.due_by === null || row.due_by === undefined ? Number.POSITIVE_INFINITY : toDate(row.due_by).getTime());
+  return due(a) - due(b) || toNumber(b.priority) - toNumber(a.priority) || toDate(a.run_at).getTime() - toDate(b.run_at).getTime() || toNumber(a.id) - toNumber(b.id);
+}
+
 function coalesceKeyOf(job: NewJob): string | null {
   if (job.coalesceKey !== undefined) return job.coalesceKey;
   return job.leadId !== undefined ? `${job.leadId}|${job.target}|${job.kind}` : null;
@@ -223,44 +227,57 @@ export class OutboxRepository {
     return { id: toNumber(pending.id), coalesced: true };
   }
 
-  /** Pending jobs of a target due by `now`, counted up to `limit` (enough to tell a full batch). */
-  async countDue(target: string, now: Date, limit: number): Promise<number> {
+  /** Pending jobs of a target due now whose key has no live running sibling, up to the limit. */
+  #dueQuery(request: LeaseRequest): Knex.QueryBuilder {
+    // `+column` keeps SQLite (which has no statistics here) from picking the run_at index and sorting;
+    // PostgreSQL's planner has statistics and no such operator on timestamps.
+    const runAt = this.dialect === "sqlite" ? "+j.run_at <= ?" : "j.run_at <= ?";
+    const query = this.#siblingFree(this.db("outbox_jobs as j").select("j.*").where({ "j.target": request.target, "j.state": "pending" }).whereRaw(runAt, [request.now]), request.now).limit(request.limit);
+    if (this.dialect === "postgres") query.forUpdate("j").skipLocked();
+    return query;
+  }
+
+  /** Jobs of one key run one at a time: none whose key has another job running on a live lease. */
+  #siblingFree(query: Knex.QueryBuilder, now: Date): Knex.QueryBuilder {
+    const leaseLive = this.dialect === "sqlite" ? "+r.lease_expires_at > ?" : "r.lease_expires_at > ?";
+    return query.whereNotExists((sibling) =>
+      sibling.select(this.db.raw("1")).from("outbox_jobs as r").whereRaw("r.coalesce_key = j.coalesce_key").andWhere("r.state", "running").andWhereRaw("r.id <> j.id").andWhereRaw(leaseLive, [now]),
+    );
+  }
+
+  /**
+   * Pending jobs of a target due by `now`, counted up to `limit` (enough to tell a full batch), and
+   * whether one serves a deadline before `urgentBefore` (it goes at once, full batch or not).
+   */
+  async countDue(target: string, now: Date, limit: number, urgentBefore: Date): Promise<{ due: number; urgent: boolean }> {
     const due = this.db("outbox_jobs").select("id").where({ target, state: "pending" }).andWhere("run_at", "<=", now).limit(limit).as("due");
     const [row] = (await this.db.from(due).count({ n: "*" })) as Array<{ n: unknown }>;
-    return toNumber(row?.n ?? 0);
+    const urgent = await this.db("outbox_jobs").select("id").where({ target, state: "pending" }).whereNotNull("due_by").andWhere("due_by", "<=", urgentBefore).andWhere("run_at", "<=", now).first();
+    return { due: toNumber(row?.n ?? 0), urgent: urgent !== undefined };
   }
 
   /** Leases due jobs of one target; must run inside a transaction. */
   async lease(request: LeaseRequest): Promise<OutboxJob[]> {
     const { now } = request;
-    const query = this.db("outbox_jobs as j")
-      .select("j.*")
-      .where("j.target", request.target)
-      .andWhere((due) =>
-        due
-          .where((pending) => pending.where("j.state", "pending").andWhere("j.run_at", "<=", now))
-          .orWhere((expired) => expired.where("j.state", "running").andWhere("j.lease_expires_at", "<=", now)),
-      )
-      .whereNotExists((sibling) =>
-        sibling
-          .select(this.db.raw("1"))
-          .from("outbox_jobs as r")
-          .whereRaw("r.coalesce_key = j.coalesce_key")
-          .andWhereRaw("r.id <> j.id")
-          .andWhere("r.state", "running")
-          .andWhere("r.lease_expires_at", ">", now),
-      )
-      .orderByRaw("CASE WHEN j.due_by IS NOT NULL AND j.due_by <= ? THEN 0 ELSE 1 END", [request.urgentBefore])
-      .orderByRaw("CASE WHEN j.due_by IS NULL THEN 1 ELSE 0 END")
-      .orderBy([
-        { column: "j.due_by", order: "asc" },
-        { column: "j.priority", order: "desc" },
-        { column: "j.run_at", order: "asc" },
-        { column: "j.id", order: "asc" },
-      ])
-      .limit(request.limit);
-    if (this.dialect === "postgres") query.forUpdate("j").skipLocked();
-    const rows = (await query) as Array<Record<string, unknown>>;
+    // Earliest deadline first (urgent ones have the earliest), undated after, then priority, age and
+    // id. Each part walks the lease-order index and stops at the limit, so a lease costs the same
+    // with ten pending jobs or a hundred thousand; expired leases (crashed workers) are few.
+    const dated = await this.#dueQuery(request).whereNotNull("j.due_by").orderBy([
+      { column: "j.due_by", order: "asc" },
+      { column: "j.priority", order: "desc" },
+      { column: "j.run_at", order: "asc" },
+      { column: "j.id", order: "asc" },
+    ]);
+    const undated =
+      dated.length >= request.limit
+        ? []
+        : await this.#dueQuery(request).whereNull("j.due_by").orderBy([
+            { column: "j.priority", order: "desc" },
+            { column: "j.run_at", order: "asc" },
+            { column: "j.id", order: "asc" },
+          ]);
+    const expired = await this.#siblingFree(this.db("outbox_jobs as j").select("j.*").where({ "j.target": request.target, "j.state": "running" }).andWhere("j.lease_expires_at", "<=", now), now).limit(request.limit);
+    const rows = [...dated, ...undated, ...expired].sort(leaseOrder).slice(0, request.limit) as Array<Record<string, unknown>>;
     const leased: OutboxJob[] = [];
     const expiresAt = new Date(now.getTime() + request.leaseMs);
     for (const row of rows) {
