@@ -123,6 +123,7 @@ export class DataverseSandbox {
   readonly #changeTracking: boolean;
   readonly #inFlight = new Map<string, number>();
   readonly #rows = new Map<string, Row>();
+  #keyIndex: Map<string, string> | undefined;
   /** Task activities, by activityid. */
   readonly tasks = new Map<string, DataverseTask>();
   readonly #tombstones: Array<{ leadid: string; version: number }> = [];
@@ -184,6 +185,7 @@ export class DataverseSandbox {
 
   deleteAsSeller(leadid: string): void {
     if (this.#rows.delete(leadid)) this.#tombstones.push({ leadid, version: (this.#version += 1) });
+    this.#keyIndex = undefined;
   }
 
   /** Expires every delta token issued so far, as Dataverse does after 7 days. */
@@ -270,6 +272,7 @@ export class DataverseSandbox {
         } catch (error) {
           this.#rows.clear();
           for (const [id, row] of snapshot.rows) this.#rows.set(id, row);
+          this.#keyIndex = undefined;
           this.#version = snapshot.version;
           const known = error instanceof ServiceHttpError ? error : new ServiceHttpError(500, "0x80040216", (error as Error).message);
           answers.push({ status: known.status, headers: { "Content-Type": "application/json; odata.metadata=minimal" }, body: JSON.stringify({ error: { code: known.code, message: known.message } }) });
@@ -445,18 +448,38 @@ export class DataverseSandbox {
     }
   }
 
+  /**
+   * The alternate key as Dataverse has it, an index: a scan per record made a 100,000-lead
+   * backfill quadratic here. Built on first use, kept by inserts and writes, dropped when rows
+   * are deleted or a change set is rolled back (rebuilt at the next lookup).
+   */
   #byKey(key: string): Row | undefined {
-    return [...this.#rows.values()].find((row) => row.values.cosell_referralid === key);
+    if (!this.#keyIndex) {
+      this.#keyIndex = new Map();
+      for (const row of this.#rows.values()) if (typeof row.values.cosell_referralid === "string") this.#keyIndex.set(row.values.cosell_referralid, row.leadid);
+    }
+    const id = this.#keyIndex.get(key);
+    const row = id === undefined ? undefined : this.#rows.get(id);
+    return row?.values.cosell_referralid === key ? row : undefined;
+  }
+
+  #indexKey(row: Row, before: unknown): void {
+    if (!this.#keyIndex || before === row.values.cosell_referralid) return;
+    if (typeof before === "string" && this.#keyIndex.get(before) === row.leadid) this.#keyIndex.delete(before);
+    if (typeof row.values.cosell_referralid === "string") this.#keyIndex.set(row.values.cosell_referralid, row.leadid);
   }
 
   #insert(caller: string, key?: string): Row {
     const row: Row = { leadid: this.#random.uuid(), version: 0, values: { _ownerid_value: caller, ...(key !== undefined ? { cosell_referralid: key } : {}) } };
     this.#rows.set(row.leadid, row);
+    this.#indexKey(row, undefined);
     return row;
   }
 
   #apply(row: Row, values: Record<string, unknown>, caller: string): void {
+    const before = row.values.cosell_referralid;
     Object.assign(row.values, values, { modifiedon: this.#clock.now().toISOString(), _modifiedby_value: caller });
+    this.#indexKey(row, before);
     row.version = this.#version += 1;
   }
 

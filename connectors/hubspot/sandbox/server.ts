@@ -102,6 +102,9 @@ export class HubSpotSandbox {
   readonly faults: HubSpotFaults;
   readonly stats = { requests: 0, throttled: 0, byRoute: {} as Record<string, number> };
   readonly #objects = new Map<ObjectType, Map<string, StoredObject>>();
+  /** Lookup indexes by "type\0property": value → id. */
+  readonly #indexes = new Map<string, Map<string, string>>();
+  readonly #types = new WeakMap<StoredObject, ObjectType>();
   readonly #properties = new Map<ObjectType, PropertySpec[]>();
   readonly #groups = new Map<ObjectType, Set<string>>();
   readonly #tokens = new Map<string, Caller>();
@@ -457,9 +460,26 @@ export class HubSpotSandbox {
     return undefined;
   }
 
+  /**
+   * Lookups by a property (idProperty, unique values) go through an index per (object, property),
+   * built on first use and kept by every write: a scan per record made a 100,000-lead backfill
+   * quadratic here.
+   */
   #findBy(type: ObjectType, property: string, value: string): StoredObject | undefined {
     if (property === "hs_object_id") return this.get(type, value);
-    return this.all(type).find((record) => record.properties[property] === value);
+    const key = `${type}\u0000${property}`;
+    let index = this.#indexes.get(key);
+    if (!index) {
+      index = new Map();
+      for (const record of this.all(type)) {
+        const own = record.properties[property];
+        if (own) index.set(own, record.id);
+      }
+      this.#indexes.set(key, index);
+    }
+    const id = index.get(value);
+    const record = id === undefined ? undefined : this.get(type, id);
+    return record?.properties[property] === value ? record : undefined;
   }
 
   #create(type: ObjectType, caller: Caller, stamp: string): StoredObject {
@@ -467,6 +487,7 @@ export class HubSpotSandbox {
     const record: StoredObject = { id, properties: { hs_object_id: id, createdate: stamp }, history: {}, associations: [], createdAt: stamp, updatedAt: stamp };
     void caller;
     this.#objects.get(type)?.set(id, record);
+    this.#types.set(record, type);
     return record;
   }
 
@@ -474,6 +495,12 @@ export class HubSpotSandbox {
     const ms = String(Date.parse(stamp));
     for (const [name, value] of Object.entries(properties)) {
       if (SYSTEM.includes(name)) continue;
+      const index = this.#indexes.get(`${this.#types.get(record) ?? ""}\u0000${name}`);
+      if (index) {
+        const before = record.properties[name];
+        if (before && index.get(before) === record.id) index.delete(before);
+        if (value) index.set(value, record.id);
+      }
       record.properties[name] = value;
       const entry: HistoryEntry = { value: value ?? "", timestamp: stamp, sourceType: caller.kind === "app" ? "INTEGRATION" : "CRM_UI", ...(caller.kind === "app" ? { sourceId: caller.appId ?? "" } : { updatedByUserId: caller.userId ?? 0 }) };
       (record.history[name] ??= []).unshift(entry);

@@ -39,12 +39,30 @@ export interface RecordError {
  * stamps SystemModstamp (from the injected clock) and LastModifiedById with the caller, which is
  * what lets the connector tell a seller's edit from its own.
  */
+interface ExternalIndex {
+  key: (value: string) => string;
+  values: Map<string, Set<string>>;
+}
+
+function indexAdd(index: ExternalIndex, value: unknown, id: string): void {
+  if (typeof value !== "string") return;
+  const key = index.key(value);
+  const ids = index.values.get(key);
+  if (ids) ids.add(id);
+  else index.values.set(key, new Set([id]));
+}
+
+function indexRemove(index: ExternalIndex, value: unknown, id: string): void {
+  if (typeof value === "string") index.values.get(index.key(value))?.delete(id);
+}
+
 export class SandboxOrg {
   readonly orgId = "00D000000000001AAA";
   readonly users = new Map<string, SfUser>();
   readonly leads = new Map<string, SfRecord>();
   readonly tasks = new Map<string, SfRecord>();
   #fields: SfField[] = leadFields();
+  readonly #externalIndex = new Map<string, ExternalIndex>();
   #counter = 0;
   #lastStamp = 0;
 
@@ -82,7 +100,10 @@ export class SandboxOrg {
     const stamp = this.stamp();
     for (const id of ids) {
       const record = this.leads.get(id);
-      if (record) Object.assign(record, change, { SystemModstamp: stamp, LastModifiedDate: stamp, LastModifiedById: userId });
+      if (!record) continue;
+      const before = { ...record };
+      Object.assign(record, change, { SystemModstamp: stamp, LastModifiedDate: stamp, LastModifiedById: userId });
+      this.#reindex(record, before);
     }
   }
 
@@ -104,6 +125,7 @@ export class SandboxOrg {
       SystemModstamp: stamp,
     };
     this.leads.set(record.Id, record);
+    this.#reindex(record, {});
     return { id: record.Id };
   }
 
@@ -146,20 +168,40 @@ export class SandboxOrg {
     const problems = this.#validate(input, "update");
     if (problems.length > 0) return problems;
     const stamp = this.stamp();
+    const before = { ...record };
     Object.assign(record, this.#canonical(input), { LastModifiedDate: stamp, LastModifiedById: userId, SystemModstamp: stamp });
+    this.#reindex(record, before);
     return [];
   }
 
   /** Records whose external id equals `value` (case-insensitively when the field is not case-sensitive). */
   findByExternalId(fieldName: string, value: string): SfRecord[] {
     const field = this.field(fieldName);
-    const wanted = field?.caseSensitive ? value : value.toLowerCase();
+    const name = field?.name ?? fieldName;
+    const key = (v: string) => (field?.caseSensitive ? v : v.toLowerCase());
+    // An index per external-id field, built on first use and kept by every write: a scan per
+    // record made a 100,000-lead backfill quadratic in the sandbox, which the real org is not.
+    let index = this.#externalIndex.get(name);
+    if (!index) {
+      index = { key, values: new Map() };
+      for (const record of this.leads.values()) indexAdd(index, record[name], record.Id);
+      this.#externalIndex.set(name, index);
+    }
     const found: SfRecord[] = [];
-    for (const record of this.leads.values()) {
-      const own = record[field?.name ?? fieldName];
-      if (typeof own === "string" && (field?.caseSensitive ? own : own.toLowerCase()) === wanted) found.push(record);
+    for (const id of index.values.get(key(value)) ?? []) {
+      const record = this.leads.get(id);
+      if (record && typeof record[name] === "string" && key(record[name] as string) === key(value)) found.push(record);
     }
     return found;
+  }
+
+  /** Keeps the external-id indexes true after a write changed `record` (`before`: its values until now). */
+  #reindex(record: SfRecord, before: Record<string, unknown>): void {
+    for (const [name, index] of this.#externalIndex) {
+      if (before[name] === record[name]) continue;
+      indexRemove(index, before[name], record.Id);
+      indexAdd(index, record[name], record.Id);
+    }
   }
 
   /** Checks an upsert's external-id field before any record is touched. */

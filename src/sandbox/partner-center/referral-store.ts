@@ -84,7 +84,14 @@ export class ReferralStore {
     const pageSize = Math.min(top, MAX_TOP);
     const key = `${request.filter ?? ""}\u0000${order.field}\u0000${order.descending}`;
     if (!this.#sorted || this.#sorted.key !== key || this.#sorted.version !== this.#version) {
-      const items = [...this.#records.values()].filter(predicate).sort(comparator(order));
+      // Timestamps parsed once per record, not once per comparison: the feed re-sorts after every
+      // write, and a 100,000-record account is written to while it is being paged.
+      const sign = order.descending ? -1 : 1;
+      const items = [...this.#records.values()]
+        .filter(predicate)
+        .map((record) => ({ at: Date.parse(String(record[order.field as keyof WireReferral] ?? "")) || 0, record }))
+        .sort((a, b) => (a.at - b.at || (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0)) * sign)
+        .map(({ record }) => record);
       this.#sorted = { key, version: this.#version, items };
     }
     const items = this.#sorted.items;
