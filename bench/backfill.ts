@@ -8,6 +8,7 @@ import { createNetworkClient } from "../src/auth/network-client.js";
 import { parseConfigText } from "../src/config/index.js";
 import { openCrmConnector } from "../src/daemon/crm-connectors.js";
 import { Daemon } from "../src/daemon/daemon.js";
+import { Store } from "../src/store/index.js";
 import type { Logger } from "../src/log/logger.js";
 import { silentLogger } from "../src/log/logger.js";
 import type { CrmUpsertPayload, QueuedRecord } from "../src/sync/enqueue-crm-upsert.js";
@@ -169,7 +170,7 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
     const cpu = process.cpuUsage();
     const started = process.hrtime.bigint();
-    let payloads: CrmUpsertPayload[] = [];
+    const payloads: CrmUpsertPayload[] = [];
     let pullSeconds = 0;
     try {
       await daemon.start();
@@ -200,15 +201,26 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
     const writeCalls = Object.entries(a.byRoute).filter(([route]) => WRITE_ROUTE[kind].test(route)).reduce((sum, [, n]) => sum + n, 0);
     const minimumCalls = Object.values(a.counts).reduce((sum, n) => sum + Math.ceil(n / BATCH[kind]), 0);
     const written = a.counts.leads ?? 0;
-    payloads = (await daemon.store.repos.outbox.list({ state: "done", target: "crm:bench", limit: count * 2 })).filter((job) => job.kind === CRM_UPSERT).map((job) => job.payload as CrmUpsertPayload);
     await daemon.stop("bench");
 
-    // The limit: the same records, batched at the CRM's maximum, straight through the client.
+    // The limit: the same records, batched at the CRM's maximum, straight through the client. The
+    // payloads are read a batch at a time: a 100,000-lead run's would not fit the daemon's heap cap.
+    const store = await Store.open({ url: `sqlite:${join(dir, "store.db")}` });
+    const nextBatch = async (afterId: number) => {
+      const jobs = await store.repos.outbox.list({ state: "done", target: "crm:bench", limit: BATCH[kind], afterId });
+      return { payloads: jobs.filter((job) => job.kind === CRM_UPSERT).map((job) => job.payload as CrmUpsertPayload), lastId: jobs.at(-1)?.id };
+    };
     const direct = await openCrmConnector("bench", configFor(kind, settings, "B", "sqlite::memory:").crms.bench as never, silentLogger());
-    const limitStarted = process.hrtime.bigint();
-    for (let offset = 0; offset < payloads.length; offset += BATCH[kind]) await writeDirect(direct.connector, payloads.slice(offset, offset + BATCH[kind]));
-    const limitSeconds = Number(process.hrtime.bigint() - limitStarted) / 1e9;
+    let limitTime = 0n;
+    for (let page = await nextBatch(0); page.lastId !== undefined; page = await nextBatch(page.lastId)) {
+      if (payloads.length < 300) payloads.push(...page.payloads.slice(0, 300 - payloads.length));
+      const at = process.hrtime.bigint();
+      await writeDirect(direct.connector, page.payloads);
+      limitTime += process.hrtime.bigint() - at;
+    }
+    const limitSeconds = Number(limitTime) / 1e9;
     await direct.close();
+    await store.close();
 
     // The peer pattern: per lead, look it up, then write each of its records alone.
     const sample = payloads.slice(0, Math.min(300, payloads.length));

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -13,6 +13,7 @@ import { benchMappings } from "./mapping.js";
 import { benchOutbox } from "./outbox.js";
 import { benchPull } from "./pull-partner-center.js";
 import type { BackfillFigures } from "./backfill.js";
+import { benchLatency } from "./latency.js";
 
 /**
  * `npm run bench`: speed and memory of what the daemon does today, written to
@@ -27,17 +28,22 @@ const { values: args } = parseArgs({
     "mapping-leads": { type: "string", default: "100000" },
     "backfill-leads": { type: "string", default: "10000" },
     "backfill-crms": { type: "string", default: "salesforce,hubspot,dynamics" },
+    "latency-crms": { type: "string", default: "salesforce,hubspot,dynamics" },
+    "latency-samples": { type: "string", default: "20" },
+    only: { type: "string", default: "" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 
 if (args.help) {
   process.stdout.write(
-    "Usage: npm run bench -- [--leads N] [--pull-leads N] [--out DIR] [--pg postgres://…]\n\nWrites DIR/latest.json and DIR/latest.md. --pg (or COSELL_BENCH_PG_URL) adds the PostgreSQL store figures;\n--pull-leads sets how many sandbox leads the Partner Center pull benchmark pulls (default 10000).\n",
+    "Usage: npm run bench -- [--leads N] [--pull-leads N] [--backfill-leads N,M] [--backfill-crms LIST] [--latency-crms LIST] [--latency-samples N] [--only GROUPS] [--out DIR] [--pg postgres://…]\n\nWrites DIR/latest.json and DIR/latest.md. --pg (or COSELL_BENCH_PG_URL) adds the PostgreSQL store figures;\n--pull-leads sets how many sandbox leads the Partner Center pull benchmark pulls (default 10000);\n--only runs some groups (domain,store,pull,backfill,latency,dataverse,mapping) and keeps the other figures of latest.json.\n",
   );
   process.exit(0);
 }
 
+const groups = new Set(args.only.split(",").map((g) => g.trim()).filter(Boolean));
+const wants = (group: string) => groups.size === 0 || groups.has(group);
 const log = createLogger({ name: "cosell-bench", destination: process.stderr as never, pretty: "auto" });
 const leadCount = Number(args.leads);
 const started = new Date();
@@ -137,7 +143,8 @@ async function benchStore(label: string, url: string): Promise<void> {
 /** One backfill in its own process: its peak RSS is the daemon's alone. */
 async function backfill(crm: string, count: number): Promise<BackfillFigures> {
   const { spawn } = await import("node:child_process");
-  const child = spawn(process.execPath, ["dist/bench/backfill-main.js", crm, String(count)], { stdio: ["ignore", "pipe", "inherit"] });
+  // The heap cap the Dockerfile and the systemd unit ship with: the daemon measured as it runs.
+  const child = spawn(process.execPath, ["--max-old-space-size=192", "dist/bench/backfill-main.js", crm, String(count)], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
@@ -148,16 +155,20 @@ async function backfill(crm: string, count: number): Promise<BackfillFigures> {
 const dir = mkdtempSync(join(tmpdir(), "cosell-bench-"));
 try {
   log.info({ leads: leadCount }, "bench starting");
-  benchDomain();
-  await benchStore("sqlite", `sqlite:${join(dir, "bench.db")}`);
-  if (args.pg) await benchStore("postgres", args.pg);
-  else log.info("no --pg / COSELL_BENCH_PG_URL: PostgreSQL figures skipped");
-  const pulled = await benchPull(Number(args["pull-leads"]), log);
-  record("partnerCenter.pull.rate", pulled.leadsPerSecond, "leads/s", `${pulled.leads} sandbox leads over HTTP into SQLite, sandbox in its own process`);
-  record("partnerCenter.pull.peakRss", pulled.peakRssMb, "MB", "peak RSS of the pulling process");
-  record("partnerCenter.pull.rssGrowth", pulled.rssGrowthMb, "MB", "RSS at the end minus after the first 10% of pages (flat ≈ 0)");
-  record("partnerCenter.pull.heapGrowth", pulled.heapGrowthMb, "MB", "heap used at the end minus after the first 10% of pages");
-  for (const crm of args["backfill-crms"].split(",").filter(Boolean)) {
+  if (wants("domain")) benchDomain();
+  if (wants("store")) {
+    await benchStore("sqlite", `sqlite:${join(dir, "bench.db")}`);
+    if (args.pg) await benchStore("postgres", args.pg);
+    else log.info("no --pg / COSELL_BENCH_PG_URL: PostgreSQL figures skipped");
+  }
+  if (wants("pull")) {
+    const pulled = await benchPull(Number(args["pull-leads"]), log);
+    record("partnerCenter.pull.rate", pulled.leadsPerSecond, "leads/s", `${pulled.leads} sandbox leads over HTTP into SQLite, sandbox in its own process`);
+    record("partnerCenter.pull.peakRss", pulled.peakRssMb, "MB", "peak RSS of the pulling process");
+    record("partnerCenter.pull.rssGrowth", pulled.rssGrowthMb, "MB", "RSS at the end minus after the first 10% of pages (flat ≈ 0)");
+    record("partnerCenter.pull.heapGrowth", pulled.heapGrowthMb, "MB", "heap used at the end minus after the first 10% of pages");
+  }
+  for (const crm of wants("backfill") ? args["backfill-crms"].split(",").filter(Boolean) : []) {
     for (const count of args["backfill-leads"].split(",").map(Number)) {
       const b = await backfill(crm, count);
       const tag = `backfill.${crm}.${count}`;
@@ -165,18 +176,30 @@ try {
       record(`${tag}.peakRss`, b.peakRssMb, "MB", "daemon process (sandboxes in their own process; target < 250)");
       record(`${tag}.cpuPer1000`, b.cpuSecondsPer1000, "CPU s", "per 1,000 leads, daemon process");
       record(`${tag}.callRatio`, b.callRatio, "× minimum", `${b.writeCalls} write calls for a minimum of ${b.minimumCalls} at ${crm}'s batch sizes (target ≤ 1.05)`);
-      record(`${tag}.shareOfLimit`, b.shareOfLimit, "of limit", `the same writes straight through the client took ${b.limitSeconds.toFixed(1)} s`);
+      record(`${tag}.shareOfLimit`, b.shareOfLimit, "of limit", `the same writes straight through the client, one batch at a time, took ${b.limitSeconds.toFixed(1)} s`);
       record(`${tag}.peerCallRatio`, b.peer.callRatio, "×", `per-record strategy: ${b.peer.callsPerLead.toFixed(2)} calls per lead on ${b.peer.sample} leads (target ≥ 20)`);
       record(`${tag}.peerTimeRatio`, b.peer.timeRatio, "×", `per-record strategy: ${(b.peer.secondsPerLead * 1000).toFixed(1)} ms per lead (target ≥ 20)`);
     }
   }
-  const dataverse = await benchDataverse(1_000, log);
-  record("dataverse.batch.1000", dataverse.batchSeconds * 1000, "ms", "$batch with continue-on-error, sandbox on loopback");
-  record("dataverse.upsertMultiple.1000", dataverse.upsertMultipleSeconds * 1000, "ms", "UpsertMultiple, sandbox on loopback");
-  record("dataverse.batch.survivorsOfOneBadIn100", dataverse.batchBadRecordSurvivors, "records", "$batch: the bad record fails alone");
-  record("dataverse.upsertMultiple.survivorsOfOneBadIn100", dataverse.upsertMultipleBadRecordSurvivors, "records", "UpsertMultiple: all or nothing");
+  for (const crm of wants("latency") ? args["latency-crms"].split(",").filter(Boolean) : []) {
+    const l = await benchLatency(crm as "salesforce" | "hubspot" | "dynamics", Number(args["latency-samples"]), log);
+    const note = `${l.samples} leads, whole daemon on in-process sandboxes`;
+    record(`latency.${crm}.webhook.p50`, l.webhook.p50, "ms", `lead created in Partner Center, webhook delivered at once → record in ${crm}; ${note}`);
+    record(`latency.${crm}.webhook.p95`, l.webhook.p95, "ms");
+    record(`latency.${crm}.poll.p50`, l.poll.p50, "ms", `lead created without a webhook → record in ${crm}, 5 s pull schedule`);
+    record(`latency.${crm}.poll.p95`, l.poll.p95, "ms");
+    record(`latency.${crm}.sellerEdit.p50`, l.sellerEdit.p50, "ms", `seller accepts in ${crm} → Partner Center shows it accepted, 5 s CRM poll, no debounce`);
+    record(`latency.${crm}.sellerEdit.p95`, l.sellerEdit.p95, "ms");
+  }
+  if (wants("dataverse")) {
+    const dataverse = await benchDataverse(1_000, log);
+    record("dataverse.batch.1000", dataverse.batchSeconds * 1000, "ms", "$batch with continue-on-error, sandbox on loopback");
+    record("dataverse.upsertMultiple.1000", dataverse.upsertMultipleSeconds * 1000, "ms", "UpsertMultiple, sandbox on loopback");
+    record("dataverse.batch.survivorsOfOneBadIn100", dataverse.batchBadRecordSurvivors, "records", "$batch: the bad record fails alone");
+    record("dataverse.upsertMultiple.survivorsOfOneBadIn100", dataverse.upsertMultipleBadRecordSurvivors, "records", "UpsertMultiple: all or nothing");
+  }
   // Last: it holds 100,000 lead sources at once, which would inflate the memory figures above.
-  for (const figure of benchMappings(Number(args["mapping-leads"]), log)) {
+  for (const figure of wants("mapping") ? benchMappings(Number(args["mapping-leads"]), log) : []) {
     record(`mapping.${figure.crm}`, figure.leadsPerSecond, "leads/s", `shipped mapping, ${Math.round(figure.fieldsPerLead)} fields per lead, one thread (target ≥ 100,000)`);
   }
 } finally {
@@ -186,6 +209,13 @@ try {
 const usage = process.resourceUsage();
 record("process.peakRss", usage.maxRSS / 1024, "MB");
 record("process.cpu", (usage.userCPUTime + usage.systemCPUTime) / 1e6, "s");
+
+// A partial run (--only) keeps the figures it did not measure.
+if (groups.size > 0 && existsSync(join(args.out, "latest.json"))) {
+  const previous = (JSON.parse(readFileSync(join(args.out, "latest.json"), "utf8")) as { figures: Figure[] }).figures;
+  const measured = new Set(figures.map((f) => f.name));
+  figures.unshift(...previous.filter((f) => !measured.has(f.name) && !f.name.startsWith("process.")));
+}
 
 const result = {
   startedAt: started.toISOString(),
