@@ -21,9 +21,7 @@ RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
-# The working set is bounded (a page, a batch); a capped heap collects sooner and keeps RSS near 200 MB.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-old-space-size=192 \
     COSELL_HTTP_PORT=8787
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json

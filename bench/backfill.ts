@@ -204,7 +204,7 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
     await daemon.stop("bench");
 
     // The limit: the same records, batched at the CRM's maximum, straight through the client. The
-    // payloads are read a batch at a time: a 100,000-lead run's would not fit the daemon's heap cap.
+    // payloads are read a batch at a time: a 100,000-lead run's would double the process's memory.
     const store = await Store.open({ url: `sqlite:${join(dir, "store.db")}` });
     const nextBatch = async (afterId: number) => {
       const jobs = await store.repos.outbox.list({ state: "done", target: "crm:bench", limit: BATCH[kind], afterId });

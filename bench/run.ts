@@ -143,8 +143,7 @@ async function benchStore(label: string, url: string): Promise<void> {
 /** One backfill in its own process: its peak RSS is the daemon's alone. */
 async function backfill(crm: string, count: number): Promise<BackfillFigures> {
   const { spawn } = await import("node:child_process");
-  // The heap cap the Dockerfile and the systemd unit ship with: the daemon measured as it runs.
-  const child = spawn(process.execPath, ["--max-old-space-size=192", "dist/bench/backfill-main.js", crm, String(count)], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["dist/bench/backfill-main.js", crm, String(count)], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
