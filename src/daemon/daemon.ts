@@ -328,15 +328,9 @@ export class Daemon {
       onQueued: () => worker.wake(),
       onRun,
       runClock: this.#opsClock,
-      pace: async (crm, calls) => {
-        const pacer = worker.pacer(`crm:${crm}`);
-        pacer.take(calls);
-        this.#status.requests(`crm:${crm}`, calls);
-        // One wait per page, at most one HubSpot window: a poll slows down with the writes
-        // instead of earning a 429 that stops them all.
-        const wait = Math.min(pacer.waitMs(), 10_000);
-        if (wait > 0 && this.#state === "running") await new Promise((resolve) => setTimeout(resolve, wait));
-      },
+      // One wait per page, at most one HubSpot window: a poll slows down with the writes instead
+      // of earning a 429 that stops them all.
+      pace: (crm, calls) => worker.charge(`crm:${crm}`, calls, 10_000),
     });
     if (this.#serveHttp) {
       try {

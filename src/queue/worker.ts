@@ -114,6 +114,18 @@ export class OutboxWorker {
     return pacer;
   }
 
+  /**
+   * Calls made to a target outside the outbox (a CRM change poll) share its rate: they are counted
+   * as sent, and the caller waits once if the rate says so (at most `maxWaitMs`, none while stopping).
+   */
+  async charge(target: string, calls: number, maxWaitMs: number): Promise<void> {
+    const pacer = this.pacer(target);
+    pacer.take(calls);
+    this.#options.observer?.requests(target, calls);
+    const wait = Math.min(pacer.waitMs(), maxWaitMs);
+    if (wait > 0 && !this.#stopping) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+
   /** Starts one loop per target. */
   start(): void {
     this.#loops = Object.keys(this.#options.targets).map((target) => this.#loop(target));

@@ -25,7 +25,11 @@ async function upsertBatch(options: { connector: CrmConnector; store: Store; clo
   // One read of the batch's links serves the "already written" check, the known ids, and the
   // links the confirmations update.
   const byLead = new Map<number, CrmLink[]>();
-  for (const link of await options.store.repos.crmLinks.forLeads(jobs.flatMap((job) => (job.leadId === undefined ? [] : [job.leadId])))) byLead.set(link.leadId, [...(byLead.get(link.leadId) ?? []), link]);
+  for (const link of await options.store.repos.crmLinks.forLeads(jobs.flatMap((job) => (job.leadId === undefined ? [] : [job.leadId])))) {
+    const list = byLead.get(link.leadId);
+    if (list) list.push(link);
+    else byLead.set(link.leadId, [link]);
+  }
   const work: Work[] = [];
   for (const job of jobs) {
     const payload = job.payload as CrmUpsertPayload;
