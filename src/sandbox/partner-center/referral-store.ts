@@ -25,6 +25,7 @@ export interface ListResult {
 }
 
 export const MAX_TOP = 100;
+const MAX_VIEWS = 8;
 
 /**
  * The sandbox's referrals, in memory. Partner Center's own clock work (14-day expiry, 60-day
@@ -34,9 +35,12 @@ export const MAX_TOP = 100;
 export class ReferralStore {
   readonly #records = new Map<string, WireReferral>();
   readonly #listeners: ReferralListener[] = [];
-  #version = 0;
   #nextDeadline = Number.POSITIVE_INFINITY;
-  #sorted: { key: string; version: number; items: WireReferral[] } | undefined;
+  /** Sorted listings by filter and order, kept up to date from the change log instead of re-sorted per write. */
+  readonly #views = new Map<string, FeedView>();
+  /** Writes since the oldest view caught up: what each view still has to apply. */
+  #log: Array<{ before?: WireReferral; after: WireReferral }> = [];
+  #logBase = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -56,11 +60,11 @@ export class ReferralStore {
     for (const referral of referrals) {
       const copy = structuredClone(referral);
       copy.eTag = copy.eTag ?? this.#newETag();
+      this.#logChange(this.#records.get(copy.id), copy);
       this.#records.set(copy.id, copy);
       this.#track(copy);
       if (options.announce !== false) this.#emit("referral-created", copy);
     }
-    this.#version += 1;
   }
 
   get(id: string): WireReferral {
@@ -82,19 +86,7 @@ export class ReferralStore {
     const top = request.top === null ? MAX_TOP : Number(request.top);
     if (!Number.isInteger(top) || top < 1) throw invalidRequest("$top must be a positive whole number.", "$top");
     const pageSize = Math.min(top, MAX_TOP);
-    const key = `${request.filter ?? ""}\u0000${order.field}\u0000${order.descending}`;
-    if (!this.#sorted || this.#sorted.key !== key || this.#sorted.version !== this.#version) {
-      // Timestamps parsed once per record, not once per comparison: the feed re-sorts after every
-      // write, and a 100,000-record account is written to while it is being paged.
-      const sign = order.descending ? -1 : 1;
-      const items = [...this.#records.values()]
-        .filter(predicate)
-        .map((record) => ({ at: Date.parse(String(record[order.field as keyof WireReferral] ?? "")) || 0, record }))
-        .sort((a, b) => (a.at - b.at || (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0)) * sign)
-        .map(({ record }) => record);
-      this.#sorted = { key, version: this.#version, items };
-    }
-    const items = this.#sorted.items;
+    const view = this.#view(request.filter, predicate, order);
     let start = 0;
     if (request.skiptoken) {
       const after = decodeSkipToken(request.skiptoken);
@@ -102,17 +94,17 @@ export class ReferralStore {
       const probe = { id: after.id, [order.field]: after.value } as unknown as WireReferral;
       // Keyset paging: the first item strictly after the last one served.
       let low = 0;
-      let high = items.length;
+      let high = view.size;
       while (low < high) {
         const mid = (low + high) >> 1;
-        if (compare(items[mid] as WireReferral, probe) <= 0) low = mid + 1;
+        if (compare(view.record(mid), probe) <= 0) low = mid + 1;
         else high = mid;
       }
       start = low;
     }
-    const page = items.slice(start, start + pageSize).map((r) => structuredClone(r));
+    const page = view.slice(start, start + pageSize).map((r) => structuredClone(r));
     const last = page[page.length - 1];
-    const more = start + pageSize < items.length;
+    const more = start + pageSize < view.size;
     return more && last ? { value: page, skiptoken: encodeSkipToken(String(last[order.field] ?? ""), last.id) } : { value: page };
   }
 
@@ -132,8 +124,8 @@ export class ReferralStore {
       updatedDateTime: now,
       eTag: this.#newETag(),
     } as WireReferral;
+    this.#logChange(undefined, referral);
     this.#records.set(referral.id, referral);
-    this.#version += 1;
     this.#emit("referral-created", referral);
     return structuredClone(referral);
   }
@@ -214,11 +206,52 @@ export class ReferralStore {
     }
     after.updatedDateTime = now;
     after.eTag = this.#newETag();
+    this.#logChange(this.#records.get(after.id), after);
     this.#records.set(after.id, after);
     this.#track(after);
-    this.#version += 1;
     this.#emit("referral-updated", after);
     return structuredClone(after);
+  }
+
+  /**
+   * A sorted listing, caught up with the writes since it was last read: each write moves one record
+   * (binary search out, binary search in) rather than re-sorting 100,000 records per page while
+   * the daemon writes back as it pages.
+   */
+  #view(filter: string | null, predicate: (referral: WireReferral) => boolean, order: OrderBy): FeedView {
+    const key = `${filter ?? ""}\u0000${order.field}\u0000${order.descending}`;
+    let view = this.#views.get(key);
+    const end = this.#logBase + this.#log.length;
+    const behind = view ? end - view.seen : 0;
+    if (!view || behind > this.#records.size / 4) {
+      view = new FeedView(predicate, order, [...this.#records.values()], end);
+      // Each pull asks with its own `updatedDateTime gt` filter: keep the few most recent listings.
+      if (this.#views.size >= MAX_VIEWS) this.#views.delete(this.#views.keys().next().value as string);
+    } else {
+      for (let index = view.seen - this.#logBase; index < this.#log.length; index += 1) view.apply(this.#log[index] as { before?: WireReferral; after: WireReferral });
+      view.seen = end;
+      this.#views.delete(key);
+    }
+    this.#views.set(key, view);
+    this.#trimLog();
+    return view;
+  }
+
+  #logChange(before: WireReferral | undefined, after: WireReferral): void {
+    if (this.#views.size === 0) return;
+    this.#log.push(before ? { before, after } : { after });
+    // A view nobody reads any more is dropped rather than let the log grow for it.
+    if (this.#log.length > Math.max(1_000, this.#records.size / 4)) {
+      const end = this.#logBase + this.#log.length;
+      for (const [key, view] of this.#views) if (end - view.seen > this.#records.size / 4) this.#views.delete(key);
+      this.#trimLog();
+    }
+  }
+
+  #trimLog(): void {
+    const oldest = Math.min(...[...this.#views.values()].map((view) => view.seen), this.#logBase + this.#log.length);
+    this.#log = this.#log.slice(oldest - this.#logBase);
+    this.#logBase = oldest;
   }
 
   #track(referral: WireReferral): void {
@@ -248,6 +281,75 @@ function deadlineOf(referral: WireReferral): number | undefined {
     return Number.isNaN(accepted) ? undefined : accepted + ACT_WINDOW_MS;
   }
   return undefined;
+}
+
+interface FeedEntry {
+  at: number;
+  record: WireReferral;
+}
+
+/** One filter and order's records, sorted by (timestamp, id). */
+class FeedView {
+  readonly #entries: FeedEntry[];
+  readonly #sign: number;
+
+  constructor(
+    private readonly predicate: (referral: WireReferral) => boolean,
+    private readonly order: OrderBy,
+    records: WireReferral[],
+    /** The change-log position this view has applied up to. */
+    public seen: number,
+  ) {
+    this.#sign = order.descending ? -1 : 1;
+    // Timestamps parsed once per record, not once per comparison.
+    this.#entries = records.filter(predicate).map((record) => this.#entry(record)).sort((a, b) => this.#compare(a, b));
+  }
+
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  record(index: number): WireReferral {
+    return (this.#entries[index] as FeedEntry).record;
+  }
+
+  slice(start: number, end: number): WireReferral[] {
+    return this.#entries.slice(start, end).map((entry) => entry.record);
+  }
+
+  apply(change: { before?: WireReferral; after: WireReferral }): void {
+    if (change.before && this.predicate(change.before)) {
+      const entry = this.#entry(change.before);
+      const index = this.#search(entry, false);
+      const found = this.#entries[index];
+      if (found && found.record.id === entry.record.id) this.#entries.splice(index, 1);
+    }
+    if (this.predicate(change.after)) {
+      const entry = this.#entry(change.after);
+      this.#entries.splice(this.#search(entry, true), 0, entry);
+    }
+  }
+
+  #entry(record: WireReferral): FeedEntry {
+    return { at: Date.parse(String(record[this.order.field as keyof WireReferral] ?? "")) || 0, record };
+  }
+
+  #compare(a: FeedEntry, b: FeedEntry): number {
+    return (a.at - b.at || (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0)) * this.#sign;
+  }
+
+  /** The first index after (`after`) or at the entry's place. */
+  #search(entry: FeedEntry, after: boolean): number {
+    let low = 0;
+    let high = this.#entries.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      const difference = this.#compare(this.#entries[mid] as FeedEntry, entry);
+      if (difference < 0 || (after && difference === 0)) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
 }
 
 function comparator(order: OrderBy): (a: WireReferral, b: WireReferral) => number {
