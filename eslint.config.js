@@ -10,18 +10,19 @@ const LAYERS = {
   domain: ["shared"],
   mapping: ["shared", "domain", "log"],
   log: ["shared"],
-  config: ["shared"],
+  config: ["shared", "routing"],
   auth: ["shared", "log"],
   store: ["shared", "domain", "log"],
   queue: ["shared", "domain", "log", "store"],
   "partner-center": ["shared", "domain", "log", "auth"],
   connectors: ["shared", "domain", "log", "mapping", "auth"],
+  routing: ["shared", "domain", "log", "connectors"],
   notify: ["shared", "domain", "log", "auth"],
   sandbox: ["shared", "domain", "log", "auth", "partner-center", "connectors"],
-  sync: ["shared", "domain", "log", "auth", "config", "mapping", "store", "queue", "partner-center", "connectors", "notify"],
+  sync: ["shared", "domain", "log", "auth", "config", "mapping", "store", "queue", "partner-center", "connectors", "notify", "routing"],
   http: ["shared", "domain", "log", "store", "queue"],
-  daemon: ["shared", "domain", "log", "auth", "config", "mapping", "store", "queue", "partner-center", "connectors", "notify", "sync", "http", "sandbox"],
-  cli: ["shared", "domain", "log", "auth", "config", "mapping", "store", "daemon", "sandbox", "connectors", "partner-center"],
+  daemon: ["shared", "domain", "log", "auth", "config", "mapping", "store", "queue", "partner-center", "connectors", "notify", "sync", "http", "sandbox", "routing"],
+  cli: ["shared", "domain", "log", "auth", "config", "mapping", "store", "daemon", "sandbox", "connectors", "partner-center", "routing"],
 };
 
 const elements = [

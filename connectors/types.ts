@@ -117,8 +117,29 @@ export interface TaskResult {
   requests: number;
 }
 
+/** Who an owner lookup asks for: a user by email, a team or queue by name, or an owner by CRM id. */
+export type OwnerQuery = { email: string } | { team: string } | { id: string };
+
+/** A CRM user, or a group that can own records (Salesforce queue, Dataverse owner team). */
+export interface CrmOwner {
+  id: string;
+  kind: "user" | "team";
+  /** What the record's owner field takes (Dataverse: "/systemusers(id)" for ownerid@odata.bind). */
+  value: string;
+  name: string;
+  firstName?: string;
+  lastName?: string;
+  email?: string;
+  phone?: string;
+  title?: string;
+  /** false: a deactivated user (or archived HubSpot owner); records cannot be given to it. */
+  active: boolean;
+}
+
 export interface CrmConnector {
   readonly kind: CrmKind;
+  /** The CRM user the connector writes as (once connected): records it owns have no partner seller. */
+  readonly userId?: string;
   /** Authenticates and learns who "we" are (so our own writes can be told from a seller's). */
   connect(): Promise<void>;
   checkSchema(requirements: SchemaRequirement[]): Promise<SchemaReport>;
@@ -128,6 +149,11 @@ export interface CrmConnector {
   changes(request: ChangesRequest): AsyncGenerator<ChangePage>;
   /** A task on a record, assigned to the record's owner where the CRM allows. */
   createTask?(request: TaskRequest): Promise<TaskResult>;
+  /**
+   * One owner, or undefined when the CRM has none that matches. A user asked for by email comes back
+   * active when any of its users with that email is; a team by its name.
+   */
+  findOwner?(query: OwnerQuery): Promise<CrmOwner | undefined>;
   /** A link a seller can open to the record, when the connector knows how to build one. */
   recordUrl?(object: string, id: string): string | undefined;
   /** What the CRM last said about its limits, for the outbox pacer. */

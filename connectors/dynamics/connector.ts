@@ -4,7 +4,7 @@ import type { Logger } from "../../src/log/logger.js";
 import { componentLogger } from "../../src/log/logger.js";
 import { countCall } from "../../src/shared/call-meter.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
-import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
+import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, CrmOwner, OwnerQuery, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
 import { readErrorEnvelope } from "../../src/shared/http-errors.js";
 import { boundaryOf, decodeBatch, encodeBatch } from "./batch.js";
@@ -247,6 +247,29 @@ export class DynamicsConnector implements CrmConnector {
     return { id, outcome: "created", requests: 2, ...(owner ? { ownerId: owner } : {}) };
   }
 
+  /**
+   * systemusers by primary email, owner teams by name (an access team cannot own records), either by
+   * id: a lead's `_ownerid_value` may point into both tables.
+   */
+  async findOwner(query: OwnerQuery): Promise<CrmOwner | undefined> {
+    const read = async (set: "systemusers" | "teams", select: string, filter: string) =>
+      (JSON.parse((await this.#send("GET", `${this.#api}/${set}?$select=${select}&$filter=${encodeURIComponent(filter)}`)).text) as { value: Array<Record<string, unknown>> }).value;
+    const users = async (filter: string) => {
+      const rows = await read("systemusers", "systemuserid,fullname,firstname,lastname,internalemailaddress,address1_telephone1,mobilephone,title,isdisabled", filter);
+      const found = rows.find((row) => row.isdisabled === false) ?? rows[0];
+      return found ? dataverseUser(found) : undefined;
+    };
+    const teams = async (filter: string) => {
+      const found = (await read("teams", "teamid,name,teamtype", `${filter} and teamtype ne 1`))[0];
+      return found ? { id: String(found.teamid), kind: "team" as const, value: `/teams(${String(found.teamid)})`, name: String(found.name ?? found.teamid), active: true } : undefined;
+    };
+    const text = (value: string) => `'${value.replace(/'/g, "''")}'`;
+    if ("email" in query) return users(`internalemailaddress eq ${text(query.email)}`);
+    if ("team" in query) return teams(`name eq ${text(query.team)}`);
+    if (!GUID.test(query.id)) return undefined;
+    return (await users(`systemuserid eq ${query.id}`)) ?? teams(`teamid eq ${query.id}`);
+  }
+
   recordUrl(object: string, id: string): string | undefined {
     return `${this.#options.url.replace(/\/+$/, "")}/main.aspx?etn=${encodeURIComponent(object)}&id=${encodeURIComponent(id)}&pagetype=entityrecord`;
   }
@@ -334,4 +357,24 @@ function errorFrom(status: number, text: string, retryAfter: string | null | und
     crmMessage: message,
     ...(ours === "CRM_THROTTLED" ? { retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 5_000 } : {}),
   });
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function dataverseUser(row: Record<string, unknown>): CrmOwner {
+  const text = (value: unknown) => (typeof value === "string" && value.trim() !== "" ? value : undefined);
+  const id = String(row.systemuserid);
+  const phone = text(row.address1_telephone1) ?? text(row.mobilephone);
+  return {
+    id,
+    kind: "user",
+    value: `/systemusers(${id})`,
+    name: text(row.fullname) ?? id,
+    ...(text(row.firstname) ? { firstName: text(row.firstname) as string } : {}),
+    ...(text(row.lastname) ? { lastName: text(row.lastname) as string } : {}),
+    ...(text(row.internalemailaddress) ? { email: text(row.internalemailaddress) as string } : {}),
+    ...(phone ? { phone } : {}),
+    ...(text(row.title) ? { title: text(row.title) as string } : {}),
+    active: row.isdisabled === false,
+  };
 }

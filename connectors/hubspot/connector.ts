@@ -3,7 +3,7 @@ import type { Logger } from "../../src/log/logger.js";
 import { componentLogger } from "../../src/log/logger.js";
 import { countCall } from "../../src/shared/call-meter.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
-import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
+import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, CrmOwner, OwnerQuery, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
 import type { PropertySpec } from "./properties.js";
 import { COSELL_GROUP, COSELL_PROPERTIES, LEAD_ASSOCIATION_TYPES, OBJECT_TYPE_IDS } from "./properties.js";
@@ -324,6 +324,30 @@ export class HubSpotConnector implements CrmConnector {
     return { id, outcome, requests, ...(ownerId ? { ownerId } : {}) };
   }
 
+  /**
+   * Owners by email or id through the owners API: active ones first, then archived (a deactivated
+   * user), which come back inactive. HubSpot teams cannot own records.
+   */
+  async findOwner(query: OwnerQuery): Promise<CrmOwner | undefined> {
+    if ("team" in query) return undefined;
+    const owners = this.#client.crm.owners.ownersApi;
+    for (const archived of [false, true]) {
+      if ("email" in query) {
+        const page = await this.#call(() => owners.getPage(query.email, undefined, 10, archived));
+        const found = page.results.find((owner) => owner.email?.toLowerCase() === query.email.toLowerCase());
+        if (found) return hubspotOwner(found, archived);
+        continue;
+      }
+      if (!/^\d+$/.test(query.id)) return undefined;
+      try {
+        return hubspotOwner(await this.#call(() => owners.getById(Number(query.id), "id", archived)), archived);
+      } catch (error) {
+        if (!(error instanceof CrmError && error.code === "CRM_NOT_FOUND")) throw error;
+      }
+    }
+    return undefined;
+  }
+
   recordUrl(object: string, id: string): string | undefined {
     const type = OBJECT_TYPE_IDS[object];
     return this.#portal && type ? `https://${this.#portal.uiDomain}/contacts/${this.#portal.id}/record/${type}/${id}` : undefined;
@@ -395,4 +419,18 @@ function hubspotError(status: number, category: string, message: string, policyN
     crmMessage: message,
     ...(code === "CRM_THROTTLED" ? { retryAfterMs: interval } : {}),
   });
+}
+
+function hubspotOwner(owner: { id: string; email?: string; firstName?: string; lastName?: string }, archived: boolean): CrmOwner {
+  const name = [owner.firstName, owner.lastName].filter(Boolean).join(" ") || owner.email || owner.id;
+  return {
+    id: owner.id,
+    kind: "user",
+    value: owner.id,
+    name,
+    ...(owner.firstName ? { firstName: owner.firstName } : {}),
+    ...(owner.lastName ? { lastName: owner.lastName } : {}),
+    ...(owner.email ? { email: owner.email } : {}),
+    active: !archived,
+  };
 }

@@ -7,7 +7,7 @@ import type { Clock } from "../../src/shared/clock.js";
 import { systemClock } from "../../src/shared/clock.js";
 import { countCall } from "../../src/shared/call-meter.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
-import type { ChangePage, ChangesRequest, CrmConnector, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
+import type { ChangePage, ChangesRequest, CrmConnector, CrmOwner, OwnerQuery, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
 import { crmErrorFrom, crmErrorFromThrown, REQUEST_LIMIT_PAUSE_MS } from "./errors.js";
 
@@ -244,6 +244,28 @@ export class SalesforceConnector implements CrmConnector {
     return { id: answer.id, outcome: "created", requests: 3, ...(owner ? { ownerId: owner } : {}) };
   }
 
+  /**
+   * Users by email (Email is not unique in Salesforce: an active one is preferred), queues by name
+   * or developer name, either by id (005… a user, 00G… a queue).
+   */
+  async findOwner(query: OwnerQuery): Promise<CrmOwner | undefined> {
+    const userFields = "Id, FirstName, LastName, Name, Email, Phone, MobilePhone, Title, IsActive";
+    const queue = async (where: string) => {
+      const answer = await this.#get<QueryAnswer>(`/query?q=${encodeURIComponent(`SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue' AND ${where} LIMIT 1`)}`);
+      const found = answer.records[0];
+      return found ? { id: found.Id, kind: "team" as const, value: found.Id, name: String(found.Name ?? found.DeveloperName ?? found.Id), active: true } : undefined;
+    };
+    const user = async (where: string) => {
+      const answer = await this.#get<QueryAnswer>(`/query?q=${encodeURIComponent(`SELECT ${userFields} FROM User WHERE ${where} LIMIT 10`)}`);
+      const found = answer.records.find((record) => record.IsActive === true) ?? answer.records[0];
+      return found ? salesforceUser(found) : undefined;
+    };
+    if ("email" in query) return user(`Email = '${escape(query.email)}'`);
+    if ("team" in query) return queue(`(Name = '${escape(query.team)}' OR DeveloperName = '${escape(query.team)}')`);
+    if (/^00G/.test(query.id)) return queue(`Id = '${escape(query.id)}'`);
+    return /^005/.test(query.id) ? user(`Id = '${escape(query.id)}'`) : undefined;
+  }
+
   recordUrl(object: string, id: string): string | undefined {
     const instance = this.#conn?.instanceUrl;
     return instance ? `${instance.replace(/\/+$/, "")}/lightning/r/${object}/${id}/view` : undefined;
@@ -321,6 +343,23 @@ export class SalesforceConnector implements CrmConnector {
     const unsigned = `${encode({ alg: "RS256", typ: "JWT" })}.${encode({ iss: auth.clientId, sub: auth.username, aud: this.#options.loginUrl, exp })}`;
     return `${unsigned}.${sign("RSA-SHA256", Buffer.from(unsigned), auth.privateKey).toString("base64url")}`;
   }
+}
+
+function salesforceUser(record: Record<string, unknown> & { Id: string }): CrmOwner {
+  const text = (value: unknown) => (typeof value === "string" && value.trim() !== "" ? value : undefined);
+  const phone = text(record.Phone) ?? text(record.MobilePhone);
+  return {
+    id: record.Id,
+    kind: "user",
+    value: record.Id,
+    name: text(record.Name) ?? [text(record.FirstName), text(record.LastName)].filter(Boolean).join(" "),
+    ...(text(record.FirstName) ? { firstName: text(record.FirstName) as string } : {}),
+    ...(text(record.LastName) ? { lastName: text(record.LastName) as string } : {}),
+    ...(text(record.Email) ? { email: text(record.Email) as string } : {}),
+    ...(phone ? { phone } : {}),
+    ...(text(record.Title) ? { title: text(record.Title) as string } : {}),
+    active: record.IsActive === true,
+  };
 }
 
 function escape(value: string): string {

@@ -8,6 +8,7 @@ import { registerDoctor } from "./commands/doctor.js";
 import { registerLeadsCommands } from "./commands/leads.js";
 import { registerMappingCommands } from "./commands/mapping.js";
 import { registerOutboxCommands } from "./commands/outbox.js";
+import { registerRoutingCommands } from "./commands/routing.js";
 import { registerRun } from "./commands/run.js";
 import { registerSync } from "./commands/sync.js";
 import { registerSandboxCommands } from "./commands/sandbox.js";
@@ -55,6 +56,7 @@ export function buildProgram(io: CliIo): Command {
   registerSync(program, io);
   registerMappingCommands(program, io);
   registerCrmCommands(program, io);
+  registerRoutingCommands(program, io);
   registerSandboxCommands(program, io);
 
   for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {

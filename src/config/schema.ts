@@ -1,5 +1,6 @@
 import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
+import { routingSchema } from "../routing/schema.js";
 import { DURATION_PATTERN, parseDuration } from "../shared/duration.js";
 
 /**
@@ -180,6 +181,12 @@ const pair = z.strictObject({
   acceptAs: z
     .strictObject({ firstName: z.string().min(1), lastName: z.string().min(1), email: z.email(), phoneNumber: z.string().optional(), title: z.string().optional() })
     .optional(),
+  /**
+   * Who owns the pair's leads in the CRM: `central` (one user or queue/team), `direct` (the partner
+   * seller tagged on the lead, else the central owner) or `rules` (first matching rule, else the
+   * default). The mapping writes it through a field `from: sync.owner`.
+   */
+  routing: routingSchema.optional(),
   /** A seller's edits within this window after the first go to Partner Center as one push. */
   debounce: duration("30s"),
   schedule: z
@@ -324,6 +331,13 @@ export const configSchema = z
           path: ["pairs", index, "crm"],
           message: `names no CRM under crms (known: ${Object.keys(config.crms).join(", ")})`,
         });
+      }
+      const crmType = config.crms[p.crm]?.type;
+      if (p.routing && crmType === "hubspot") {
+        const owners = p.routing.mode === "rules" ? [...p.routing.rules.map((rule, i) => ({ owner: rule.owner, path: ["rules", i, "owner"] })), { owner: p.routing.default, path: ["default"] }] : [{ owner: p.routing.owner, path: ["owner"] }];
+        for (const { owner, path } of owners) {
+          if ("team" in owner) ctx.addIssue({ code: "custom", path: ["pairs", index, "routing", ...path, "team"], message: "cannot own HubSpot records (HubSpot records are owned by users); name a user by email" });
+        }
       }
       const link = `${p.partnerCenter}\u0000${p.crm}`;
       const twin = seenLinks.get(link);

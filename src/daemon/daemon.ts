@@ -15,6 +15,7 @@ import { schedule } from "node-cron";
 import type { CrmConnector } from "../../connectors/types.js";
 import { CRM_UPSERT } from "../sync/enqueue-crm-upsert.js";
 import { crmUpsertByTarget } from "../sync/crm-target-handler.js";
+import { DEFAULT_OWNER_TTL_MS, OwnerDirectory } from "../routing/owner-directory.js";
 import { externalReferenceHandler, PC_EXTERNAL_REFERENCE } from "../sync/external-reference.js";
 import type { InboundAccount } from "../sync/inbound-sync.js";
 import { InboundSync } from "../sync/inbound-sync.js";
@@ -106,6 +107,8 @@ export class Daemon {
   readonly #status: StatusSource;
   readonly #partnerCenters = new Map<string, OpenedPartnerCenter>();
   readonly #crms = new Map<string, OpenedConnector>();
+  /** Per pair: its CRM's users and teams, cached (routing, and the seller put on Partner Center's team). */
+  readonly #owners = new Map<string, OwnerDirectory>();
   readonly #tasks: ScheduledTask[] = [];
   readonly #config: Config;
   readonly #log: Logger;
@@ -299,7 +302,7 @@ export class Daemon {
     this.#worker = new OutboxWorker({
       store,
       handlers: {
-        [CRM_UPSERT]: crmUpsertByTarget({ connectors: new Map([...this.#crms].map(([name, opened]) => [`crm:${name}`, opened.connector])), store, clock: this.#clock }),
+        [CRM_UPSERT]: crmUpsertByTarget({ connectors: new Map([...this.#crms].map(([name, opened]) => [`crm:${name}`, opened.connector])), store, clock: this.#clock, logger: this.#root, owners: (pair) => (this.#config.pairs.find((p) => p.name === pair)?.routing ? this.#owners.get(pair) : undefined) }),
         [PC_PUSH]: pcPushHandler({ store, clock: this.#clock, logger: this.#root, accounts: this.#accounts(), onQueued: () => this.#worker?.wake() }),
         ...(this.#mail ? { [NOTIFY_MAIL]: reminderMailHandler(this.#mail.mail) } : {}),
         ...(this.#teams ? { [NOTIFY_TEAMS]: reminderTeamsHandler(this.#teams.teams, this.#teams.timeZone) } : {}),
@@ -398,6 +401,10 @@ export class Daemon {
       const settings = this.#config.crms[name];
       if (settings) this.#crms.set(name, await openCrmConnector(name, settings, this.#root, this.#clock));
     }
+    for (const pair of pairs) {
+      const connector = this.#crms.get(pair.crm)?.connector;
+      if (connector?.findOwner) this.#owners.set(pair.name, new OwnerDirectory({ connector, clock: this.#clock, ttlMs: pair.routing?.cacheTtl ?? DEFAULT_OWNER_TTL_MS, crmName: pair.crm }));
+    }
     const mail = this.#config.notify.mail;
     if (mail) this.#mail = await openMail(mail, { logger: this.#root, clock: this.#clock, cwd: this.#cwd ?? process.cwd() });
     const teams = this.#config.notify.teams;
@@ -425,6 +432,7 @@ export class Daemon {
     this.#mail = undefined;
     this.#teams = undefined;
     this.#crms.clear();
+    this.#owners.clear();
     this.#partnerCenters.clear();
     const results = await Promise.allSettled(opened.map((system) => system.close()));
     for (const result of results) if (result.status === "rejected") this.#log.warn({ err: result.reason }, "a connection did not close cleanly");
@@ -435,7 +443,10 @@ export class Daemon {
     const mappings = this.mappings;
     return this.#config.pairs
       .filter((pair) => pair.enabled && pair.partnerCenter === account)
-      .map((pair) => ({ pair: pair.name, crm: pair.crm, mapping: mappings.get(pair.mapping), maxAttempts: this.#config.outbox.maxAttempts, ...(pair.acceptAs ? { acceptAs: pair.acceptAs } : {}) }));
+      .map((pair) => {
+        const owners = this.#owners.get(pair.name);
+        return { pair: pair.name, crm: pair.crm, mapping: mappings.get(pair.mapping), maxAttempts: this.#config.outbox.maxAttempts, ...(pair.acceptAs ? { acceptAs: pair.acceptAs } : {}), ...(pair.routing ? { routing: pair.routing } : {}), ...(owners ? { owners } : {}) };
+      });
   }
 
   /** Each open account's client and its pairs: what the pulls and the pushes both work from. */

@@ -4,6 +4,7 @@ import type { DesiredOutcome } from "../domain/plan.js";
 import type { Getter } from "./paths.js";
 import { compileGetter, templatePlaceholders } from "./paths.js";
 import type { FieldOwner, InboundTarget, MappingFile } from "./schema.js";
+import { ROUTED_OWNER } from "./schema.js";
 import type { MappingSource } from "./source.js";
 import type { Step } from "./transforms.js";
 import { asDate, asNumber, asText, compilePipeline, compileTemplate } from "./transforms.js";
@@ -48,8 +49,10 @@ export interface OutboundOptions {
 
 /** What a seller's CRM record asks of Partner Center. */
 export interface InboundIntent {
-  /** Present when the record carries lifecycle fields. `ownerRef` is the CRM's owner value, resolved to a person by the connector. */
-  lifecycle?: Omit<DesiredOutcome, "owner"> & { ownerRef?: string };
+  /** Present when the record carries lifecycle fields. */
+  lifecycle?: Omit<DesiredOutcome, "owner">;
+  /** The record's owner as the CRM names it (a user or queue id), when the mapping reads one. */
+  ownerRef?: string;
   changes: Partial<{ dealValue: number; currency: string; closingAt: Date; notes: string }>;
   problems: MappingProblem[];
 }
@@ -57,6 +60,8 @@ export interface InboundIntent {
 interface CompiledField {
   field: string;
   owner: FieldOwner;
+  /** The source path, for a `from` rule. */
+  from?: string;
   describe: string;
   read: (source: MappingSource) => unknown;
   /** Longest text the rule writes (its last truncate), for schema checks. */
@@ -141,6 +146,7 @@ export class CompiledMapping {
         return {
           field,
           owner: rule.owner,
+          ...(rule.from === undefined ? {} : { from: rule.from }),
           describe: rule.required ? `${describe} (required)` : describe,
           read: rule.required ? requiredRead(withDefault) : withDefault,
           ...(truncate === undefined ? {} : { maxLength: truncate }),
@@ -167,6 +173,21 @@ export class CompiledMapping {
     const inbound = this.#inbound;
     if (!inbound) return [];
     return [...new Set([inbound.status?.field, inbound.qualifyComplete, inbound.evaluateComplete, inbound.reason, inbound.owner, ...Object.keys(inbound.fields)].filter((name): name is string => Boolean(name)))];
+  }
+
+  /** The field the inbound side reads the record's owner from (OwnerId, hubspot_owner_id, _ownerid_value). */
+  inboundOwnerField(): string | undefined {
+    return this.#inbound?.owner;
+  }
+
+  /**
+   * Fields written from the routed owner (`from: sync.owner`), by mapping object, and whether their
+   * ownership rule has them written on updates too (by default only on create).
+   */
+  routedOwnerFields(): Array<{ name: string; field: string; onUpdate: boolean }> {
+    return this.#objects.flatMap((object) =>
+      object.fields.filter((field) => field.from === ROUTED_OWNER).map((field) => ({ name: object.name, field: field.field, onUpdate: writesOnUpdate(field, undefined) })),
+    );
   }
 
   /** The CRM object and external-id field sellers work in, when the mapping has an inbound side. */
@@ -265,15 +286,15 @@ export class CompiledMapping {
     const evaluateComplete = flag(inbound.evaluateComplete);
     const reason = inbound.reason ? asText(record[inbound.reason])?.trim() : undefined;
     const ownerRef = inbound.owner ? asText(record[inbound.owner]) : undefined;
-    if (state === undefined && qualifyComplete === undefined && evaluateComplete === undefined) return { changes, problems };
+    if (state === undefined && qualifyComplete === undefined && evaluateComplete === undefined) return { ...(ownerRef ? { ownerRef } : {}), changes, problems };
     return {
       lifecycle: {
         state: state ?? "accepted",
         ...(qualifyComplete === undefined ? {} : { qualifyComplete }),
         ...(evaluateComplete === undefined ? {} : { evaluateComplete }),
         ...(reason ? { reason } : {}),
-        ...(ownerRef ? { ownerRef } : {}),
       },
+      ...(ownerRef ? { ownerRef } : {}),
       changes,
       problems,
     };
@@ -282,8 +303,7 @@ export class CompiledMapping {
 
 /** The lifecycle intent as the domain's DesiredOutcome, once the owner is resolved to a person. */
 export function desiredOutcome(intent: NonNullable<InboundIntent["lifecycle"]>, owner?: Person): DesiredOutcome {
-  const { ownerRef: _ownerRef, ...rest } = intent;
-  return owner ? { ...rest, owner } : rest;
+  return owner ? { ...intent, owner } : intent;
 }
 
 const REQUIRED_MISSING = Symbol("required value missing");

@@ -16,7 +16,11 @@ const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const sourcePath = z
   .string()
   .regex(/^(referral|lead|sync)(\.[A-Za-z_$][\w$]*|\.\d+|\[\d+\])+$/, "is not a source path; start with referral., lead. or sync. (e.g. lead.customer.name, lead.customer.contacts.0.email, referral.customerProfile.address.city)");
-const crmField = z.string().regex(/^[A-Za-z_][\w.]*$/, "is not a CRM field API name");
+// Dataverse sets a lookup (the owner) through its navigation property: `ownerid@odata.bind`.
+const crmField = z.string().regex(/^[A-Za-z_][\w.]*(@odata\.bind)?$/, "is not a CRM field API name");
+
+/** The routed owner (pairs[].routing): resolved when the record is written, never at mapping time. */
+export const ROUTED_OWNER = "sync.owner";
 
 /** One step of a transform pipeline: exactly one transform key per list entry. */
 export const transformSchema = z
@@ -65,8 +69,13 @@ export type TransformStep = z.infer<typeof transformSchema>;
 const pipeline = z.preprocess((value) => (value === undefined ? [] : Array.isArray(value) ? value : [value]), z.array(transformSchema));
 
 export const fieldRuleSchema = z.preprocess(
-  // Shorthand: `Company: lead.customer.name` means `Company: { from: lead.customer.name }`.
-  (value) => (typeof value === "string" ? { from: value } : value),
+  // Shorthand: `Company: lead.customer.name` means `Company: { from: lead.customer.name }`. The
+  // routed owner is written on create only unless the rule names another owner: a seller's
+  // reassignment in the CRM must stand.
+  (value) => {
+    const rule = typeof value === "string" ? { from: value } : value;
+    return rule && typeof rule === "object" && (rule as { from?: unknown }).from === ROUTED_OWNER && (rule as { owner?: unknown }).owner === undefined ? { ...rule, owner: "crm" } : rule;
+  },
   z
     .strictObject({
       from: sourcePath.optional(),

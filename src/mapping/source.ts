@@ -26,6 +26,11 @@ export interface SyncFacts {
    * number when Partner Center gives one, else the normalised name and country.
    */
   customerKey?: string;
+  /**
+   * The CRM owner routing chose (pairs[].routing), in the form the owner field takes. Filled in when
+   * the record is written, after the CRM was asked who that is; empty at mapping time.
+   */
+  owner?: string;
 }
 
 export interface MappingSource {
@@ -119,7 +124,7 @@ export const KNOWN_PATHS: Record<"lead" | "sync", ShapeNode> = {
     updatedAt: null,
     eTag: null,
   },
-  sync: fields(["acceptBy", "actBy", "deadline", "substage", "partnerCenterUrl", "microsoftSeller", "lastSyncAt", "error", "urgency", "customerKey"]),
+  sync: fields(["acceptBy", "actBy", "deadline", "substage", "partnerCenterUrl", "microsoftSeller", "lastSyncAt", "error", "urgency", "customerKey", "owner"]),
 };
 
 /** null: a leaf (which may hold a list of values); "[]": list of this shape. */

@@ -145,6 +145,18 @@ function toPerson(member: WireMember): Person {
   });
 }
 
+/**
+ * Adds a partner seller to the lead's team, unless someone with that email is on it already (a
+ * seller Microsoft tagged, or one an earlier push added). A person without an email is added as
+ * given: Partner Center's own rules then say what is missing.
+ */
+export function teamMemberOperation(referral: WireReferral, person: Person): JsonPatchOperation | undefined {
+  const email = person.email?.trim().toLowerCase();
+  const team = referral.team ?? [];
+  if (email && team.some((member) => member.email?.trim().toLowerCase() === email)) return undefined;
+  return team.length > 0 || referral.team ? { op: "add", path: "/team/-", value: toMember(person) } : { op: "add", path: "/team", value: [toMember(person)] };
+}
+
 export function toMember(person: Person): WireMember {
   return stripUndefined({
     firstName: person.firstName,
@@ -212,13 +224,12 @@ export function requestsForSteps(referral: WireReferral, steps: readonly LeadAct
   };
   for (const step of steps) {
     switch (step.type) {
-      case "accept":
-        pending.push(
-          { op: "replace", path: "/status", value: STATUS.active },
-          { op: "replace", path: "/substatus", value: SUBSTATUS.accepted },
-          { op: "add", path: "/team/-", value: toMember(step.owner) },
-        );
+      case "accept": {
+        pending.push({ op: "replace", path: "/status", value: STATUS.active }, { op: "replace", path: "/substatus", value: SUBSTATUS.accepted });
+        const join = teamMemberOperation(referral, step.owner);
+        if (join) pending.push(join);
         break;
+      }
       case "decline":
         close(SUBSTATUS.declined, step.reason);
         break;

@@ -30,14 +30,20 @@ export interface SellerSimulatorOptions {
 }
 
 /** `savedByReminder`: accepts a last-minute seller made only once the final reminder arrived. */
-export type SellerActionCounts = Record<"accepted" | "declined" | "qualified" | "evaluated" | "won" | "lost" | "illegal" | "fixed" | "savedByReminder", number>;
+/** `reassigned`: records a seller handed to a colleague (the daemon tells Partner Center of the new seller). */
+export type SellerActionCounts = Record<"accepted" | "declined" | "qualified" | "evaluated" | "won" | "lost" | "illegal" | "fixed" | "savedByReminder" | "reassigned", number>;
+
+/** Share of worked leads a seller hands to a colleague once, after accepting them. */
+const REASSIGN_SHARE = 0.15;
 
 /** The reminders that move a last-minute seller: a day or less left. */
 const FINAL_REMINDER = /\((1 day|\d+ hours?|\d+ minutes) left\)/;
 
 /** Sellers working their leads in each CRM sandbox, one step per lead per tick at most. */
 export class SellerSimulator {
-  readonly counts: SellerActionCounts = { accepted: 0, declined: 0, qualified: 0, evaluated: 0, won: 0, lost: 0, illegal: 0, fixed: 0, savedByReminder: 0 };
+  readonly counts: SellerActionCounts = { accepted: 0, declined: 0, qualified: 0, evaluated: 0, won: 0, lost: 0, illegal: 0, fixed: 0, savedByReminder: 0, reassigned: 0 };
+  /** Leads already handed on (each is handed on at most once). */
+  readonly #reassigned = new Set<string>();
   readonly #options: SellerSimulatorOptions;
   readonly #random: SeededRandom;
   readonly #log: Logger;
@@ -84,17 +90,28 @@ export class SellerSimulator {
       for (const record of ui.records()) {
         if (this.homeOf(record.referralId) !== ui.crm) continue;
         if (!this.#random.chance(this.#options.activity ?? 0.3)) continue;
-        const change = this.#nextStep(ui, record);
+        const change = this.#handOn(ui, record) ?? this.#nextStep(ui, record);
         if (!change) continue;
         try {
           await ui.save(record.id, change.fields);
           this.counts[change.action] += 1;
+          if (change.action === "reassigned") this.#reassigned.add(`${ui.crm}|${record.referralId}`);
           this.#log.debug({ crm: ui.crm, referralId: record.referralId, action: change.action }, "seller saved a lead");
         } catch (error) {
           this.#log.warn({ err: error, crm: ui.crm, referralId: record.referralId }, "a seller's save failed");
         }
       }
     }
+  }
+
+  /** Some accepted leads change hands once: a seller gives one to a colleague (as managers rebalance). */
+  #handOn(ui: SellerUi, record: SellerRecord): { action: "reassigned"; fields: Record<string, unknown> } | undefined {
+    if (record.status !== "accepted" || this.#reassigned.has(`${ui.crm}|${record.referralId}`)) return undefined;
+    if (new SeededRandom(`${this.#seed}|hand-on|${record.referralId}`).next() >= REASSIGN_SHARE) return undefined;
+    const others = ui.colleagues().filter((colleague) => colleague.id !== record.owner);
+    if (others.length === 0) return undefined;
+    const to = others[Math.floor(new SeededRandom(`${this.#seed}|to|${record.referralId}`).next() * others.length)] as (typeof others)[number];
+    return { action: "reassigned", fields: { [ui.ownerField]: to.value } };
   }
 
   #nextStep(ui: SellerUi, record: SellerRecord): { action: keyof SellerActionCounts; fields: Record<string, unknown> } | undefined {

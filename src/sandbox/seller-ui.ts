@@ -2,6 +2,7 @@ import type { DataverseSandbox } from "../../connectors/dynamics/sandbox/server.
 import { HubSpotSandbox } from "../../connectors/hubspot/sandbox/server.js";
 import { SalesforceSandbox } from "../../connectors/salesforce/sandbox/server.js";
 import { CosellError } from "../shared/errors.js";
+import { PARTNER_SELLERS } from "../../connectors/sandbox-people.js";
 
 export type SellerState = "new" | "accepted" | "won" | "lost" | "declined" | "converted";
 
@@ -15,6 +16,16 @@ export interface SellerRecord {
   syncError: string;
   /** Titles of the reminder tasks on the record (what the seller sees in their task list). */
   reminders: string[];
+  /** The record's owner id (a user, or a queue or team). */
+  owner: string;
+}
+
+/** A partner seller as a CRM user a record can be handed to. */
+export interface Colleague {
+  id: string;
+  email: string;
+  /** What the seller's save writes to the owner field. */
+  value: unknown;
 }
 
 /**
@@ -28,12 +39,19 @@ export interface SellerUi {
   readonly fields: { status: string; qualify: string; evaluate: string; reason: string; error: string; dealValue: string };
   value(state: SellerState): unknown;
   flag(on: boolean): unknown;
+  /** The field a save writes to hand a record to someone else. */
+  readonly ownerField: string;
+  /** The active partner sellers in this CRM. */
+  colleagues(): Colleague[];
   records(): SellerRecord[];
   /** Reminder tasks in this CRM. */
   taskCount(): number;
   read(id: string): Record<string, unknown>;
   save(id: string, fields: Record<string, unknown>): Promise<void>;
 }
+
+/** The partner sellers (not the admin, not the integration user) a record may be handed to. */
+const sellerEmails = new Set(PARTNER_SELLERS.map((seller) => seller.email));
 
 const DYNAMICS_STATUS: Record<SellerState, number> = { new: 100000000, accepted: 100000001, won: 100000002, lost: 100000003, declined: 100000004, converted: 100000007 };
 const SALESFORCE_STATUS: Record<SellerState, string> = { new: "New", accepted: "Accepted", won: "Won", lost: "Lost", declined: "Declined", converted: "Converted to opportunity" };
@@ -65,8 +83,10 @@ export function sellerUiFor(sandbox: SalesforceSandbox | HubSpotSandbox | Datave
         const tasks = groupBy([...sandbox.org.tasks.values()], (t) => String(t.WhoId), (t) => String(t.Subject));
         return [...sandbox.org.leads.values()]
           .filter((r) => typeof r.Cosell_Referral_Id__c === "string")
-          .map((r) => ({ id: r.Id, referralId: String(r.Cosell_Referral_Id__c), status: stateOf(r[fields.status], SALESFORCE_STATUS), qualify: r[fields.qualify] === true, evaluate: r[fields.evaluate] === true, syncError: String(r[fields.error] ?? ""), reminders: tasks.get(r.Id) ?? [] }));
+          .map((r) => ({ id: r.Id, referralId: String(r.Cosell_Referral_Id__c), status: stateOf(r[fields.status], SALESFORCE_STATUS), qualify: r[fields.qualify] === true, evaluate: r[fields.evaluate] === true, syncError: String(r[fields.error] ?? ""), reminders: tasks.get(r.Id) ?? [], owner: String(r.OwnerId ?? "") }));
       },
+      ownerField: "OwnerId",
+      colleagues: () => [...sandbox.org.users.values()].filter((u) => u.IsActive && sellerEmails.has(u.Email)).map((u) => ({ id: u.Id, email: u.Email, value: u.Id })),
       taskCount: () => sandbox.org.tasks.size,
       read: (id) => ({ ...sandbox.org.leads.get(id) }),
       save: async (id, values) => {
@@ -99,7 +119,10 @@ export function sellerUiFor(sandbox: SalesforceSandbox | HubSpotSandbox | Datave
             evaluate: r.properties[fields.evaluate] === "true",
             syncError: String(r.properties[fields.error] ?? ""),
             reminders: r.associations.filter((a) => a.toType === "tasks").map((a) => String(sandbox.get("tasks", a.toId)?.properties.hs_task_subject ?? "")),
+            owner: String(r.properties.hubspot_owner_id ?? ""),
           })),
+      ownerField: "hubspot_owner_id",
+      colleagues: () => sandbox.owners.filter((o) => !o.archived && sellerEmails.has(o.email)).map((o) => ({ id: o.id, email: o.email, value: o.id })),
       taskCount: () => sandbox.count("tasks"),
       read: (id) => ({ ...sandbox.get("leads", id)?.properties }),
       save: async (id, values) => {
@@ -123,8 +146,10 @@ export function sellerUiFor(sandbox: SalesforceSandbox | HubSpotSandbox | Datave
       const tasks = groupBy([...sandbox.tasks.values()], (t) => String(t.regardingLeadId), (t) => String(t.subject));
       return sandbox.rows
         .filter((r) => typeof r.cosell_referralid === "string")
-        .map((r) => ({ id: String(r.leadid), referralId: String(r.cosell_referralid), status: stateOf(r[fields.status], DYNAMICS_STATUS), qualify: r[fields.qualify] === true, evaluate: r[fields.evaluate] === true, syncError: String(r[fields.error] ?? ""), reminders: tasks.get(String(r.leadid)) ?? [] }));
+        .map((r) => ({ id: String(r.leadid), referralId: String(r.cosell_referralid), status: stateOf(r[fields.status], DYNAMICS_STATUS), qualify: r[fields.qualify] === true, evaluate: r[fields.evaluate] === true, syncError: String(r[fields.error] ?? ""), reminders: tasks.get(String(r.leadid)) ?? [], owner: String(r._ownerid_value ?? "") }));
     },
+    ownerField: "ownerid@odata.bind",
+    colleagues: () => sandbox.users.filter((u) => !u.isdisabled && sellerEmails.has(u.internalemailaddress ?? "")).map((u) => ({ id: u.systemuserid, email: u.internalemailaddress ?? "", value: `/systemusers(${u.systemuserid})` })),
     taskCount: () => sandbox.tasks.size,
     read: (id) => ({ ...sandbox.rows.find((row) => row.leadid === id) }),
     save: async (id, values) => {

@@ -1,4 +1,6 @@
 import type { CrmConnector, UpsertResult } from "../../connectors/types.js";
+import type { Logger } from "../log/logger.js";
+import type { OwnerDirectory, RoutedOwner } from "../routing/owner-directory.js";
 import type { BatchResult, JobHandler, JobOutcome } from "../queue/types.js";
 import { metered } from "../shared/call-meter.js";
 import type { Clock } from "../shared/clock.js";
@@ -11,17 +13,28 @@ import { externalReferenceJob } from "./external-reference.js";
  * others after them, as a HubSpot lead after its company and contact), known CRM ids passed along,
  * and every written record's link confirmed with the hash of what was pushed.
  */
-export function crmUpsertHandler(options: { connector: CrmConnector; store: Store; clock: Clock }): JobHandler {
+export interface CrmUpsertOptions {
+  connector: CrmConnector;
+  store: Store;
+  clock: Clock;
+  /** The owner directory of a pair with routing (the CRM's users and teams, cached). */
+  owners?: (pair: string) => OwnerDirectory | undefined;
+  logger?: Logger;
+}
+
+export function crmUpsertHandler(options: CrmUpsertOptions): JobHandler {
+  // A routing problem is logged once per message, not once per lead of a backfill.
+  const warned = new Set<string>();
   return {
     async handle(jobs: OutboxJob[]): Promise<BatchResult> {
       // The pacer learns how many calls the batch took (HubSpot writes a lead in up to five).
-      const { value, calls } = await metered(() => upsertBatch(options, jobs));
+      const { value, calls } = await metered(() => upsertBatch(options, jobs, warned));
       return { ...value, requests: calls };
     },
   };
 }
 
-async function upsertBatch(options: { connector: CrmConnector; store: Store; clock: Clock }, jobs: OutboxJob[]): Promise<BatchResult> {
+async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned: Set<string>): Promise<BatchResult> {
   // One read of the batch's links serves the "already written" check, the known ids, and the
   // links the confirmations update.
   const byLead = new Map<number, CrmLink[]>();
@@ -34,12 +47,13 @@ async function upsertBatch(options: { connector: CrmConnector; store: Store; clo
   for (const job of jobs) {
     const payload = job.payload as CrmUpsertPayload;
     const links = (job.leadId === undefined ? [] : (byLead.get(job.leadId) ?? [])).filter((link) => link.pair === payload.pair);
-    work.push({ job, payload, links: new Map(links.map((link) => [link.crmObject, link])), known: new Map(links.filter((link) => link.status === "confirmed").map((link) => [link.crmObject, link])), written: new Map() });
+    work.push({ job, payload, links: new Map(links.map((link) => [link.crmObject, link])), known: new Map(links.filter((link) => link.status === "confirmed").map((link) => [link.crmObject, link])), written: new Map(), routedFields: new Set() });
   }
   // A job queued while an identical one ran (an overlap re-read during a slow push) finds its
   // payload already written: it succeeds without touching the CRM.
   const pending = work.filter(({ payload, known }) => !payload.records.every((record) => known.get(record.name)?.lastPushedHash === payload.hash));
   const failures = new Map<number, unknown>();
+  await routeOwners(options, pending, failures, warned);
   for (const name of orderedObjects(pending.flatMap((w) => w.payload.records))) {
     const entries = pending.flatMap((w) => {
       const record = w.payload.records.find((r) => r.name === name);
@@ -82,19 +96,43 @@ async function upsertBatch(options: { connector: CrmConnector; store: Store; clo
   const confirmations: PushConfirmation[] = [];
   const references: NewJob[] = [];
   const events: NewLeadEvent[] = [];
-  for (const { job, payload, written, links } of pending) {
+  for (const w of pending) {
+    const { job, payload, written, links } = w;
     if (failures.has(job.id) || job.leadId === undefined) continue;
     for (const [name, { id }] of written) {
       const link = links.get(name);
       const sellerRecord = payload.readBack?.name === name ? payload.records.find((r) => r.name === name) : undefined;
       // What we wrote of the fields sellers change: the change feed compares against it to drop our echo.
-      const pushed = sellerRecord ? { ...link?.lastPushedFields, ...payload.readBack?.kept, ...pick(sellerRecord.fields, payload.readBack?.fields ?? []) } : undefined;
+      // The owner we set is remembered under the field it is read back from (Dataverse writes
+      // ownerid@odata.bind and reads _ownerid_value): a seller's reassignment is told from it.
+      const routedOwner = sellerRecord && w.routed?.owner && w.routedFields.has(name) && payload.owner?.readBackField ? { [payload.owner.readBackField]: w.routed.owner.id } : {};
+      const pushed = sellerRecord ? { ...link?.lastPushedFields, ...payload.readBack?.kept, ...pick(sellerRecord.fields, payload.readBack?.fields ?? []), ...routedOwner } : undefined;
       confirmations.push({ leadId: job.leadId, pair: payload.pair, crmObject: name, crmRecordId: id, pushedHash: payload.hash, ...(pushed ? { pushedFields: pushed } : {}) });
       if (sellerRecord && link?.status !== "confirmed" && payload.account) {
         references.push(externalReferenceJob(job.leadId, { account: payload.account, referralId: payload.referralId, pair: payload.pair, crmRecordId: id }, job.maxAttempts));
       }
     }
-    events.push({ leadId: job.leadId, pair: payload.pair, at: now, side: "crm", kind: "crm-upserted", cause: `${payload.records.map((r) => r.object).join(" + ")} written`, details: { ids: Object.fromEntries([...written].map(([name, { id }]) => [name, id])) } });
+    const owner = w.routed?.owner;
+    events.push({
+      leadId: job.leadId,
+      pair: payload.pair,
+      at: now,
+      side: "crm",
+      kind: "crm-upserted",
+      cause: `${payload.records.map((r) => r.object).join(" + ")} written${owner ? `, owned by ${owner.name}` : ""}`,
+      details: { ids: Object.fromEntries([...written].map(([name, { id }]) => [name, id])), ...(owner ? { owner: { id: owner.id, name: owner.name, kind: owner.kind, why: w.routed?.via?.why, routing: payload.owner?.reason } } : {}) },
+    });
+    if (w.routed && w.routed.problems.length > 0) {
+      events.push({
+        leadId: job.leadId,
+        pair: payload.pair,
+        at: now,
+        side: "daemon",
+        kind: owner ? "routing-fallback" : "routing-no-owner",
+        cause: owner ? w.routed.problems.map((p) => p.message).join(" ") : `No owner routing names exists in the CRM, so the record keeps the CRM's default owner. ${w.routed.problems.map((p) => p.message).join(" ")}`,
+        details: { problems: w.routed.problems.map(({ code, owner: spec }) => ({ code, owner: spec })) },
+      });
+    }
   }
   await options.store.transaction(async (repos) => {
     await repos.crmLinks.confirmPushes(confirmations, now);
@@ -105,7 +143,45 @@ async function upsertBatch(options: { connector: CrmConnector; store: Store; clo
   return { outcomes, rate: options.connector.rateInfo() };
 }
 
+/**
+ * Looks up the owner of each record about to be created (or re-routed, when the mapping says so)
+ * and writes it into the owner fields. A lookup that fails (the CRM is down) fails that job, which
+ * retries; an owner that does not exist falls back along the decision's candidates.
+ */
+async function routeOwners(options: CrmUpsertOptions, pending: Work[], failures: Map<number, unknown>, warned: Set<string>): Promise<void> {
+  for (const w of pending) {
+    const plan = w.payload.owner;
+    const directory = plan ? options.owners?.(w.payload.pair) : undefined;
+    if (!plan || !directory) continue;
+    const due = plan.fields.filter((field) => field.onUpdate || !w.known.has(field.name));
+    if (due.length === 0) continue;
+    try {
+      w.routed = await directory.resolve(plan);
+    } catch (error) {
+      failures.set(w.job.id, error);
+      continue;
+    }
+    for (const problem of w.routed.problems) {
+      if (warned.has(problem.message)) continue;
+      warned.add(problem.message);
+      options.logger?.warn({ pair: w.payload.pair, code: problem.code }, problem.message);
+    }
+    const owner = w.routed.owner;
+    if (!owner) continue;
+    w.payload.records = w.payload.records.map((record) => {
+      const fields = due.filter((field) => field.name === record.name);
+      if (fields.length === 0) return record;
+      w.routedFields.add(record.name);
+      return { ...record, fields: { ...record.fields, ...Object.fromEntries(fields.map((field) => [field.field, owner.value])) } };
+    });
+  }
+}
+
 interface Work {
+  /** The owner routing found for this lead's records, when they were due one. */
+  routed?: RoutedOwner;
+  /** Mapping objects whose owner field this write sets. */
+  routedFields: Set<string>;
   job: OutboxJob;
   payload: CrmUpsertPayload;
   /** The lead's confirmed links for this pair, by mapping object name. */

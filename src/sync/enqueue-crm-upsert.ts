@@ -1,4 +1,8 @@
+import type { Lead } from "../domain/index.js";
 import { isTerminal } from "../domain/index.js";
+import type { RoutingDecision } from "../routing/decide.js";
+import { decideRouting } from "../routing/decide.js";
+import type { RoutingConfig } from "../routing/schema.js";
 import type { AdaptedReferral } from "../partner-center/adapter.js";
 import type { CompiledMapping, MappedRecord } from "../mapping/index.js";
 import { mappingSource } from "../mapping/index.js";
@@ -20,6 +24,19 @@ export interface CrmUpsertPayload {
    * shows after it, so reading them back is not a new edit).
    */
   readBack?: { name: string; fields: string[]; kept?: Record<string, unknown> };
+  /**
+   * The owner routing chose, still to be looked up in the CRM when the record is written: the owner
+   * fields (written on create, or on every write when the mapping says so), the candidates in order
+   * and why. `readBackField` is where the inbound side reads the owner back.
+   */
+  owner?: OwnerPlan;
+}
+
+export interface OwnerPlan {
+  fields: Array<{ name: string; field: string; onUpdate: boolean }>;
+  candidates: RoutingDecision["candidates"];
+  reason: string;
+  readBackField?: string;
 }
 
 /** What a job carries of a mapped record: the rule descriptions stay with the mapping. */
@@ -30,6 +47,8 @@ export interface PairTarget {
   crm: string;
   mapping: CompiledMapping;
   maxAttempts: number;
+  /** Who owns the pair's leads in the CRM (pairs[].routing). */
+  routing?: RoutingConfig;
 }
 
 /** A stored lead to map: what the store holds and what Partner Center sent. */
@@ -90,6 +109,7 @@ function planUpsert(target: PairTarget, lead: LeadRecord, adapted: AdaptedReferr
   const hash = payloadHash(created ? target.mapping.outbound(source, { create: true }).records : result.records);
   if (created && ours.every((link) => link.lastPushedHash === hash)) return {};
   const readBack = target.mapping.readBackFields();
+  const owner = ownerPlan(target, view.lead, created);
   return {
     job: {
       pair: target.pair,
@@ -103,12 +123,23 @@ function planUpsert(target: PairTarget, lead: LeadRecord, adapted: AdaptedReferr
         hash,
         records: result.records.map(({ produced: _produced, ...record }) => record),
         ...(inbound && readBack.length > 0 ? { readBack: { name: inbound.name, fields: readBack, ...(crmNewer && primary?.sellerFields ? { kept: keptValues(primary.sellerFields, crmNewer, readBack) } : {}) } } : {}),
+        ...(owner ? { owner } : {}),
       } satisfies CrmUpsertPayload,
       ...(lead.acceptBy && lead.state === "new" ? { dueBy: lead.acceptBy } : lead.actBy ? { dueBy: lead.actBy } : {}),
       maxAttempts: target.maxAttempts,
     },
     event: { leadId: lead.id, pair: target.pair, at: now, side: "daemon", kind: "crm-upsert-queued", cause: cause ?? (created ? "lead changed in Partner Center" : "new lead"), details: { records: result.records.map((r) => `${r.object}:${r.externalId}`) } },
   };
+}
+
+/** Routing, when the pair has it and this write may set an owner (a create, or a mapping that re-routes). */
+function ownerPlan(target: PairTarget, lead: Lead, created: boolean): OwnerPlan | undefined {
+  if (!target.routing) return undefined;
+  const fields = target.mapping.routedOwnerFields();
+  if (fields.length === 0 || (created && !fields.some((field) => field.onUpdate))) return undefined;
+  const decision = decideRouting(target.routing, lead);
+  const readBackField = target.mapping.inboundOwnerField();
+  return { fields, candidates: decision.candidates, reason: decision.reason, ...(readBackField ? { readBackField } : {}) };
 }
 
 /**

@@ -4,12 +4,13 @@ import type { Logger } from "../log/logger.js";
 import type { InboundIntent } from "../mapping/index.js";
 import { desiredOutcome } from "../mapping/index.js";
 import type { ReferralRequest } from "../partner-center/adapter.js";
-import { adaptReferral, parseReferral, requestsForSteps } from "../partner-center/adapter.js";
+import { adaptReferral, parseReferral, requestsForSteps, teamMemberOperation } from "../partner-center/adapter.js";
 import type { ReferralClient } from "../partner-center/client.js";
 import { PartnerCenterError, ReferralConflictError } from "../partner-center/errors.js";
 import type { JsonPatchOperation, WireReferral } from "../partner-center/wire.js";
 import { perJob } from "../queue/per-job.js";
 import type { JobHandler, JobOutcome } from "../queue/types.js";
+import type { OwnerDirectory } from "../routing/owner-directory.js";
 import type { Clock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
 import type { LeadRecord, OutboxJob, Repositories, Store } from "../store/index.js";
@@ -21,6 +22,8 @@ import type { PcPushPayload } from "./poll-seller-changes.js";
 /** A pair as the push side sees it: its mapping, and who accepts when the lead names no partner seller. */
 export interface PushPair extends PairTarget {
   acceptAs?: Person;
+  /** The pair CRM's users: the record's owner becomes the partner seller Partner Center is told about. */
+  owners?: OwnerDirectory;
 }
 
 export interface PushAccount {
@@ -67,18 +70,36 @@ async function pushOne(options: PcPushOptions, job: OutboxJob): Promise<JobOutco
   const push = new Push(options, account, pair, lead, payload);
   if (intent.problems.length > 0) return push.refuse("MAPPING_UNKNOWN_STATUS", intent.problems.map((p) => p.message).join(" "));
 
+  // The record's owner as the CRM shows it now (not only when it changed): on acceptance it is the
+  // partner seller Partner Center needs; after it, a new owner joins the lead's team.
+  const ownerField = pair.mapping.inboundOwnerField();
+  const ownerRef = ownerField ? pair.mapping.inbound(payload.fields).ownerRef : undefined;
+  // Only a change against a known owner counts: without one, the field says nothing about a move.
+  const ownerMoved = ownerField !== undefined && payload.changed !== undefined && payload.changed.includes(ownerField);
+  let crmOwner: Person | undefined;
+  let ownerLooked = false;
+  const ownerPerson = async () => {
+    if (!ownerLooked && ownerRef && pair.owners) crmOwner = await pair.owners.person(ownerRef);
+    ownerLooked = true;
+    return crmOwner;
+  };
+
   let referral = parseReferral(lead.raw);
   for (let round = 0; round < MAX_REPLANS; round += 1) {
     const adapted = adaptReferral(referral);
     const now = options.clock.now();
     let steps: LeadAction[] = [];
     if (intent.lifecycle) {
-      const owner = adapted.lead.owner ?? pair.acceptAs;
+      const owner = (adapted.lead.state === "new" ? await ownerPerson() : undefined) ?? adapted.lead.owner ?? pair.acceptAs;
       const plan = planTransition(adapted.lead, desiredOutcome(intent.lifecycle, owner), now);
       if (!plan.ok) return push.refuse(plan.violation.code, plan.violation.message);
       steps = plan.steps;
     }
-    const values = isTerminal(adapted.lead.state) && steps.length === 0 ? [] : valueOperations(referral, intent.changes);
+    const working = !isTerminal(adapted.lead.state) && adapted.lead.state !== "new";
+    const reassigned = working && ownerMoved ? await ownerPerson() : undefined;
+    const join = reassigned ? teamMemberOperation(referral, reassigned) : undefined;
+    if (join) push.note(`${reassigned?.email ?? "the new owner"} added to the team: the record's owner in the CRM changed`);
+    const values = [...(isTerminal(adapted.lead.state) && steps.length === 0 ? [] : valueOperations(referral, intent.changes)), ...(join ? [join] : [])];
     const requests = withValues(requestsForSteps(referral, steps), values);
     if (requests.length === 0) return push.settled("Partner Center already shows this");
     try {

@@ -109,7 +109,8 @@ async function recordChange(repos: Repositories, pair: OutboundPair, objectName:
   const lead = change.externalId ? await repos.leads.findByReferralId(pair.account, change.externalId) : undefined;
   if (!lead) return "unknown";
   const link = await repos.crmLinks.reserve(lead.id, pair.pair, objectName, now);
-  const pushed = link.lastPushedFields;
+  const ownerField = pair.mapping.inboundOwnerField();
+  const pushed = ownerBaseline(link.lastPushedFields, link.sellerFields, ownerField);
   // Fields we never write (the owner) cannot be our echo, so only what we wrote is compared.
   if (pushed && Object.keys(change.fields).every((field) => !(field in pushed) || sameValue(change.fields[field], pushed[field]))) {
     await repos.events.append({ leadId: lead.id, pair: pair.pair, at: now, side: "crm", kind: "echo-dropped", cause: "the record shows what the daemon last wrote", details: { by: change.modifiedBy, at: change.modifiedAt } });
@@ -134,7 +135,7 @@ async function recordChange(repos: Repositories, pair: OutboundPair, objectName:
         referralId: lead.referralId,
         crmRecordId: change.id,
         fields: change.fields,
-        ...(pushed ? { changed: Object.keys(change.fields).filter((field) => !sameValue(change.fields[field], pushed[field])) } : {}),
+        ...(pushed ? { changed: Object.keys(change.fields).filter((field) => (field !== ownerField || field in pushed) && !sameValue(change.fields[field], pushed[field])) } : {}),
         modifiedAt: change.modifiedAt,
         modifiedBy: change.modifiedBy,
       } satisfies PcPushPayload,
@@ -145,6 +146,16 @@ async function recordChange(repos: Repositories, pair: OutboundPair, objectName:
   );
   await repos.events.append({ leadId: lead.id, pair: pair.pair, at: now, side: "crm", kind: "seller-change", cause: `edited in the CRM by ${change.modifiedBy}`, details: { fields: change.fields, at: change.modifiedAt } });
   return "queued";
+}
+
+/**
+ * What the record should show if nobody but us touched it. The owner is written once (on create),
+ * so after a seller's reassignment the owner last seen in a seller's change is what to compare
+ * with: later writes of ours are then echoes, and the next reassignment is a change.
+ */
+function ownerBaseline(pushed: Record<string, unknown> | undefined, seen: Record<string, unknown> | undefined, ownerField: string | undefined): Record<string, unknown> | undefined {
+  if (!pushed || !ownerField || !seen || !(ownerField in seen)) return pushed;
+  return { ...pushed, [ownerField]: seen[ownerField] };
 }
 
 /** The cursor moved back by the overlap; a server token (a Dataverse delta link) is used as it is. */

@@ -98,7 +98,9 @@ describe("outbound: lead → CRM records", () => {
 describe("inbound: CRM record → lifecycle intent", () => {
   it("reads status, substage checkboxes, reason and owner", () => {
     const intent = mapping.inbound({ Status__c: "Working", Q__c: "true", E__c: false, Reason__c: "  ", OwnerId: "005xx0000012345" });
-    expect(intent).toEqual({ lifecycle: { state: "accepted", qualifyComplete: true, evaluateComplete: false, ownerRef: "005xx0000012345" }, changes: {}, problems: [] });
+    expect(intent).toEqual({ lifecycle: { state: "accepted", qualifyComplete: true, evaluateComplete: false }, ownerRef: "005xx0000012345", changes: {}, problems: [] });
+    // The owner alone (a reassignment) is read without a lifecycle intent.
+    expect(mapping.inbound({ OwnerId: "005xx0000099999" })).toEqual({ ownerRef: "005xx0000099999", changes: {}, problems: [] });
   });
 
   it("reads the values that flow back, typed", () => {

@@ -106,10 +106,21 @@ describe("lifecycle steps → referral requests", () => {
         operations: [
           { op: "replace", path: "/status", value: "Active" },
           { op: "replace", path: "/substatus", value: "Accepted" },
-          { op: "add", path: "/team/-", value: owner },
+          // The record has no team list yet: it gets one.
+          { op: "add", path: "/team", value: [owner] },
           { op: "replace", path: "/details/substages/0/status", value: "Complete" },
         ],
       },
+    ]);
+  });
+
+  it("adds the accepting seller to an existing team, and not twice when Microsoft already tagged them", () => {
+    const withTeam = parseReferral({ ...base, team: [{ firstName: "Grace", lastName: "Hopper", email: "grace@partner.example" }] });
+    expect((requestsForSteps(withTeam, [{ type: "accept", owner }])[0] as { operations: unknown[] }).operations).toContainEqual({ op: "add", path: "/team/-", value: owner });
+    const tagged = parseReferral({ ...base, team: [{ firstName: "Ada", lastName: "Lovelace", email: "ADA@partner.example" }] });
+    expect((requestsForSteps(tagged, [{ type: "accept", owner }])[0] as { operations: unknown[] }).operations).toEqual([
+      { op: "replace", path: "/status", value: "Active" },
+      { op: "replace", path: "/substatus", value: "Accepted" },
     ]);
   });
 

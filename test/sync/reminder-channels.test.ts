@@ -38,8 +38,9 @@ function assignToSeller(kind: CrmKind, rig: TwoWayRig, recordId: string): string
     return sf.seller.Id;
   }
   if (kind === "hubspot") {
-    (sandbox as HubSpotSandbox).editAsSeller("leads", [recordId], { hubspot_owner_id: "7001" });
-    return "7001";
+    const hubspot = sandbox as HubSpotSandbox;
+    hubspot.editAsSeller("leads", [recordId], { hubspot_owner_id: hubspot.sellerOwnerId });
+    return hubspot.sellerOwnerId;
   }
   const dataverse = sandbox as DataverseSandbox;
   dataverse.assign(recordId, dataverse.sellerUserId);

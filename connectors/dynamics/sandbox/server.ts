@@ -8,6 +8,7 @@ import { createSandboxPki } from "../../../src/auth/sandbox/pki.js";
 import type { Clock } from "../../../src/shared/clock.js";
 import { systemClock } from "../../../src/shared/clock.js";
 import { SeededRandom } from "../../../src/shared/seeded-random.js";
+import { CRM_PEOPLE, LEAD_QUEUE, PARTNER_SELLERS } from "../../sandbox-people.js";
 import type { BatchPart } from "../batch.js";
 import { boundaryOf, decodeBatch, encodeBatch } from "../batch.js";
 import { closeServer, listenLocal } from "../../../src/shared/local-server.js";
@@ -80,7 +81,34 @@ interface Row {
   leadid: string;
   version: number;
   values: Record<string, unknown>;
+  /** The table `_ownerid_value` points into. */
+  ownerType: "systemuser" | "team";
 }
+
+/** A systemuser row: what owner lookups read. */
+export interface DataverseUser {
+  systemuserid: string;
+  fullname: string;
+  firstname: string | null;
+  lastname: string | null;
+  internalemailaddress: string | null;
+  address1_telephone1: string | null;
+  mobilephone: string | null;
+  title: string | null;
+  isdisabled: boolean;
+  /** 0 read-write user, 4 non-interactive (an application user). */
+  accessmode: number;
+}
+
+/** A team row: owner teams (teamtype 0) and Entra group teams (2, 3) can own records, access teams (1) cannot. */
+export interface DataverseTeam {
+  teamid: string;
+  name: string;
+  teamtype: number;
+}
+
+const USER_COLUMNS = ["systemuserid", "fullname", "firstname", "lastname", "internalemailaddress", "address1_telephone1", "mobilephone", "title", "isdisabled", "accessmode"];
+const TEAM_COLUMNS = ["teamid", "name", "teamtype"];
 
 
 export interface DataverseSandboxOptions {
@@ -118,6 +146,9 @@ export class DataverseSandbox {
   readonly app: SandboxApp;
   readonly applicationUserId: string;
   readonly sellerUserId: string;
+  /** The organisation's users: the application user and the partner's people. */
+  readonly users: DataverseUser[];
+  readonly teams: DataverseTeam[];
   readonly stats = { requests: 0, throttled: 0, byRoute: {} as Record<string, number> };
   readonly faults: DataverseFaults;
   readonly #changeTracking: boolean;
@@ -148,6 +179,26 @@ export class DataverseSandbox {
     this.app = entra.registerApp();
     this.applicationUserId = this.#random.uuid();
     this.sellerUserId = this.#random.uuid();
+    // The partner's people (connectors/sandbox-people.ts); the seller who edits is the first of them.
+    this.users = [
+      { systemuserid: this.applicationUserId, fullname: "# cosell-sync", firstname: null, lastname: "# cosell-sync", internalemailaddress: null, address1_telephone1: null, mobilephone: null, title: null, isdisabled: false, accessmode: 4 },
+      ...CRM_PEOPLE.map((p) => ({
+        systemuserid: p.email === PARTNER_SELLERS[0]?.email ? this.sellerUserId : this.#random.uuid(),
+        fullname: `${p.firstName} ${p.lastName}`,
+        firstname: p.firstName,
+        lastname: p.lastName,
+        internalemailaddress: p.email,
+        address1_telephone1: p.phone,
+        mobilephone: null,
+        title: p.title,
+        isdisabled: !p.active,
+        accessmode: 0,
+      })),
+    ];
+    this.teams = [
+      { teamid: this.#random.uuid(), name: LEAD_QUEUE, teamtype: 0 },
+      { teamid: this.#random.uuid(), name: "Joint Planning reviewers", teamtype: 1 },
+    ];
   }
 
   static async start(options: DataverseSandboxOptions = {}): Promise<DataverseSandbox> {
@@ -166,11 +217,22 @@ export class DataverseSandbox {
   assign(leadid: string, systemuserId: string): void {
     const row = this.#rows.get(leadid);
     if (!row) throw new Error(`no lead ${leadid}`);
-    this.#apply(row, { _ownerid_value: systemuserId }, systemuserId);
+    this.#apply(row, { "ownerid@odata.bind": `/systemusers(${systemuserId})` }, systemuserId);
+  }
+
+  /** The owner of a lead, with the table it is in. */
+  ownerOf(leadid: string): { id: string; type: "systemuser" | "team" } | undefined {
+    const row = this.#rows.get(leadid);
+    return row ? { id: String(row.values._ownerid_value), type: row.ownerType } : undefined;
   }
 
   get url(): string {
     return this.#url;
+  }
+
+  /** A systemuser by email (as a test names a person). */
+  userByEmail(email: string): DataverseUser | undefined {
+    return this.users.find((user) => user.internalemailaddress?.toLowerCase() === email.toLowerCase());
   }
 
   get rows(): Array<Record<string, unknown>> {
@@ -325,7 +387,7 @@ export class DataverseSandbox {
         if (!row) throw new ServiceHttpError(404, "0x80040217", `lead With Id = ${key ?? keyed[2]} Does Not Exist`);
         const presented = this.#present(row, url.searchParams.get("$select"));
         // Lookups name their table only when asked (Prefer: odata.include-annotations).
-        if (/include-annotations="[^"]*(\*|lookuplogicalname)/.test(headers.prefer ?? "") && "_ownerid_value" in presented) presented["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] = "systemuser";
+        if (/include-annotations="[^"]*(\*|lookuplogicalname)/.test(headers.prefer ?? "") && "_ownerid_value" in presented) presented["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] = row.ownerType;
         return { status: 200, headers: json, body: JSON.stringify(presented) };
       }
       if (method === "PATCH") {
@@ -345,6 +407,8 @@ export class DataverseSandbox {
       }
     }
     if (method === "GET" && path === "/leads") return this.#list(url, headers, json);
+    const directory = /^\/(systemusers|teams)(?:\(([0-9a-f-]{36})\))?$/.exec(path);
+    if (directory && method === "GET") return this.#directory(directory[1] as "systemusers" | "teams", directory[2], url, json);
     const task = /^\/tasks\(([0-9a-f-]{36})\)$/.exec(path);
     if (task && method === "PATCH") return this.#upsertTask(task[1] as string, JSON.parse(body || "{}") as Record<string, unknown>, headers, caller);
     if (task && method === "GET") {
@@ -371,7 +435,7 @@ export class DataverseSandbox {
       if (name === "ownerid@odata.bind") {
         const owner = /^\/?(systemusers|teams)\(([0-9a-f-]{36})\)$/.exec(String(value));
         if (!owner) throw new ServiceHttpError(400, "0x80048d19", `Cannot bind ownerid to '${String(value)}'; use /systemusers(id) or /teams(id).`);
-        const known = owner[1] === "systemusers" ? [this.applicationUserId, this.sellerUserId].includes(owner[2] as string) : false;
+        const known = owner[1] === "systemusers" ? this.users.some((u) => u.systemuserid === owner[2] && !u.isdisabled) : this.teams.some((t) => t.teamid === owner[2] && t.teamtype !== 1);
         if (!known) throw new ServiceHttpError(404, "0x80040217", `${owner[1] === "teams" ? "team" : "systemuser"} With Id = ${owner[2]} Does Not Exist`);
         task.ownerId = owner[2] as string;
         task.ownerType = owner[1] === "teams" ? "team" : "systemuser";
@@ -389,6 +453,25 @@ export class DataverseSandbox {
     }
     this.tasks.set(id, task);
     return { status: 204, headers: { "OData-EntityId": `${this.#url}/api/data/v9.2/tasks(${id})`, "OData-Version": "4.0" } };
+  }
+
+  /** systemusers and teams: one by id, or a filtered list ($filter, $select, $top). */
+  #directory(set: "systemusers" | "teams", id: string | undefined, url: URL, json: Record<string, string>): { status: number; headers: Record<string, string>; body: string } {
+    const columns = set === "systemusers" ? USER_COLUMNS : TEAM_COLUMNS;
+    const rows = (set === "systemusers" ? this.users : this.teams) as unknown as Array<Record<string, unknown>>;
+    const key = set === "systemusers" ? "systemuserid" : "teamid";
+    const select = url.searchParams.get("$select")?.split(",").map((c) => c.trim()) ?? columns;
+    for (const column of select) if (!columns.includes(column)) throw new ServiceHttpError(400, "0x80060888", `Could not find a property named '${column}' on type 'Microsoft.Dynamics.CRM.${set === "systemusers" ? "systemuser" : "team"}'.`);
+    const present = (row: Record<string, unknown>) => ({ "@odata.etag": 'W/"1"', [key]: row[key], ...Object.fromEntries(select.map((c) => [c, row[c] ?? null])) });
+    if (id) {
+      const row = rows.find((r) => r[key] === id);
+      if (!row) throw new ServiceHttpError(404, "0x80040217", `${set === "systemusers" ? "systemuser" : "team"} With Id = ${id} Does Not Exist`);
+      return { status: 200, headers: json, body: JSON.stringify(present(row)) };
+    }
+    const filter = compileFilter(url.searchParams.get("$filter"), columns);
+    const top = Number(url.searchParams.get("$top") ?? 5000);
+    const value = rows.filter((row) => filter(row)).slice(0, top).map(present);
+    return { status: 200, headers: json, body: JSON.stringify({ "@odata.context": `${this.#url}/api/data/v9.2/$metadata#${set}`, value }) };
   }
 
   #list(url: URL, headers: Record<string, string>, json: Record<string, string>): { status: number; headers: Record<string, string>; body: string } {
@@ -435,6 +518,10 @@ export class DataverseSandbox {
 
   #validate(values: Record<string, unknown>): void {
     for (const [name, value] of Object.entries(values)) {
+      if (name === "ownerid@odata.bind") {
+        this.#owner(value);
+        continue;
+      }
       const column = COLUMNS[name];
       if (!column) throw new ServiceHttpError(400, "0x80060891", `An undeclared property '${name}' which only has property annotations in the payload but no property value was found in the payload.`);
       if (READ_ONLY.has(name)) throw new ServiceHttpError(400, "0x80048d19", `The property '${name}' cannot be set.`);
@@ -446,6 +533,23 @@ export class DataverseSandbox {
       if (column.type === "Boolean" && typeof value !== "boolean") throw new ServiceHttpError(400, "0x80048d19", `Cannot convert the literal '${String(value)}' to the expected type 'Edm.Boolean'.`);
       if ((column.type === "Integer" || column.type === "Money") && typeof value !== "number") throw new ServiceHttpError(400, "0x80048d19", `Cannot convert the literal '${String(value)}' to a number for '${name}'.`);
     }
+  }
+
+  /** What `ownerid@odata.bind` names: an enabled user, or a team that can own records. */
+  #owner(value: unknown): { id: string; type: "systemuser" | "team" } {
+    const bound = /^(?:.*\/api\/data\/v9\.2)?\/?(systemusers|teams)\(([0-9a-f-]{36})\)$/.exec(String(value));
+    if (!bound) throw new ServiceHttpError(400, "0x80048d19", `Cannot bind ownerid to '${String(value)}'; use /systemusers(id) or /teams(id).`);
+    const id = bound[2] as string;
+    if (bound[1] === "teams") {
+      const team = this.teams.find((t) => t.teamid === id);
+      if (!team) throw new ServiceHttpError(404, "0x80040217", `team With Id = ${id} Does Not Exist`);
+      if (team.teamtype === 1) throw new ServiceHttpError(400, "0x80041d4b", `The team ${team.name} is an access team and cannot own records.`);
+      return { id, type: "team" };
+    }
+    const user = this.users.find((u) => u.systemuserid === id);
+    if (!user) throw new ServiceHttpError(404, "0x80040217", `systemuser With Id = ${id} Does Not Exist`);
+    if (user.isdisabled) throw new ServiceHttpError(400, "0x80040225", `The specified user (Id = ${id}) is disabled. Records cannot be assigned to a disabled user.`);
+    return { id, type: "systemuser" };
   }
 
   /**
@@ -470,7 +574,7 @@ export class DataverseSandbox {
   }
 
   #insert(caller: string, key?: string): Row {
-    const row: Row = { leadid: this.#random.uuid(), version: 0, values: { _ownerid_value: caller, ...(key !== undefined ? { cosell_referralid: key } : {}) } };
+    const row: Row = { leadid: this.#random.uuid(), version: 0, values: { _ownerid_value: caller, ...(key !== undefined ? { cosell_referralid: key } : {}) }, ownerType: "systemuser" };
     this.#rows.set(row.leadid, row);
     this.#indexKey(row, undefined);
     return row;
@@ -478,7 +582,13 @@ export class DataverseSandbox {
 
   #apply(row: Row, values: Record<string, unknown>, caller: string): void {
     const before = row.values.cosell_referralid;
-    Object.assign(row.values, values, { modifiedon: this.#clock.now().toISOString(), _modifiedby_value: caller });
+    const { "ownerid@odata.bind": bind, ...plain } = values;
+    if (bind !== undefined) {
+      const owner = this.#owner(bind);
+      plain._ownerid_value = owner.id;
+      row.ownerType = owner.type;
+    }
+    Object.assign(row.values, plain, { modifiedon: this.#clock.now().toISOString(), _modifiedby_value: caller });
     this.#indexKey(row, before);
     row.version = this.#version += 1;
   }
@@ -493,7 +603,7 @@ export class DataverseSandbox {
  * The $filter subset a poller uses: comparisons (eq ne gt ge lt le) on columns with quoted text,
  * GUIDs or ISO dates, joined by and / or with parentheses. Anything else is refused.
  */
-function compileFilter(text: string | null): (row: Record<string, unknown>) => boolean {
+function compileFilter(text: string | null, columns: readonly string[] = Object.keys(COLUMNS)): (row: Record<string, unknown>) => boolean {
   if (!text) return () => true;
   const tokens = text.match(/\(|\)|'(?:[^']|'')*'|[\w.:+-]+/g) ?? [];
   let index = 0;
@@ -512,10 +622,13 @@ function compileFilter(text: string | null): (row: Record<string, unknown>) => b
     const op = tokens[index + 1] ?? fail();
     const raw = tokens[index + 2] ?? fail();
     index += 3;
-    if (!(field in COLUMNS) || !["eq", "ne", "gt", "ge", "lt", "le"].includes(op)) fail();
-    const value = raw.startsWith("'") ? raw.slice(1, -1).replace(/''/g, "'") : raw;
+    if (!columns.includes(field) || !["eq", "ne", "gt", "ge", "lt", "le"].includes(op)) fail();
+    const quoted = raw.startsWith("'");
+    // Dataverse compares text case-insensitively (the database's collation).
+    const value = quoted ? raw.slice(1, -1).replace(/''/g, "'").toLowerCase() : raw;
     return (row) => {
-      const own = row[field] === undefined || row[field] === null ? "" : String(row[field]);
+      const text = row[field] === undefined || row[field] === null ? "" : String(row[field]);
+      const own = quoted ? text.toLowerCase() : text;
       const [a, b] = /^\d{4}-\d{2}-\d{2}T/.test(value) ? [Date.parse(own) || 0, Date.parse(value)] : [own, value];
       return op === "eq" ? a === b : op === "ne" ? a !== b : op === "gt" ? a > b : op === "ge" ? a >= b : op === "lt" ? a < b : a <= b;
     };

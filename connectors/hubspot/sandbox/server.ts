@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import type { Clock } from "../../../src/shared/clock.js";
 import { systemClock } from "../../../src/shared/clock.js";
 import { SeededRandom } from "../../../src/shared/seeded-random.js";
+import { CRM_PEOPLE, PARTNER_SELLERS } from "../../sandbox-people.js";
 import type { PropertySpec } from "../properties.js";
 import { COSELL_GROUP, COSELL_PROPERTIES, LEAD_ASSOCIATION_TYPES, OBJECT_TYPE_IDS } from "../properties.js";
 import { closeServer, listenLocal } from "../../../src/shared/local-server.js";
@@ -101,6 +102,8 @@ export class HubSpotSandbox {
   readonly sellerToken: string;
   readonly faults: HubSpotFaults;
   readonly stats = { requests: 0, throttled: 0, byRoute: {} as Record<string, number> };
+  /** The account's owners (its users as record owners); a deactivated user's owner is archived. */
+  readonly owners: SandboxOwner[];
   readonly #objects = new Map<ObjectType, Map<string, StoredObject>>();
   /** Lookup indexes by "type\0property": value → id. */
   readonly #indexes = new Map<string, Map<string, string>>();
@@ -128,6 +131,19 @@ export class HubSpotSandbox {
     this.sellerToken = `user-${this.#random.uuid()}`;
     this.#tokens.set(this.appToken, { kind: "app", appId: this.appId });
     this.#tokens.set(this.sellerToken, { kind: "user", userId: this.sellerUserId });
+    // The partner's people (connectors/sandbox-people.ts); the first seller is the one who edits.
+    const created = new Date(Date.UTC(2025, 0, 6)).toISOString();
+    this.owners = CRM_PEOPLE.map((person, index) => ({
+      id: String(81_000_000 + index),
+      userId: person.email === PARTNER_SELLERS[0]?.email ? this.sellerUserId : 7_100 + index,
+      email: person.email,
+      firstName: person.firstName,
+      lastName: person.lastName,
+      archived: !person.active,
+      teams: [{ id: "4100", name: "Joint Planning", primary: true }],
+      createdAt: created,
+      updatedAt: created,
+    }));
     for (const type of OBJECT_TYPES) {
       this.#objects.set(type, new Map());
       const custom = options.withCosellProperties === false ? [] : (COSELL_PROPERTIES[type] ?? []);
@@ -146,6 +162,11 @@ export class HubSpotSandbox {
 
   get url(): string {
     return this.#url;
+  }
+
+  /** The owner id of the user who edits as the seller. */
+  get sellerOwnerId(): string {
+    return (this.owners.find((o) => o.userId === this.sellerUserId) as SandboxOwner).id;
   }
 
   count(type: ObjectType): number {
@@ -230,7 +251,17 @@ export class HubSpotSandbox {
     if (method === "GET" && path === "/account-info/v3/details") {
       return [200, { portalId: this.portalId, accountType: "STANDARD", timeZone: "Europe/Berlin", companyCurrency: "EUR", additionalCurrencies: [], utcOffset: "+01:00", utcOffsetMilliseconds: 3_600_000, uiDomain: "app-eu1.hubspot.com", dataHostingLocation: "eu1" }];
     }
-    let match = /^\/crm\/v3\/objects\/(\w+)$/.exec(path);
+    if (method === "GET" && path === "/crm/v3/owners") return [200, this.#ownerPage(url)];
+    let match = /^\/crm\/v3\/owners\/([^/]+)$/.exec(path);
+    if (match && method === "GET") {
+      const by = url.searchParams.get("idProperty") ?? "id";
+      if (by !== "id" && by !== "userId") throw new HubSpotError(400, "VALIDATION_ERROR", `idProperty must be id or userId, not ${by}`);
+      const archived = url.searchParams.get("archived") === "true";
+      const owner = this.owners.find((o) => String(by === "id" ? o.id : o.userId) === match?.[1] && o.archived === archived);
+      if (!owner) throw new HubSpotError(404, "OBJECT_NOT_FOUND", `Owner ${match[1]} not found`);
+      return [200, presentOwner(owner)];
+    }
+    match = /^\/crm\/v3\/objects\/(\w+)$/.exec(path);
     if (match && method === "POST") return [201, this.#createOne(this.#type(match[1] as string), body, caller)];
     match = /^\/crm\/v4\/objects\/(\w+)\/(\d+)\/associations\/default\/(\w+)\/(\d+)$/.exec(path);
     if (match && method === "PUT") return [200, this.#associateDefault(this.#type(match[1] as string), match[2] as string, this.#type(match[3] as string), match[4] as string)];
@@ -442,9 +473,22 @@ export class HubSpotSandbox {
       if (value === null || value === "") continue;
       if ((spec.type === "number" || spec.type === "datetime" || spec.type === "date") && !/^-?\d+(\.\d+)?$/.test(value)) return `Property values were not valid: ${value} is not a valid ${spec.type} for "${name}"`;
       if (spec.type === "date" && Number(value) % 86_400_000 !== 0) return `Property values were not valid: ${value} is not midnight UTC for date property "${name}"`;
+      if (name === "hubspot_owner_id" && !this.owners.some((o) => o.id === value && !o.archived)) return `Property values were not valid: ${value} is not a valid owner id for "hubspot_owner_id"`;
       if ((spec.type === "enumeration" || spec.type === "bool") && spec.options && !spec.options.includes(value)) return `Property values were not valid: ${value} was not one of the allowed options for "${name}"`;
     }
     return undefined;
+  }
+
+  /** GET /crm/v3/owners: by email or all, active (default) or archived, paged by `after`. */
+  #ownerPage(url: URL): Record<string, unknown> {
+    const email = url.searchParams.get("email")?.toLowerCase();
+    const archived = url.searchParams.get("archived") === "true";
+    const limit = Math.min(Number(url.searchParams.get("limit") ?? 100) || 100, 500);
+    const after = Number(url.searchParams.get("after") ?? 0) || 0;
+    const matching = this.owners.filter((o) => o.archived === archived && (!email || o.email.toLowerCase() === email));
+    const page = matching.slice(after, after + limit);
+    const next = after + limit < matching.length ? { paging: { next: { after: String(after + limit), link: `${this.#url}/crm/v3/owners?after=${after + limit}` } } } : {};
+    return { results: page.map(presentOwner), ...next };
   }
 
   #validate(type: ObjectType, properties: Record<string, unknown>): void {
@@ -590,4 +634,21 @@ async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** An owner as the sandbox keeps it. */
+export interface SandboxOwner {
+  id: string;
+  userId: number;
+  email: string;
+  firstName: string;
+  lastName: string;
+  archived: boolean;
+  teams: Array<{ id: string; name: string; primary: boolean }>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+function presentOwner(owner: SandboxOwner): Record<string, unknown> {
+  return { id: owner.id, email: owner.email, type: "PERSON", firstName: owner.firstName, lastName: owner.lastName, userId: owner.userId, userIdIncludingInactive: owner.userId, createdAt: owner.createdAt, updatedAt: owner.updatedAt, archived: owner.archived, teams: owner.teams };
 }

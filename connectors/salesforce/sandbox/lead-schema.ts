@@ -73,7 +73,23 @@ export function leadFields(): SfField[] {
 }
 
 export function userFields(): SfField[] {
-  return [system("Id", "id", "User ID"), text("Username", 80), text("Email", 128), text("FirstName", 40), text("LastName", 80), { name: "IsActive", label: "Active", type: "boolean", createable: true, updateable: true }];
+  return [
+    system("Id", "id", "User ID"),
+    text("Username", 80),
+    text("Email", 128),
+    text("FirstName", 40),
+    text("LastName", 80),
+    system("Name", "string", "Full Name"),
+    { ...text("Phone", 40), type: "phone" },
+    { ...text("MobilePhone", 40), type: "phone" },
+    text("Title", 80),
+    { name: "IsActive", label: "Active", type: "boolean", createable: true, updateable: true },
+  ];
+}
+
+/** Group (queues and public groups): what an owner lookup reads. */
+export function groupFields(): SfField[] {
+  return [system("Id", "id", "Group ID"), text("Name", 40), text("DeveloperName", 80), { name: "Type", label: "Type", type: "picklist", createable: true, updateable: false, picklistValues: ["Queue", "Regular", "Role"] }];
 }
 
 export const TASK_STATUS = ["Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"];

@@ -1,6 +1,6 @@
 import type { Clock } from "../../../src/shared/clock.js";
 import type { SfField } from "./lead-schema.js";
-import { leadFields, taskFields, userFields } from "./lead-schema.js";
+import { groupFields, leadFields, taskFields, userFields } from "./lead-schema.js";
 import type { SoqlQuery } from "./soql.js";
 import { compareValues, compileCondition, normalise, parseSoql, SoqlError } from "./soql.js";
 
@@ -23,7 +23,19 @@ export interface SfUser {
   Email: string;
   FirstName: string;
   LastName: string;
+  Name: string;
+  Phone: string | null;
+  MobilePhone: string | null;
+  Title: string | null;
   IsActive: boolean;
+}
+
+/** A queue: a Group of Type 'Queue' that can own Leads. */
+export interface SfQueue {
+  Id: string;
+  Name: string;
+  DeveloperName: string;
+  Type: "Queue";
 }
 
 export type SfRecord = Record<string, unknown> & { Id: string };
@@ -59,6 +71,7 @@ function indexRemove(index: ExternalIndex, value: unknown, id: string): void {
 export class SandboxOrg {
   readonly orgId = "00D000000000001AAA";
   readonly users = new Map<string, SfUser>();
+  readonly queues = new Map<string, SfQueue>();
   readonly leads = new Map<string, SfRecord>();
   readonly tasks = new Map<string, SfRecord>();
   #fields: SfField[] = leadFields();
@@ -77,14 +90,20 @@ export class SandboxOrg {
     this.#fields = this.#fields.filter((field) => field.name !== name);
   }
 
-  addUser(username: string, firstName: string, lastName: string): SfUser {
-    const user: SfUser = { Id: this.#id("005"), Username: username, Email: username, FirstName: firstName, LastName: lastName, IsActive: true };
+  addUser(username: string, firstName: string, lastName: string, more: { phone?: string; title?: string; active?: boolean } = {}): SfUser {
+    const user: SfUser = { Id: this.#id("005"), Username: username, Email: username, FirstName: firstName, LastName: lastName, Name: `${firstName} ${lastName}`, Phone: more.phone ?? null, MobilePhone: null, Title: more.title ?? null, IsActive: more.active ?? true };
     this.users.set(user.Id, user);
     return user;
   }
 
+  addQueue(name: string): SfQueue {
+    const queue: SfQueue = { Id: this.#id("00G"), Name: name, DeveloperName: name.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_+|_+$/g, ""), Type: "Queue" };
+    this.queues.set(queue.Id, queue);
+    return queue;
+  }
+
   field(name: string, object = "Lead"): SfField | undefined {
-    const fields = object === "User" ? userFields() : object === "Task" ? TASK_FIELDS : this.#fields;
+    const fields = object === "User" ? USER_FIELDS : object === "Group" ? GROUP_FIELDS : object === "Task" ? TASK_FIELDS : this.#fields;
     return fields.find((field) => field.name.toLowerCase() === name.toLowerCase());
   }
 
@@ -220,7 +239,7 @@ export class SandboxOrg {
       if (error instanceof SoqlError) throw new SfError(400, error.errorCode, error.message);
       throw error;
     }
-    const object = ({ lead: "Lead", user: "User", task: "Task" } as Record<string, string>)[parsed.object.toLowerCase()];
+    const object = ({ lead: "Lead", user: "User", task: "Task", group: "Group" } as Record<string, string>)[parsed.object.toLowerCase()];
     if (!object) throw new SfError(400, "INVALID_TYPE", `sObject type '${parsed.object}' is not supported.`);
     const canonical = (name: string) => {
       const field = this.field(name, object);
@@ -236,7 +255,7 @@ export class SandboxOrg {
       throw error;
     }
     const order = parsed.orderBy.map((entry) => ({ field: canonical(entry.field), descending: entry.descending }));
-    const source: SfRecord[] = object === "Lead" ? [...this.leads.values()] : object === "Task" ? [...this.tasks.values()] : [...this.users.values()].map((u) => ({ ...u }));
+    const source: SfRecord[] = object === "Lead" ? [...this.leads.values()] : object === "Task" ? [...this.tasks.values()] : object === "Group" ? [...this.queues.values()].map((q) => ({ ...q })) : [...this.users.values()].map((u) => ({ ...u }));
     let records = source.filter(predicate);
     if (order.length > 0) {
       records = records.sort((a, b) => {
@@ -273,6 +292,11 @@ export class SandboxOrg {
       const problem = valueProblem(field, value);
       if (problem) errors.push(problem);
     }
+    const owner = Object.entries(input).find(([key]) => key.toLowerCase() === "ownerid")?.[1];
+    if (typeof owner === "string") {
+      const problem = this.#ownerProblem(owner);
+      if (problem) errors.push(problem);
+    }
     if (mode === "create") {
       for (const field of this.#fields.filter((f) => f.required)) {
         const value = Object.entries(input).find(([key]) => key.toLowerCase() === field.name.toLowerCase())?.[1];
@@ -282,6 +306,15 @@ export class SandboxOrg {
     return errors;
   }
 
+  /** A Lead's owner must be an active user or a queue (of Leads). */
+  #ownerProblem(owner: string): RecordError | undefined {
+    if (this.queues.has(owner)) return undefined;
+    const user = this.users.get(owner);
+    if (!user) return { statusCode: "FIELD_INTEGRITY_EXCEPTION", message: `Owner ID: id value of incorrect type: ${owner}`, fields: ["OwnerId"] };
+    if (!user.IsActive) return { statusCode: "INACTIVE_OWNER_OR_USER", message: `operation performed with inactive user [${owner}] as owner of lead`, fields: [] };
+    return undefined;
+  }
+
   #id(prefix: string): string {
     this.#counter += 1;
     return `${prefix}${this.#counter.toString(36).toUpperCase().padStart(12, "0")}AAA`;
@@ -289,6 +322,8 @@ export class SandboxOrg {
 }
 
 const TASK_FIELDS = taskFields();
+const USER_FIELDS = userFields();
+const GROUP_FIELDS = groupFields();
 
 function valueProblem(field: SfField, value: unknown): RecordError | undefined {
   if (value === null) {

@@ -5,7 +5,8 @@ import type { Clock } from "../../../src/shared/clock.js";
 import { systemClock } from "../../../src/shared/clock.js";
 import { SeededRandom } from "../../../src/shared/seeded-random.js";
 import { describeField } from "./lead-schema.js";
-import type { RecordError, SfRecord, SfUser } from "./org.js";
+import type { RecordError, SfQueue, SfRecord, SfUser } from "./org.js";
+import { CRM_PEOPLE, LEAD_QUEUE, PARTNER_SELLERS } from "../../sandbox-people.js";
 import { SandboxOrg, SfError } from "./org.js";
 import { closeServer, listenLocal } from "../../../src/shared/local-server.js";
 
@@ -44,6 +45,7 @@ export class SalesforceSandbox {
   readonly org: SandboxOrg;
   readonly integrationUser: SfUser;
   readonly seller: SfUser;
+  readonly leadQueue: SfQueue;
   readonly connectedApp: { clientId: string; clientSecret: string; privateKeyPem: string };
   readonly faults: SalesforceFaults;
   readonly stats = { requests: 0, byRoute: {} as Record<string, number>, refused: 0 };
@@ -62,7 +64,10 @@ export class SalesforceSandbox {
     this.#random = new SeededRandom(options.seed ?? "salesforce");
     this.org = new SandboxOrg(this.#clock);
     this.integrationUser = this.org.addUser("cosell-integration@partner.example", "Co-sell", "Integration");
-    this.seller = this.org.addUser("ada.lovelace@partner.example", "Ada", "Lovelace");
+    // The partner's people (connectors/sandbox-people.ts): the admin, the sellers (one has left), a lead queue.
+    const people = CRM_PEOPLE.map((p) => this.org.addUser(p.email, p.firstName, p.lastName, { phone: p.phone, title: p.title, active: p.active }));
+    this.seller = people.find((user) => user.Email === PARTNER_SELLERS[0]?.email) as SfUser;
+    this.leadQueue = this.org.addQueue(LEAD_QUEUE);
     const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
     this.#publicKeyPem = publicKey.export({ type: "spki", format: "pem" }).toString();
     this.connectedApp = { clientId: `3MVG9sandbox${this.#random.uuid().replace(/-/g, "")}`, clientSecret: this.#random.uuid(), privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString() };

@@ -19,7 +19,7 @@ function count(value: string): number {
   return parsed;
 }
 
-async function readSampleLead(file: string, cwd: string): Promise<Record<string, unknown>> {
+export async function readSampleLead(file: string, cwd: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(resolve(cwd, file), "utf8");

@@ -2,6 +2,7 @@ import { DAY_MS } from "../../domain/deadlines.js";
 import type { WireReferral } from "../../partner-center/wire.js";
 import { JOINT_PLANNING } from "../../partner-center/wire.js";
 import { SeededRandom } from "../../shared/seeded-random.js";
+import { PARTNER_SELLERS, SELLER_WITHOUT_CRM_USER } from "../../../connectors/sandbox-people.js";
 
 /**
  * Realistic Joint Planning leads as Microsoft sellers send them: real-looking customers and
@@ -58,6 +59,21 @@ export interface GenerateOptions {
   acceptedShare?: number;
   /** Prefix for ids, so several generated sets never collide. */
   idPrefix?: string;
+}
+
+/** Share of new leads on which Microsoft tagged a partner seller (the direct-seller way of working). */
+const TAGGED_SHARE = 0.4;
+
+/**
+ * The partner sellers a Microsoft seller tagged on a new lead: mostly the sandbox partner's sellers
+ * (one of whom has left), sometimes a new hire with no CRM user yet. Drawn from the lead's id, not
+ * the generator's stream, so every other field of a seeded set stays as it was.
+ */
+function taggedSellers(id: string): WireReferral["team"] {
+  const random = new SeededRandom(`${id}|tagged`);
+  if (random.next() >= TAGGED_SHARE) return [];
+  const seller = random.chance(0.1) ? SELLER_WITHOUT_CRM_USER : random.pick(PARTNER_SELLERS);
+  return [{ firstName: seller.firstName, lastName: seller.lastName, email: seller.email }];
 }
 
 export function generateLeads(options: GenerateOptions): WireReferral[] {
@@ -150,7 +166,7 @@ function generateLead(random: SeededRandom, index: number, now: Date, spreadMs: 
       assistanceRequestCode: "GeneralOrOther",
       sender: seller,
     },
-    team: accepted ? [partnerSeller] : [],
+    team: accepted ? [partnerSeller] : taggedSellers(id),
     target: [],
     trackingInfo: { microsoftMsxId: `7-${random.int(10000000, 99999999)}` },
   } as WireReferral;
