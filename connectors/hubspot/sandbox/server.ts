@@ -251,7 +251,8 @@ export class HubSpotSandbox {
     if (method === "GET" && path === "/account-info/v3/details") {
       return [200, { portalId: this.portalId, accountType: "STANDARD", timeZone: "Europe/Berlin", companyCurrency: "EUR", additionalCurrencies: [], utcOffset: "+01:00", utcOffsetMilliseconds: 3_600_000, uiDomain: "app-eu1.hubspot.com", dataHostingLocation: "eu1" }];
     }
-    if (method === "GET" && path === "/crm/v3/owners") return [200, this.#ownerPage(url)];
+    // The SDK asks with a trailing slash (/crm/v3/owners/), as HubSpot documents the path.
+    if (method === "GET" && (path === "/crm/v3/owners" || path === "/crm/v3/owners/")) return [200, this.#ownerPage(url)];
     let match = /^\/crm\/v3\/owners\/([^/]+)$/.exec(path);
     if (match && method === "GET") {
       const by = url.searchParams.get("idProperty") ?? "id";
