@@ -208,8 +208,8 @@ export class DynamicsConnector implements CrmConnector {
         problems.push({ object: requirement.object, field: requirement.externalIdField, problem: "not-unique", message: `Define an alternate key on ${requirement.externalIdField} (and wait until its index is Active); upserts address records by it.` });
       }
       for (const wanted of requirement.fields) {
-        const attribute = byName.get(wanted.name);
-        if (!attribute) problems.push({ object: requirement.object, field: wanted.name, problem: "missing", message: `Create the column ${wanted.name} on ${requirement.object} (see connectors/dynamics/README.md).` });
+        const attribute = byName.get(attributeName(wanted.name));
+        if (!attribute) problems.push({ object: requirement.object, field: wanted.name, problem: "missing", message: `Create the column ${attributeName(wanted.name)} on ${requirement.object} (see connectors/dynamics/README.md).` });
         else if (wanted.maxLength !== undefined && attribute.MaxLength !== undefined && attribute.MaxLength < wanted.maxLength) {
           problems.push({ object: requirement.object, field: wanted.name, problem: "too-short", message: `${wanted.name} holds ${attribute.MaxLength} characters but the mapping writes up to ${wanted.maxLength}.` });
         }
@@ -357,6 +357,14 @@ function errorFrom(status: number, text: string, retryAfter: string | null | und
     crmMessage: message,
     ...(ours === "CRM_THROTTLED" ? { retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 5_000 } : {}),
   });
+}
+
+/**
+ * The column a Web API property stands for: a lookup is written as `ownerid@odata.bind` and read
+ * as `_ownerid_value`, but its column (attribute) is `ownerid`.
+ */
+function attributeName(property: string): string {
+  return property.replace(/@odata\.bind$/, "").replace(/^_(.+)_value$/, "$1");
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -64,6 +64,15 @@ export class OwnerDirectory {
     return owner;
   }
 
+  /** Drops what is cached for an owner (the CRM refused it: deactivated since it was looked up). */
+  forget(owner: CrmOwner): void {
+    for (const [key, entry] of this.#entries) {
+      void entry.owner.then((found) => {
+        if (found?.id === owner.id && this.#entries.get(key) === entry) this.#entries.delete(key);
+      }, () => undefined);
+    }
+  }
+
   /** The first candidate of a routing decision the CRM has as an active user or a team. */
   async resolve(decision: Pick<RoutingDecision, "candidates">): Promise<RoutedOwner> {
     const problems: RoutingProblem[] = [];

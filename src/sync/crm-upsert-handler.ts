@@ -3,6 +3,7 @@ import type { Logger } from "../log/logger.js";
 import type { OwnerDirectory, RoutedOwner } from "../routing/owner-directory.js";
 import type { BatchResult, JobHandler, JobOutcome } from "../queue/types.js";
 import { metered } from "../shared/call-meter.js";
+import { CosellError } from "../shared/errors.js";
 import type { Clock } from "../shared/clock.js";
 import type { CrmLink, NewJob, NewLeadEvent, OutboxJob, PushConfirmation, Store } from "../store/index.js";
 import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
@@ -83,11 +84,16 @@ async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned:
       // The whole call failed (limits, network, auth): every job of the batch retries, and the
       // worker's classifier reads the CrmError for how long to wait. Records an earlier object
       // wrote are written again by key on the retry, so nothing duplicates.
-      return { outcomes: jobs.map((job) => ({ ok: false, error: failures.get(job.id) ?? error })), rate: options.connector.rateInfo() };
+      // A whole call refused for an owner (HubSpot validates a batch create as one) retries every
+      // job of it with fresh lookups: which record's owner it was is not said.
+      const routed = entries.filter(({ w, record }) => w.routed?.owner && w.routedFields.has(record.name));
+      const byOwner = routed.length > 0 ? ownerRefusal(options, routed[0]?.w as Work, routed[0]?.record.name ?? "", error) : error;
+      if (byOwner !== error) for (const { w } of routed) if (w.routed?.owner) options.owners?.(w.payload.pair)?.forget(w.routed.owner);
+      return { outcomes: jobs.map((job) => ({ ok: false, error: failures.get(job.id) ?? byOwner })), rate: options.connector.rateInfo() };
     }
     entries.forEach(({ w, record }, index) => {
       const result = results[index];
-      if (!result || result.outcome === "failed") failures.set(w.job.id, result?.outcome === "failed" ? result.error : new Error("no result"));
+      if (!result || result.outcome === "failed") failures.set(w.job.id, result?.outcome === "failed" ? ownerRefusal(options, w, record.name, result.error) : new Error("no result"));
       else w.written.set(name, { object: record.object, id: result.id });
     });
   }
@@ -175,6 +181,22 @@ async function routeOwners(options: CrmUpsertOptions, pending: Work[], failures:
       return { ...record, fields: { ...record.fields, ...Object.fromEntries(fields.map((field) => [field.field, owner.value])) } };
     });
   }
+}
+
+/** Owners deactivated since they were looked up are retried this many times with a fresh lookup. */
+const OWNER_RETRIES = 2;
+
+/**
+ * A CRM that refuses the owner we looked up (deactivated since, removed from the queue) is not the
+ * lead's fault: the looked-up owner is forgotten and the job retried, when routing falls back.
+ */
+function ownerRefusal(options: CrmUpsertOptions, w: Work, name: string, error: unknown): unknown {
+  const owner = w.routed?.owner;
+  if (!owner || !w.routedFields.has(name) || w.job.attempts > OWNER_RETRIES) return error;
+  const text = `${(error as Error).message} ${JSON.stringify((error as { details?: unknown }).details ?? {})}`;
+  if ((error as { retryable?: boolean }).retryable || !/owner|systemuser|team|inactive|disabled/i.test(text)) return error;
+  options.owners?.(w.payload.pair)?.forget(owner);
+  return new CosellError("ROUTING_OWNER_REFUSED", `The CRM refused ${owner.name} as the record's owner (${(error as Error).message}); the owner is looked up again and the lead retried.`, { retryable: true, cause: error });
 }
 
 interface Work {

@@ -4,6 +4,7 @@ import type { HubSpotSandbox } from "../../connectors/hubspot/sandbox/server.js"
 import type { SalesforceSandbox } from "../../connectors/salesforce/sandbox/server.js";
 import { LEAD_QUEUE, PARTNER_SELLERS, SELLER_WITHOUT_CRM_USER } from "../../connectors/sandbox-people.js";
 import type { WireReferral } from "../../src/partner-center/wire.js";
+import { generateLeads } from "../../src/sandbox/partner-center/generator.js";
 import { sellerUiFor } from "../../src/sandbox/seller-ui.js";
 import { ManualClock } from "../../src/shared/clock.js";
 import type { CrmKind, TwoWayRig } from "../helpers/two-way.js";
@@ -124,6 +125,35 @@ describe.each<CrmKind>(["salesforce", "hubspot", "dynamics"])("lead routing into
     expect(pushes).toHaveLength(2);
     expect(r.pc.referrals.get(referralId).team?.filter((m) => m.email === katherine.email)).toHaveLength(1);
     void ada;
+  });
+
+  it("a seller deactivated after the lookup: the CRM refuses them, the lookup is redone and the lead goes to the fallback", async () => {
+    const { rig: r, clock } = await start(`{ mode: direct, owner: ${central}, cacheTtl: 1h }`);
+    const crm = owners(kind, r);
+    // Grace leaves the company: deactivated in the CRM, while the daemon's cache still has her active.
+    const sandbox = r.daemon.crmSandbox("crm");
+    if (kind === "salesforce") {
+      const user = [...(sandbox as SalesforceSandbox).org.users.values()].find((u) => u.Email === grace.email);
+      if (user) user.IsActive = false;
+    } else if (kind === "hubspot") {
+      const owner = (sandbox as HubSpotSandbox).owners.find((o) => o.email === grace.email);
+      if (owner) owner.archived = true;
+    } else {
+      const user = (sandbox as DataverseSandbox).userByEmail(grace.email);
+      if (user) user.isdisabled = true;
+    }
+    const [fresh] = generateLeads({ count: 1, seed: "late", now: clock.now(), acceptedShare: 0, idPrefix: "late-" });
+    if (!fresh) throw new Error("no lead");
+    // Received now, so the next pull (from its cursor) finds it.
+    r.pc.referrals.insert([{ ...fresh, team: [member(grace)], createdDateTime: clock.now().toISOString(), updatedDateTime: clock.now().toISOString(), expirationDateTime: new Date(clock.now().getTime() + 14 * 86_400_000).toISOString() }]);
+    await r.pass();
+    for (let i = 0; i < 3; i += 1) {
+      clock.advance(60_000);
+      await r.pass();
+    }
+    expect(crm.ownerOf(await r.recordOf(fresh.id))).toBe(crm.central);
+    const events = await timeline(r, fresh.id);
+    expect(events.find((e) => e.kind === "routing-fallback")?.cause).toMatch(/deactivated/);
   });
 
   it("central: every lead goes to the central owner, whoever is tagged", async () => {

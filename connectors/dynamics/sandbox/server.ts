@@ -361,7 +361,9 @@ export class DataverseSandbox {
     const json = { "Content-Type": "application/json; odata.metadata=minimal", "OData-Version": "4.0" };
     if (method === "GET" && path === "/WhoAmI") return { status: 200, headers: json, body: JSON.stringify({ UserId: caller, BusinessUnitId: this.#random.uuid(), OrganizationId: this.#random.uuid() }) };
     if (method === "GET" && path === "/EntityDefinitions(LogicalName='lead')/Attributes") {
-      return { status: 200, headers: json, body: JSON.stringify({ value: Object.entries(COLUMNS).map(([name, c]) => ({ LogicalName: name, AttributeType: c.type, ...(c.maxLength ? { MaxLength: c.maxLength } : {}) })) }) };
+      // Lookups are columns named without the Web API's _…_value wrapping; the owner is of type Owner.
+      const attribute = (name: string, type: string) => (name === "_ownerid_value" ? { LogicalName: "ownerid", AttributeType: "Owner" } : { LogicalName: name.replace(/^_(.+)_value$/, "$1"), AttributeType: type });
+      return { status: 200, headers: json, body: JSON.stringify({ value: Object.entries(COLUMNS).map(([name, c]) => ({ ...attribute(name, c.type), ...(c.maxLength ? { MaxLength: c.maxLength } : {}) })) }) };
     }
     if (method === "GET" && path === "/EntityDefinitions(LogicalName='lead')/Keys") {
       return { status: 200, headers: json, body: JSON.stringify({ value: [{ LogicalName: "cosell_referralid_key", KeyAttributes: ["cosell_referralid"], EntityKeyIndexStatus: "Active" }] }) };
