@@ -4,6 +4,8 @@ import { loadMappingFile } from "../mapping/index.js";
 import { systemClock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
 import { redactUrl, Store } from "../store/index.js";
+import { describeOwnerSpec } from "../routing/decide.js";
+import { OwnerDirectory } from "../routing/owner-directory.js";
 import { openCrmConnector } from "./crm-connectors.js";
 import { MAX_CLOCK_SKEW_MS } from "./daemon.js";
 import { openMail } from "./mail-channel.js";
@@ -118,6 +120,34 @@ export async function runDoctor(config: Config, options: { logger: Logger; cwd: 
         }
         if (problems.length > 0) return { ok: false, detail: problems.join("\n"), fix: `create what is listed (\`cosell-sync crm check --pair <name> [--fix]\`; connectors/${settings.type}/README.md)` };
         return { detail: `${settings.auth.mode === "sandbox" ? "sandbox" : "signed in"}; every field the mappings need is there` };
+      } finally {
+        await opened.close();
+      }
+    });
+  }
+
+  for (const pair of pairs.filter((p) => p.routing)) {
+    const settings = config.crms[pair.crm];
+    const routing = pair.routing;
+    if (!settings || !routing) continue;
+    await check(`pair ${pair.name}: routing owners`, async () => {
+      const { mapping } = await loadMappingFile(pair.mapping, options.cwd);
+      if (mapping.routedOwnerFields().length === 0) {
+        return { ok: false, detail: `${pair.mapping} writes no field from sync.owner, so routing changes nothing`, fix: `add the owner field to the lead object of ${pair.mapping} (Salesforce \`OwnerId: sync.owner\`, HubSpot \`hubspot_owner_id: sync.owner\`, Dataverse \`ownerid@odata.bind: sync.owner\`)` };
+      }
+      const named = routing.mode === "rules" ? [...routing.rules.map((rule, i) => ({ owner: rule.owner, why: `rule ${i + 1}${rule.name ? ` (${rule.name})` : ""}` })), { owner: routing.default, why: "the default" }] : [{ owner: routing.owner, why: "the central owner" }];
+      const opened = await openCrmConnector(pair.crm, settings, options.logger);
+      try {
+        const directory = new OwnerDirectory({ connector: opened.connector, clock, ttlMs: 0, crmName: pair.crm });
+        const found: string[] = [];
+        const problems: string[] = [];
+        for (const candidate of named) {
+          const routed = await directory.resolve({ candidates: [candidate] });
+          if (routed.owner) found.push(`${describeOwnerSpec(candidate.owner)} → ${routed.owner.name}`);
+          else problems.push(...routed.problems.map((p) => p.message));
+        }
+        if (problems.length > 0) return { ok: false, detail: problems.join("\n"), fix: "add or reactivate the users named, or correct pairs[].routing (`cosell-sync routing explain --resolve` shows who a lead would get)" };
+        return { detail: `${routing.mode}: ${found.join("; ")}` };
       } finally {
         await opened.close();
       }

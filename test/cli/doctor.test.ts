@@ -44,6 +44,28 @@ describe("cosell-sync doctor", () => {
     expect(report.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["crm acme-sf: token and schema"]);
   });
 
+  it("checks that routing's owners exist in the CRM and that the mapping writes the owner", async () => {
+    const { dir, file } = tempConfig("    routing:\n      mode: rules\n      rules:\n        - name: US\n          when: { country: US }\n          owner: { user: grace.hopper@partner.example }\n      default: { team: Joint Planning Leads }\n");
+    const ready = await runCli(["doctor", "--config", file]);
+    expect(ready.stdout).toContain('✓ pair acme-sf: routing owners: rules: user grace.hopper@partner.example → Grace Hopper; team "Joint Planning Leads" → Joint Planning Leads');
+    expect(ready.code).toBe(0);
+
+    writeFileSync(file, readFileSync(file, "utf8").replace("grace.hopper@partner.example", "edsger.dijkstra@partner.example").replace("Joint Planning Leads", "Nobody's Queue"));
+    const broken = await runCli(["doctor", "--config", file, "--json"]);
+    expect(broken.code).toBe(1);
+    const routing = (JSON.parse(broken.stdout) as DoctorJson).checks.find((c) => c.name === "pair acme-sf: routing owners");
+    expect(routing?.ok).toBe(false);
+    expect(routing?.detail).toMatch(/edsger\.dijkstra@partner\.example \(rule 1 \(US\)\) is deactivated/);
+    expect(routing?.detail).toMatch(/no queue is named "Nobody's Queue"/);
+
+    const mapping = readFileSync("mappings/salesforce.yaml", "utf8").replace("      OwnerId: sync.owner\n", "");
+    writeFileSync(join(dir, "salesforce.yaml"), mapping);
+    writeFileSync(file, readFileSync(file, "utf8").replace("mapping: mappings/salesforce.yaml", `mapping: ${resolve(dir, "salesforce.yaml")}`));
+    const unmapped = (JSON.parse((await runCli(["doctor", "--config", file, "--json"])).stdout) as DoctorJson).checks.find((c) => c.name === "pair acme-sf: routing owners");
+    expect(unmapped?.detail).toMatch(/writes no field from sync\.owner/);
+    expect(unmapped?.fix).toMatch(/OwnerId: sync\.owner/);
+  });
+
   it("a config error is reported as one, with exit 78", async () => {
     const { file } = tempConfig("bogus: true\n");
     const result = await runCli(["doctor", "--config", file]);

@@ -217,3 +217,21 @@ describe("config: outbox target pacing", () => {
     expect(outboxTargets(hubspot)["crm:acme-sf"]).toMatchObject({ batchSize: 200, intervalMs: 10_000, lingerMs: 0 });
   });
 });
+
+describe("config: routing", () => {
+  const withRouting = (routing: string, crm = "salesforce") => MINIMAL.replace("type: salesforce", `type: ${crm}`).replace("mapping: mappings/salesforce.yaml", `mapping: mappings/${crm === "dynamics" ? "dynamics" : crm}.yaml\n    routing: ${routing}`);
+
+  it("reads each mode, with its cache TTL", () => {
+    const direct = parseConfigText(withRouting("{ mode: direct, owner: { team: Joint Planning Leads }, cacheTtl: 5m }"), "t.yaml", { env: {}, cwd: process.cwd() });
+    expect(direct.pairs[0]?.routing).toEqual({ mode: "direct", owner: { team: "Joint Planning Leads" }, cacheTtl: 300_000 });
+    const rules = parseConfigText(withRouting("{ mode: rules, rules: [{ when: { country: [US, CA] }, owner: { user: na@partner.example } }], default: { user: referrals@partner.example } }"), "t.yaml", { env: {}, cwd: process.cwd() });
+    expect(rules.pairs[0]?.routing).toMatchObject({ mode: "rules", rules: [{ when: { country: ["US", "CA"] } }], cacheTtl: 900_000 });
+  });
+
+  it("points at what is wrong: a missing default, an unknown mode, a team owner for HubSpot", () => {
+    expect(issuesOf(withRouting("{ mode: rules, rules: [{ when: { country: US }, owner: { user: a@b.example } }] }")).map((i) => i.path)).toEqual(["pairs[0].routing.default"]);
+    expect(issuesOf(withRouting("{ mode: round-robin }"))[0]?.message).toMatch(/needs mode: central, direct or rules/);
+    const hubspot = issuesOf(withRouting("{ mode: rules, rules: [{ when: { country: US }, owner: { team: Sales } }], default: { user: a@b.example } }", "hubspot"));
+    expect(hubspot.map((i) => [i.path, i.message])).toEqual([["pairs[0].routing.rules[0].owner.team", expect.stringMatching(/cannot own HubSpot records/)]]);
+  });
+});
