@@ -57,6 +57,11 @@ export class SellerSimulator {
     this.#log = componentLogger(options.logger, "seller-simulator");
   }
 
+  /** "crm|referralId" of every lead a seller handed on. */
+  get reassigned(): ReadonlySet<string> {
+    return this.#reassigned;
+  }
+
   /** One round over every CRM; a round still running when the next is asked for is not doubled. */
   tick(): Promise<void> {
     this.#ticking ??= this.#round().finally(() => {
