@@ -32,10 +32,16 @@ beforeEach(() => {
   Object.assign(sandbox.faults, { throttleRate: 0, errorRate: 0 });
 });
 
+/**
+ * A new lead nobody is tagged on: acceptance then hinges on the seller the step names (a lead that
+ * already has a partner seller on its team is accepted by Partner Center whoever the step names;
+ * the planner names that seller then).
+ */
 function freshLead(): WireReferral {
   const [lead] = sandbox.generate(1, { acceptedShare: 0, spreadDays: 0 });
   if (!lead) throw new Error("no lead");
-  return lead;
+  if ((lead.team ?? []).length === 0) return lead;
+  return sandbox.referrals.touch(lead.id, (r) => void (r.team = []));
 }
 
 async function apply(referral: WireReferral, steps: LeadAction[]): Promise<WireReferral> {

@@ -48,7 +48,8 @@ describeEachStore("outbox shutdown", (kind) => {
     const quick = await enqueue("quick");
     const stuck = await enqueue("stuck");
     await bothRunning;
-    const stopping = worker.stop(200);
+    // Long enough for the quick job to settle on a loaded machine; the stuck one is aborted at its end.
+    const stopping = worker.stop(2_000);
     finishQuick();
     await stopping;
     await enqueue("after-stop");

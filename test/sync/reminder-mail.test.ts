@@ -26,7 +26,8 @@ describe("reminder mail through Microsoft Graph (sandbox)", () => {
     graph.addMailbox("referrals@partner.example", "W. Europe Standard Time");
     const referral = rig.pc.referrals
       .all()
-      .filter((r) => r.referralProgram === "JointPlanning" && r.direction === "Incoming" && r.status === "New")
+      // Unassigned: no partner seller tagged on it (those leads remind the seller instead).
+      .filter((r) => r.referralProgram === "JointPlanning" && r.direction === "Incoming" && r.status === "New" && (r.team ?? []).length === 0)
       .sort((a, b) => Date.parse(b.expirationDateTime ?? "") - Date.parse(a.expirationDateTime ?? ""))[0];
     const lead = await rig.daemon.store.repos.leads.findByReferralId("pc", referral?.id ?? "");
     const acceptBy = lead?.acceptBy as Date;
