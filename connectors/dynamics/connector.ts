@@ -6,6 +6,7 @@ import { countCall } from "../../src/shared/call-meter.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
 import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, CrmOwner, OwnerQuery, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
+import { userOwner } from "../crm-user.js";
 import { readErrorEnvelope } from "../../src/shared/http-errors.js";
 import { boundaryOf, decodeBatch, encodeBatch } from "./batch.js";
 
@@ -370,19 +371,6 @@ function attributeName(property: string): string {
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function dataverseUser(row: Record<string, unknown>): CrmOwner {
-  const text = (value: unknown) => (typeof value === "string" && value.trim() !== "" ? value : undefined);
   const id = String(row.systemuserid);
-  const phone = text(row.address1_telephone1) ?? text(row.mobilephone);
-  return {
-    id,
-    kind: "user",
-    value: `/systemusers(${id})`,
-    name: text(row.fullname) ?? id,
-    ...(text(row.firstname) ? { firstName: text(row.firstname) as string } : {}),
-    ...(text(row.lastname) ? { lastName: text(row.lastname) as string } : {}),
-    ...(text(row.internalemailaddress) ? { email: text(row.internalemailaddress) as string } : {}),
-    ...(phone ? { phone } : {}),
-    ...(text(row.title) ? { title: text(row.title) as string } : {}),
-    active: row.isdisabled === false,
-  };
+  return userOwner({ id, value: `/systemusers(${id})`, fullName: row.fullname, firstName: row.firstname, lastName: row.lastname, email: row.internalemailaddress, phones: [row.address1_telephone1, row.mobilephone], title: row.title, active: row.isdisabled === false });
 }

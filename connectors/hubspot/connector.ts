@@ -5,6 +5,7 @@ import { countCall } from "../../src/shared/call-meter.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
 import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, CrmOwner, OwnerQuery, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
+import { userOwner } from "../crm-user.js";
 import type { PropertySpec } from "./properties.js";
 import { COSELL_GROUP, COSELL_PROPERTIES, LEAD_ASSOCIATION_TYPES, OBJECT_TYPE_IDS } from "./properties.js";
 
@@ -422,15 +423,5 @@ function hubspotError(status: number, category: string, message: string, policyN
 }
 
 function hubspotOwner(owner: { id: string; email?: string; firstName?: string; lastName?: string }, archived: boolean): CrmOwner {
-  const name = [owner.firstName, owner.lastName].filter(Boolean).join(" ") || owner.email || owner.id;
-  return {
-    id: owner.id,
-    kind: "user",
-    value: owner.id,
-    name,
-    ...(owner.firstName ? { firstName: owner.firstName } : {}),
-    ...(owner.lastName ? { lastName: owner.lastName } : {}),
-    ...(owner.email ? { email: owner.email } : {}),
-    active: !archived,
-  };
+  return userOwner({ id: owner.id, value: owner.id, firstName: owner.firstName, lastName: owner.lastName, email: owner.email, active: !archived });
 }

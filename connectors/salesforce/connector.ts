@@ -9,6 +9,7 @@ import { countCall } from "../../src/shared/call-meter.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
 import type { ChangePage, ChangesRequest, CrmConnector, CrmOwner, OwnerQuery, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
+import { userOwner } from "../crm-user.js";
 import { crmErrorFrom, crmErrorFromThrown, REQUEST_LIMIT_PAUSE_MS } from "./errors.js";
 
 export type SalesforceAuth =
@@ -346,20 +347,7 @@ export class SalesforceConnector implements CrmConnector {
 }
 
 function salesforceUser(record: Record<string, unknown> & { Id: string }): CrmOwner {
-  const text = (value: unknown) => (typeof value === "string" && value.trim() !== "" ? value : undefined);
-  const phone = text(record.Phone) ?? text(record.MobilePhone);
-  return {
-    id: record.Id,
-    kind: "user",
-    value: record.Id,
-    name: text(record.Name) ?? [text(record.FirstName), text(record.LastName)].filter(Boolean).join(" "),
-    ...(text(record.FirstName) ? { firstName: text(record.FirstName) as string } : {}),
-    ...(text(record.LastName) ? { lastName: text(record.LastName) as string } : {}),
-    ...(text(record.Email) ? { email: text(record.Email) as string } : {}),
-    ...(phone ? { phone } : {}),
-    ...(text(record.Title) ? { title: text(record.Title) as string } : {}),
-    active: record.IsActive === true,
-  };
+  return userOwner({ id: record.Id, value: record.Id, fullName: record.Name, firstName: record.FirstName, lastName: record.LastName, email: record.Email, phones: [record.Phone, record.MobilePhone], title: record.Title, active: record.IsActive === true });
 }
 
 function escape(value: string): string {
