@@ -142,8 +142,9 @@ class Push {
     private readonly payload: PcPushPayload,
   ) {}
 
+  /** Said once, however many times a 412 has the push re-planned. */
   note(text: string): void {
-    this.#notes.push(text);
+    if (!this.#notes.includes(text)) this.#notes.push(text);
   }
 
   /** Stores the record Partner Center returned and maps it to every CRM of the account. */

@@ -111,7 +111,7 @@ async function recordChange(repos: Repositories, pair: OutboundPair, objectName:
   const link = await repos.crmLinks.reserve(lead.id, pair.pair, objectName, now);
   const ownerField = pair.mapping.inboundOwnerField();
   const pushed = ownerBaseline(link.lastPushedFields, link.sellerFields, ownerField);
-  // Fields we never write (the owner) cannot be our echo, so only what we wrote is compared.
+  // Fields we never wrote (the owner, without routing) cannot be our echo: only what we wrote is compared.
   if (pushed && Object.keys(change.fields).every((field) => !(field in pushed) || sameValue(change.fields[field], pushed[field]))) {
     await repos.events.append({ leadId: lead.id, pair: pair.pair, at: now, side: "crm", kind: "echo-dropped", cause: "the record shows what the daemon last wrote", details: { by: change.modifiedBy, at: change.modifiedAt } });
     return "echoes";
