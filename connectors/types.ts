@@ -45,11 +45,12 @@ export interface ChangesRequest {
   /** First run only: changes after this time. */
   since?: Date;
   /**
-   * The fields we last wrote to a record, by external id. A record our integration user touched
-   * last is still a seller's change when its values differ from these (a seller edit we then wrote
-   * other fields over); connectors that read per-field history (HubSpot) do not need it.
+   * The fields we last wrote to records, by external id, asked once per page for the records our
+   * integration user touched last. Such a record is still a seller's change when its values differ
+   * from these (a seller edit we then wrote other fields over); connectors that read per-field
+   * history (HubSpot) do not need it.
    */
-  lastPushed?: (externalId: string) => Record<string, unknown> | undefined;
+  lastPushed?: (externalIds: string[]) => Promise<ReadonlyMap<string, Record<string, unknown>>>;
 }
 
 /** One seller edit: the record's current values of the requested fields, and who changed it when. */

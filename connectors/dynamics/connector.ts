@@ -7,6 +7,7 @@ import type { RateInfo } from "../../src/shared/rate-info.js";
 import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, CrmOwner, OwnerQuery, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
 import { userOwner } from "../crm-user.js";
+import { isEcho, pushedFor } from "../echo.js";
 import { readErrorEnvelope } from "../../src/shared/http-errors.js";
 import { boundaryOf, decodeBatch, encodeBatch } from "./batch.js";
 
@@ -154,6 +155,7 @@ export class DynamicsConnector implements CrmConnector {
       }
       const page = JSON.parse(answer.text) as { value: Array<Record<string, unknown>>; "@odata.nextLink"?: string; "@odata.deltaLink"?: string };
       const changes: CrmChange[] = [];
+      const pushed = await pushedFor(request, page.value.filter((row) => row._modifiedby_value === this.#userId).map((row) => externalIdOf(row, request.externalIdField)));
       for (const row of page.value) {
         if (typeof row["@odata.context"] === "string" && String(row["@odata.context"]).endsWith("$deletedEntity")) {
           // Deletions are reported, never mirrored into Partner Center.
@@ -162,10 +164,10 @@ export class DynamicsConnector implements CrmConnector {
         }
         const modifiedOn = String(row.modifiedon ?? "");
         if (filterSince && modifiedOn && Date.parse(modifiedOn) <= Date.parse(filterSince)) continue;
-        const externalId = typeof row[request.externalIdField] === "string" ? String(row[request.externalIdField]) : undefined;
+        const externalId = externalIdOf(row, request.externalIdField);
         const id = String(row[idColumn(request.object)] ?? "");
         last = { modstamp: modifiedOn, id };
-        if (row._modifiedby_value === this.#userId && isEcho(row, request.fields, externalId, request.lastPushed)) continue;
+        if (row._modifiedby_value === this.#userId && isEcho(row, request.fields, externalId ? pushed.get(externalId) : undefined)) continue;
         changes.push({ id, ...(externalId ? { externalId } : {}), modifiedAt: modifiedOn, modifiedBy: String(row._modifiedby_value ?? ""), fields: Object.fromEntries(request.fields.map((field) => [field, row[field] ?? null])) });
       }
       const next = page["@odata.nextLink"] ?? page["@odata.deltaLink"];
@@ -186,10 +188,11 @@ export class DynamicsConnector implements CrmConnector {
       const answer = await this.#send("GET", url, undefined, { Prefer: `odata.maxpagesize=${this.#options.pageSize ?? 5000}` });
       const page = JSON.parse(answer.text) as { value: Array<Record<string, unknown>>; "@odata.nextLink"?: string };
       const changes: CrmChange[] = [];
+      const pushed = await pushedFor(request, page.value.filter((row) => row._modifiedby_value === this.#userId).map((row) => externalIdOf(row, request.externalIdField)));
       for (const row of page.value) {
-        const externalId = typeof row[request.externalIdField] === "string" ? String(row[request.externalIdField]) : undefined;
+        const externalId = externalIdOf(row, request.externalIdField);
         last = { modstamp: String(row.modifiedon ?? ""), id: String(row[id] ?? "") };
-        if (row._modifiedby_value === this.#userId && isEcho(row, request.fields, externalId, request.lastPushed)) continue;
+        if (row._modifiedby_value === this.#userId && isEcho(row, request.fields, externalId ? pushed.get(externalId) : undefined)) continue;
         changes.push({ id: last.id, ...(externalId ? { externalId } : {}), modifiedAt: last.modstamp, modifiedBy: String(row._modifiedby_value ?? ""), fields: Object.fromEntries(request.fields.map((field) => [field, row[field] ?? null])) });
       }
       yield { changes, cursor: { ...last, token: POLL_TOKEN } };
@@ -330,10 +333,8 @@ function idColumn(object: string): string {
   return `${object}id`;
 }
 
-function isEcho(row: Record<string, unknown>, fields: string[], externalId: string | undefined, lastPushed: ((externalId: string) => Record<string, unknown> | undefined) | undefined): boolean {
-  const pushed = externalId && lastPushed ? lastPushed(externalId) : undefined;
-  if (!pushed) return true;
-  return fields.every((field) => !(field in pushed) || JSON.stringify(pushed[field] ?? null) === JSON.stringify(row[field] ?? null));
+function externalIdOf(row: Record<string, unknown>, field: string): string | undefined {
+  return typeof row[field] === "string" ? String(row[field]) : undefined;
 }
 
 const BY_CODE: Record<string, CrmErrorCode> = {

@@ -10,6 +10,7 @@ import type { RateInfo } from "../../src/shared/rate-info.js";
 import type { ChangePage, ChangesRequest, CrmConnector, CrmOwner, OwnerQuery, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
 import { CrmError } from "../types.js";
 import { userOwner } from "../crm-user.js";
+import { isEcho, pushedFor } from "../echo.js";
 import { crmErrorFrom, crmErrorFromThrown, REQUEST_LIMIT_PAUSE_MS } from "./errors.js";
 
 export type SalesforceAuth =
@@ -150,9 +151,11 @@ export class SalesforceConnector implements CrmConnector {
       const last = answer.records[answer.records.length - 1];
       if (last) {
         const changes = [];
+        const externalIdOf = (record: Record<string, unknown>) => (typeof record[request.externalIdField] === "string" ? (record[request.externalIdField] as string) : undefined);
+        const pushed = await pushedFor(request, answer.records.filter((record) => record.LastModifiedById === this.#userId).map(externalIdOf));
         for (const record of answer.records) {
-          const externalId = typeof record[request.externalIdField] === "string" ? (record[request.externalIdField] as string) : undefined;
-          if (record.LastModifiedById === this.#userId && this.#isEcho(record, request.fields, externalId, request.lastPushed)) continue;
+          const externalId = externalIdOf(record);
+          if (record.LastModifiedById === this.#userId && isEcho(record, request.fields, externalId ? pushed.get(externalId) : undefined)) continue;
           changes.push({
             id: record.Id,
             ...(externalId ? { externalId } : {}),
@@ -280,14 +283,6 @@ export class SalesforceConnector implements CrmConnector {
 
   async close(): Promise<void> {
     this.#conn = undefined;
-  }
-
-  #isEcho(record: Record<string, unknown>, fields: string[], externalId: string | undefined, lastPushed: ((externalId: string) => Record<string, unknown> | undefined) | undefined): boolean {
-    // Our write is the last one. It hides nothing unless it left a seller's value different from
-    // what we pushed (a seller edit we then wrote other fields over): then it is kept.
-    const pushed = externalId && lastPushed ? lastPushed(externalId) : undefined;
-    if (!pushed) return true;
-    return fields.every((field) => !(field in pushed) || JSON.stringify(pushed[field] ?? null) === JSON.stringify(record[field] ?? null));
   }
 
   async #get<T>(url: string): Promise<T> {

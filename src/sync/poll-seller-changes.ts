@@ -75,13 +75,13 @@ export async function pollSellerChanges(options: {
   if (!inbound || fields.length === 0) return report;
   const key = sellerCursorKey(pair.pair, inbound.object);
   const stored = await store.repos.cursors.get<ChangeCursor>(key.scope, key.name);
-  const pushed = await store.repos.crmLinks.pushedFieldsByReferral(pair.pair, inbound.name);
   const feed = pair.connector.changes({
     object: inbound.object,
     externalIdField: inbound.externalIdField,
     fields,
     ...(stored ? { cursor: overlapped(stored.value) } : {}),
-    lastPushed: (referralId) => pushed.get(referralId),
+    // Asked per page, for the records our own user touched last: never every link of the pair at once.
+    lastPushed: (referralIds) => store.repos.crmLinks.pushedFieldsFor(pair.account, pair.pair, inbound.name, referralIds),
   });
   let latest = stored?.value;
   for await (const page of feed) {

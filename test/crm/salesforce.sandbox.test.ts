@@ -63,8 +63,11 @@ describe("Salesforce connector against the sandbox", () => {
     clock.advance(1_000);
     await connector.upsert({ ...LEAD, records: [{ key: "ref-00000", fields: { Cosell_Last_Sync__c: "2026-11-24T10:00:02Z" } }] });
     const pushed = { Cosell_Status__c: "New", Cosell_Qualify_Complete__c: false, Cosell_Close_Reason__c: null };
-    const pages = await allChanges({ ...LEAD, fields: INBOUND, since: new Date("2026-11-24T09:00:00Z"), lastPushed: () => pushed });
+    const asked: string[][] = [];
+    const pages = await allChanges({ ...LEAD, fields: INBOUND, since: new Date("2026-11-24T09:00:00Z"), lastPushed: async (ids) => (asked.push(ids), new Map(ids.map((id) => [id, pushed]))) });
     expect(pages.flatMap((p) => p.changes).map((c) => c.fields.Cosell_Status__c)).toEqual(["Won"]);
+    // One lookup for the page, of the records our integration user wrote last.
+    expect(asked).toEqual([["ref-00000"]]);
   });
 
   it("returns 10,000 records stamped with one SystemModstamp exactly once across pages, and resumes mid-way", async () => {

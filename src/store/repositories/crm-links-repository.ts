@@ -108,13 +108,19 @@ export class CrmLinksRepository {
    * The fields last written to each record of one CRM object, by referral id: what a change feed
    * compares a record against to tell our echo from a seller's edit.
    */
-  async pushedFieldsByReferral(pair: string, crmObject: string): Promise<Map<string, Record<string, unknown>>> {
-    const rows = await this.db("crm_links as l")
-      .join("leads as d", "d.id", "l.lead_id")
-      .where({ "l.pair": pair, "l.crm_object": crmObject })
-      .whereNotNull("l.last_pushed_fields")
-      .select("d.referral_id", "l.last_pushed_fields");
-    return new Map(rows.map((row: { referral_id: string; last_pushed_fields: string }) => [row.referral_id, parseJson(row.last_pushed_fields) as Record<string, unknown>]));
+  /** What was last pushed to the given leads' records of one object, by referral id (a page of a change feed's worth). */
+  async pushedFieldsFor(account: string, pair: string, crmObject: string, referralIds: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    const pushed = new Map<string, Record<string, unknown>>();
+    for (let offset = 0; offset < referralIds.length; offset += 900) {
+      const rows = await this.db("crm_links as l")
+        .join("leads as d", "d.id", "l.lead_id")
+        .where({ "d.account": account, "l.pair": pair, "l.crm_object": crmObject })
+        .whereIn("d.referral_id", referralIds.slice(offset, offset + 900))
+        .whereNotNull("l.last_pushed_fields")
+        .select("d.referral_id", "l.last_pushed_fields");
+      for (const row of rows as Array<{ referral_id: string; last_pushed_fields: string }>) pushed.set(row.referral_id, parseJson(row.last_pushed_fields) as Record<string, unknown>);
+    }
+    return pushed;
   }
 
   async recordSeenModstamp(linkId: number, modstamp: string, now: Date): Promise<void> {
