@@ -184,9 +184,9 @@ export class CompiledMapping {
    * Fields written from the routed owner (`from: sync.owner`), by mapping object, and whether their
    * ownership rule has them written on updates too (by default only on create).
    */
-  routedOwnerFields(): Array<{ name: string; field: string; onUpdate: boolean }> {
+  routedOwnerFields(): Array<{ name: string; field: string; onUpdate: boolean; owner: FieldOwner }> {
     return this.#objects.flatMap((object) =>
-      object.fields.filter((field) => field.from === ROUTED_OWNER).map((field) => ({ name: object.name, field: field.field, onUpdate: writesOnUpdate(field, undefined) })),
+      object.fields.filter((field) => field.from === ROUTED_OWNER).map((field) => ({ name: object.name, field: field.field, onUpdate: writesOnUpdate(field, undefined), owner: field.owner })),
     );
   }
 

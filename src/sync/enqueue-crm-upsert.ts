@@ -109,7 +109,7 @@ function planUpsert(target: PairTarget, lead: LeadRecord, adapted: AdaptedReferr
   const hash = payloadHash(created ? target.mapping.outbound(source, { create: true }).records : result.records);
   if (created && ours.every((link) => link.lastPushedHash === hash)) return {};
   const readBack = target.mapping.readBackFields();
-  const owner = ownerPlan(target, view.lead, created);
+  const owner = ownerPlan(target, view.lead, created, crmNewer);
   return {
     job: {
       pair: target.pair,
@@ -133,12 +133,16 @@ function planUpsert(target: PairTarget, lead: LeadRecord, adapted: AdaptedReferr
 }
 
 /** Routing, when the pair has it and this write may set an owner (a create, or a mapping that re-routes). */
-function ownerPlan(target: PairTarget, lead: Lead, created: boolean): OwnerPlan | undefined {
+function ownerPlan(target: PairTarget, lead: Lead, created: boolean, crmNewer: ReadonlySet<string> | undefined): OwnerPlan | undefined {
   if (!target.routing) return undefined;
-  const fields = target.mapping.routedOwnerFields();
+  const readBackField = target.mapping.inboundOwnerField();
+  // A `latest` owner field is re-routed on updates unless a seller gave the record away since
+  // Partner Center last changed the lead.
+  const fields = target.mapping
+    .routedOwnerFields()
+    .map(({ owner, ...field }) => ({ ...field, onUpdate: field.onUpdate && !(owner === "latest" && readBackField !== undefined && crmNewer?.has(readBackField)) }));
   if (fields.length === 0 || (created && !fields.some((field) => field.onUpdate))) return undefined;
   const decision = decideRouting(target.routing, lead);
-  const readBackField = target.mapping.inboundOwnerField();
   return { fields, candidates: decision.candidates, reason: decision.reason, ...(readBackField ? { readBackField } : {}) };
 }
 

@@ -44,7 +44,7 @@ export interface TwoWayRig {
 }
 
 /** The whole daemon, one pair, on in-process sandboxes and a manual clock; the test drives each pass. */
-export async function startTwoWay(kind: CrmKind, clock: ManualClock, options: { debounce?: string; mail?: boolean; teams?: boolean; crmTasks?: boolean; http?: string; env?: NodeJS.ProcessEnv; routing?: string } = {}): Promise<TwoWayRig> {
+export async function startTwoWay(kind: CrmKind, clock: ManualClock, options: { debounce?: string; mail?: boolean; teams?: boolean; crmTasks?: boolean; http?: string; env?: NodeJS.ProcessEnv; routing?: string; mapping?: string } = {}): Promise<TwoWayRig> {
   const database: TestDatabase = await createTestDatabase("sqlite");
   const config = parseConfigText(
     [
@@ -58,7 +58,7 @@ export async function startTwoWay(kind: CrmKind, clock: ManualClock, options: { 
         : []),
       "partnerCenter:\n  accounts:\n    pc:\n      auth:\n        mode: sandbox",
       `crms:\n  crm:\n    type: ${kind}\n    auth:\n      mode: sandbox`,
-      `pairs:\n  - name: p\n    partnerCenter: pc\n    crm: crm\n    mapping: mappings/${kind}.yaml\n    debounce: ${options.debounce ?? "30s"}\n    acceptAs: { firstName: Ana, lastName: Seller, email: ana.seller@partner.example }${options.routing ? `\n    routing: ${options.routing}` : ""}`,
+      `pairs:\n  - name: p\n    partnerCenter: pc\n    crm: crm\n    mapping: ${options.mapping ?? `mappings/${kind}.yaml`}\n    debounce: ${options.debounce ?? "30s"}\n    acceptAs: { firstName: Ana, lastName: Seller, email: ana.seller@partner.example }${options.routing ? `\n    routing: ${options.routing}` : ""}`,
     ].join("\n"),
     "two-way.yaml",
     { env: options.env ?? {}, cwd: process.cwd() },

@@ -127,3 +127,18 @@ describe("inbound: CRM record → lifecycle intent", () => {
     expect(plan.ok ? "" : plan.violation.message).toBe("Give a reason before marking the lead lost.");
   });
 });
+
+describe("the routed owner (sync.owner)", () => {
+  const text = (rule: string) => `version: 1\ncrm: dynamics\nobjects:\n  lead:\n    object: lead\n    externalId: { field: cosell_referralid }\n    fields:\n      subject: lead.name\n      ${rule}\ninbound:\n  object: lead\n  owner: _ownerid_value\n`;
+
+  it("is written on create only unless its rule names another owner, and never at mapping time", () => {
+    const createOnly = parseMappingText(text("ownerid@odata.bind: sync.owner"), "a.yaml").mapping;
+    expect(createOnly.routedOwnerFields()).toEqual([{ name: "lead", field: "ownerid@odata.bind", onUpdate: false, owner: "crm" }]);
+    expect(createOnly.inboundOwnerField()).toBe("_ownerid_value");
+    const everyWrite = parseMappingText(text("ownerid@odata.bind: { from: sync.owner, owner: partnerCenter }"), "b.yaml").mapping;
+    expect(everyWrite.routedOwnerFields()).toEqual([{ name: "lead", field: "ownerid@odata.bind", onUpdate: true, owner: "partnerCenter" }]);
+    // The mapping itself leaves the field out: the owner is looked up when the record is written.
+    const source = mappingSource({ id: "r1", name: "A lead" }, adaptReferral({ id: "r1", name: "A lead" }).lead, new Date("2026-11-24T10:00:00Z"));
+    expect(createOnly.outbound(source, { create: true }).records[0]?.fields).toEqual({ subject: "A lead" });
+  });
+});

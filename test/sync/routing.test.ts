@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DataverseSandbox } from "../../connectors/dynamics/sandbox/server.js";
 import type { HubSpotSandbox } from "../../connectors/hubspot/sandbox/server.js";
@@ -154,6 +157,33 @@ describe.each<CrmKind>(["salesforce", "hubspot", "dynamics"])("lead routing into
     expect(crm.ownerOf(await r.recordOf(fresh.id))).toBe(crm.central);
     const events = await timeline(r, fresh.id);
     expect(events.find((e) => e.kind === "routing-fallback")?.cause).toMatch(/deactivated/);
+  });
+
+  it("a mapping whose owner rule is latest re-routes when Partner Center changes the lead, unless a seller gave the record away since", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cosell-routing-"));
+    const file = join(dir, `${kind}.yaml`);
+    const field = { salesforce: "OwnerId", hubspot: "hubspot_owner_id", dynamics: "ownerid@odata.bind" }[kind];
+    const shipped = readFileSync(`mappings/${kind}.yaml`, "utf8");
+    expect(shipped).toContain(`${field}: sync.owner`);
+    writeFileSync(file, shipped.replace(`${field}: sync.owner`, `${field}: { from: sync.owner, owner: latest }`));
+    const clock = new ManualClock("2026-11-24T09:00:00Z");
+    rig = await startTwoWay(kind, clock, { mapping: file, routing: `{ mode: central, owner: { user: ${grace.email} } }` });
+    await rig.pass();
+    const r = rig;
+    const crm = owners(kind, r);
+    const [lead] = r.pc.referrals.all().filter((x) => x.status === "New");
+    const recordId = await r.recordOf(lead?.id ?? "");
+    expect(crm.ownerOf(recordId)).toBe(crm.userId(grace.email));
+    const ui = sellerUiFor(r.daemon.crmSandbox("crm") as never);
+    await sellerSaves(r, clock, recordId, { [ui.ownerField]: ui.colleagues().find((c) => c.email === alan.email)?.value });
+    // The seller's hand-over is newer than anything from Partner Center: it stands through our writes.
+    await r.pass();
+    expect(crm.ownerOf(recordId)).toBe(crm.userId(alan.email));
+    r.pc.referrals.touch(lead?.id ?? "", (referral) => void (referral.details = { ...referral.details, notes: "New notes from Microsoft." }));
+    clock.advance(1_000);
+    await r.pass();
+    // Partner Center moved after the hand-over: the lead is routed again.
+    expect(crm.ownerOf(recordId)).toBe(crm.userId(grace.email));
   });
 
   it("central: every lead goes to the central owner, whoever is tagged", async () => {
