@@ -78,8 +78,18 @@ async function pushOne(options: PcPushOptions, job: OutboxJob): Promise<JobOutco
   const ownerMoved = ownerField !== undefined && payload.changed !== undefined && payload.changed.includes(ownerField);
   let crmOwner: Person | undefined;
   let ownerLooked = false;
-  const ownerPerson = async () => {
-    if (!ownerLooked && ownerRef && pair.owners) crmOwner = await pair.owners.person(ownerRef);
+  // An accept must not wait on the CRM (its rate limit, an outage) while its deadline runs: without
+  // the owner it goes with the seller on the lead or the pair's acceptAs, and says so. A reassignment
+  // has no such hurry: it is retried.
+  const ownerPerson = async (orFallback: boolean) => {
+    if (!ownerLooked && ownerRef && pair.owners) {
+      try {
+        crmOwner = await pair.owners.person(ownerRef);
+      } catch (error) {
+        if (!orFallback) throw error;
+        push.note(`the record's owner could not be read from the CRM (${(error as Error).message}); the seller on the lead or the pair's acceptAs was used`);
+      }
+    }
     ownerLooked = true;
     return crmOwner;
   };
@@ -90,13 +100,13 @@ async function pushOne(options: PcPushOptions, job: OutboxJob): Promise<JobOutco
     const now = options.clock.now();
     let steps: LeadAction[] = [];
     if (intent.lifecycle) {
-      const owner = (adapted.lead.state === "new" ? await ownerPerson() : undefined) ?? adapted.lead.owner ?? pair.acceptAs;
+      const owner = (adapted.lead.state === "new" ? await ownerPerson(true) : undefined) ?? adapted.lead.owner ?? pair.acceptAs;
       const plan = planTransition(adapted.lead, desiredOutcome(intent.lifecycle, owner), now);
       if (!plan.ok) return push.refuse(plan.violation.code, plan.violation.message);
       steps = plan.steps;
     }
     const working = !isTerminal(adapted.lead.state) && adapted.lead.state !== "new";
-    const reassigned = working && ownerMoved ? await ownerPerson() : undefined;
+    const reassigned = working && ownerMoved ? await ownerPerson(false) : undefined;
     const join = reassigned ? teamMemberOperation(referral, reassigned) : undefined;
     if (join) push.note(`${reassigned?.email ?? "the new owner"} added to the team: the record's owner in the CRM changed`);
     const values = [...(isTerminal(adapted.lead.state) && steps.length === 0 ? [] : valueOperations(referral, intent.changes)), ...(join ? [join] : [])];

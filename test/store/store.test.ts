@@ -38,7 +38,7 @@ describeEachStore("store", (kind) => {
   it("migrates once: a second run applies nothing", async () => {
     const again = await store.migrate();
     expect(again.applied).toEqual([]);
-    expect(again.current).toEqual(["001-initial", "002-outbox", "003-crm-link-sync-state", "004-local-closes", "005-reminders", "006-sync-runs", "007-schedule-leases", "008-outbox-lease-order"]);
+    expect(again.current).toEqual(["001-initial", "002-outbox", "003-crm-link-sync-state", "004-local-closes", "005-reminders", "006-sync-runs", "007-schedule-leases", "008-outbox-lease-order", "009-crm-links-by-lead"]);
   });
 
   it("saves a lead, round-trips every column, and skips an unchanged replay", async () => {
@@ -189,7 +189,7 @@ describeEachStore("store", (kind) => {
       const reports = await Promise.all(stores.map((s) => s.migrate()));
       // Every migration applied exactly once across the three.
       expect(reports.flatMap((r) => r.applied).sort()).toEqual([...(reports[0]?.current ?? [])].sort());
-      for (const report of reports) expect(report.current).toHaveLength(8);
+      for (const report of reports) expect(report.current).toHaveLength(9);
     } finally {
       await Promise.all(stores.map((s) => s.close()));
       await database.drop();

@@ -186,6 +186,27 @@ describe.each<CrmKind>(["salesforce", "hubspot", "dynamics"])("lead routing into
     expect(crm.ownerOf(recordId)).toBe(crm.userId(grace.email));
   });
 
+  it("an accept does not wait on a throttled CRM: it goes with the seller on the lead, and says so", async () => {
+    const { rig: r, clock, leads } = await start(`{ mode: central, owner: ${central} }`);
+    const referralId = leads[0]?.id ?? "";
+    const recordId = await r.recordOf(referralId);
+    await r.seller.edit(recordId, { [r.seller.status]: r.seller.value("accepted") });
+    await r.pass();
+    // Every CRM call is now refused with a 429 or 503: the owner cannot be read.
+    const sandbox = r.daemon.crmSandbox("crm") as { faults: Record<string, number> };
+    Object.assign(sandbox.faults, kind === "salesforce" ? { errorRate: 1 } : { throttleRate: 1 });
+    clock.advance(DEBOUNCE_MS + 1_000);
+    // Only the outbox: the CRM's change feed is down too.
+    await r.daemon.drainOutbox();
+    const accepted = r.pc.referrals.get(referralId);
+    expect([accepted.status, accepted.substatus]).toEqual(["Active", "Accepted"]);
+    // Grace was tagged on the lead: she is the partner seller, on the team once.
+    expect(accepted.team?.map((m) => m.email)).toEqual([grace.email]);
+    const pushed = (await timeline(r, referralId)).find((e) => e.kind === "pc-pushed");
+    expect(JSON.stringify(pushed?.details)).toMatch(/owner could not be read from the CRM/);
+    Object.assign(sandbox.faults, { errorRate: 0, throttleRate: 0 });
+  });
+
   it("central: every lead goes to the central owner, whoever is tagged", async () => {
     const { rig: r, leads } = await start(`{ mode: central, owner: ${central} }`);
     const crm = owners(kind, r);

@@ -7,6 +7,7 @@ import * as reminders from "./005-reminders.js";
 import * as syncRuns from "./006-sync-runs.js";
 import * as scheduleLeases from "./007-schedule-leases.js";
 import * as outboxLeaseOrder from "./008-outbox-lease-order.js";
+import * as crmLinksByLead from "./009-crm-links-by-lead.js";
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from compiled
@@ -21,6 +22,7 @@ const MIGRATIONS: ReadonlyArray<{ name: string; migration: Knex.Migration }> = [
   { name: "006-sync-runs", migration: syncRuns },
   { name: "007-schedule-leases", migration: scheduleLeases },
   { name: "008-outbox-lease-order", migration: outboxLeaseOrder },
+  { name: "009-crm-links-by-lead", migration: crmLinksByLead },
 ];
 
 export const migrationSource: Knex.MigrationSource<{ name: string; migration: Knex.Migration }> = {

@@ -108,17 +108,26 @@ export class CrmLinksRepository {
    * The fields last written to each record of one CRM object, by referral id: what a change feed
    * compares a record against to tell our echo from a seller's edit.
    */
-  /** What was last pushed to the given leads' records of one object, by referral id (a page of a change feed's worth). */
+  /**
+   * What was last pushed to the given leads' records of one object, by referral id (a page of a
+   * change feed's worth). The leads are found first, then their links by lead: a join let SQLite
+   * walk every link of the pair for each page.
+   */
   async pushedFieldsFor(account: string, pair: string, crmObject: string, referralIds: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
     const pushed = new Map<string, Record<string, unknown>>();
     for (let offset = 0; offset < referralIds.length; offset += 900) {
-      const rows = await this.db("crm_links as l")
-        .join("leads as d", "d.id", "l.lead_id")
-        .where({ "d.account": account, "l.pair": pair, "l.crm_object": crmObject })
-        .whereIn("d.referral_id", referralIds.slice(offset, offset + 900))
-        .whereNotNull("l.last_pushed_fields")
-        .select("d.referral_id", "l.last_pushed_fields");
-      for (const row of rows as Array<{ referral_id: string; last_pushed_fields: string }>) pushed.set(row.referral_id, parseJson(row.last_pushed_fields) as Record<string, unknown>);
+      const leads = (await this.db("leads").where({ account }).whereIn("referral_id", referralIds.slice(offset, offset + 900)).select("id", "referral_id")) as Array<{ id: number; referral_id: string }>;
+      if (leads.length === 0) continue;
+      const referralOf = new Map(leads.map((lead) => [Number(lead.id), lead.referral_id]));
+      const rows = (await this.db("crm_links")
+        .whereIn("lead_id", [...referralOf.keys()])
+        .where({ pair, crm_object: crmObject })
+        .whereNotNull("last_pushed_fields")
+        .select("lead_id", "last_pushed_fields")) as Array<{ lead_id: number; last_pushed_fields: string }>;
+      for (const row of rows) {
+        const referralId = referralOf.get(Number(row.lead_id));
+        if (referralId !== undefined) pushed.set(referralId, parseJson(row.last_pushed_fields) as Record<string, unknown>);
+      }
     }
     return pushed;
   }
