@@ -193,7 +193,7 @@ describe.each<CrmKind>(["salesforce", "hubspot", "dynamics"])("lead routing into
     await r.seller.edit(recordId, { [r.seller.status]: r.seller.value("accepted") });
     await r.pass();
     // Every CRM call is now refused with a 429 or 503: the owner cannot be read.
-    const sandbox = r.daemon.crmSandbox("crm") as { faults: Record<string, number> };
+    const sandbox = r.daemon.crmSandbox("crm") as unknown as { faults: Record<string, number> };
     Object.assign(sandbox.faults, kind === "salesforce" ? { errorRate: 1 } : { throttleRate: 1 });
     clock.advance(DEBOUNCE_MS + 1_000);
     // Only the outbox: the CRM's change feed is down too.
