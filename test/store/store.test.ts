@@ -182,7 +182,8 @@ describeEachStore("store", (kind) => {
     expect(await store.repos.scheduleLeases.claim("sweep", later(2), "e", later(2))).toBe(true);
   });
 
-  it("lets replicas that start together migrate at once: one applies, the others wait and find nothing to do", async () => {
+  // The losers wait up to 60 s for the winner (Store#latestWaitingForOthers); give them that long.
+  it("lets replicas that start together migrate at once: one applies, the others wait and find nothing to do", { timeout: 90_000 }, async () => {
     const database = await createTestDatabase(kind);
     const stores = await Promise.all([0, 1, 2].map(() => Store.open({ url: database.url })));
     try {
