@@ -24,6 +24,8 @@ interface Settings {
 
 interface CrmStats {
   requests: number;
+  /** Calls the sandbox answered 429 (not in byRoute). */
+  throttled: number;
   byRoute: Record<string, number>;
   counts: Record<string, number>;
 }
@@ -40,10 +42,14 @@ export interface BackfillFigures {
   writeCalls: number;
   minimumCalls: number;
   callRatio: number;
+  /** Calls the CRM answered 429 during the backfill: each costs a wait. */
+  throttled: number;
   /** The same writes fired straight at a fresh sandbox through the same client, no daemon in between. */
   limitSeconds: number;
   /** Daemon throughput as a share of the limit's. */
   shareOfLimit: number;
+  /** Records in the CRM at the end, by object (the minimum's base). */
+  records: Record<string, number>;
   /** Every call the daemon made to the CRM sandbox during the backfill, by route. */
   callsByRoute: Record<string, number>;
   /** The per-record strategy (look up, then create or update one record), measured on a sample. */
@@ -149,7 +155,7 @@ async function tokenFor(kind: Kind, s: Record<string, string>): Promise<string> 
  * store, outbox, connector) against sandboxes in their own process; then the same writes straight
  * through the client (the limit), and a per-record strategy on a sample (the peer pattern).
  */
-export async function benchBackfill(kind: Kind, count: number, log: Logger, latencyMs = 0): Promise<BackfillFigures> {
+export async function benchBackfill(kind: Kind, count: number, log: Logger, latencyMs = 0, options: { daemonOnly?: boolean } = {}): Promise<BackfillFigures> {
   const child = spawn(process.execPath, ["dist/bench/crm-sandboxes.js", kind, String(count), String(latencyMs)], { stdio: ["ignore", "pipe", "inherit"] });
   let dir: string | undefined;
   try {
@@ -202,6 +208,9 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
     const minimumCalls = Object.values(a.counts).reduce((sum, n) => sum + Math.ceil(n / BATCH[kind]), 0);
     const written = a.counts.leads ?? 0;
     await daemon.stop("bench");
+    const daemonFigures = { crm: kind, leads: written, seconds, pullSeconds, leadsPerSecond: written / seconds, peakRssMb: peakRss / 1024 / 1024, cpuSecondsPer1000: ((used.user + used.system) / 1e6 / Math.max(1, written)) * 1000, writeCalls, minimumCalls, callRatio: writeCalls / Math.max(1, minimumCalls), throttled: a.throttled, records: a.counts, callsByRoute: a.byRoute };
+    // Profiling the daemon alone: the limit and the peer pattern take as long again.
+    if (options.daemonOnly) return { ...daemonFigures, limitSeconds: Number.NaN, shareOfLimit: Number.NaN, peer: { sample: 0, callsPerLead: Number.NaN, secondsPerLead: Number.NaN, callRatio: Number.NaN, timeRatio: Number.NaN } };
 
     // The limit: the same records, batched at the CRM's maximum, straight through the client. The
     // payloads are read a batch at a time: a 100,000-lead run's would double the process's memory.
@@ -244,22 +253,7 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
       callRatio: peerCalls / Math.max(1, sample.length) / daemonCallsPerLead,
       timeRatio: peerSeconds / Math.max(1, sample.length) / (seconds / Math.max(1, written)),
     };
-    return {
-      crm: kind,
-      leads: written,
-      seconds,
-      pullSeconds,
-      leadsPerSecond: written / seconds,
-      peakRssMb: peakRss / 1024 / 1024,
-      cpuSecondsPer1000: ((used.user + used.system) / 1e6 / Math.max(1, written)) * 1000,
-      writeCalls,
-      minimumCalls,
-      callRatio: writeCalls / Math.max(1, minimumCalls),
-      limitSeconds,
-      shareOfLimit: limitSeconds / seconds,
-      callsByRoute: a.byRoute,
-      peer,
-    };
+    return { ...daemonFigures, limitSeconds, shareOfLimit: limitSeconds / seconds, peer };
   } finally {
     child.kill("SIGTERM");
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -285,7 +285,7 @@ export class DynamicsConnector implements CrmConnector {
   async close(): Promise<void> {}
 
   async #send(method: string, url: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> {
-    countCall();
+    await countCall();
     for (let attempt = 0; ; attempt += 1) {
       const token = await this.#options.tokens.getToken(attempt > 0 ? { forceRefresh: true } : undefined);
       let response: Response;

@@ -47,6 +47,8 @@ export class HubSpotConnector implements CrmConnector {
   readonly #log: Logger;
   readonly #appId: string | undefined;
   #rate: RateInfo = {};
+  /** 429s since the last call that went through: each doubles the wait, up to the policy's window. */
+  #throttledInRow = 0;
   /** Where the portal's records open in the browser (account-info), when the token may read it. */
   #portal: { id: number; uiDomain: string } | undefined;
 
@@ -374,16 +376,18 @@ export class HubSpotConnector implements CrmConnector {
   async close(): Promise<void> {}
 
   async #call<T>(work: () => Promise<T>): Promise<T> {
-    countCall();
+    await countCall();
     try {
       const answer = await work();
       // A throttle is over once a call goes through; left standing, every later batch would wait it out again.
       this.#rate = {};
+      this.#throttledInRow = 0;
       return answer;
     } catch (error) {
       const e = error as { code?: number; body?: { category?: string; message?: string; policyName?: string }; headers?: Record<string, string> };
       if (typeof e.code !== "number") throw new CrmError("CRM_UNREACHABLE", `HubSpot could not be reached: ${(error as Error).message}`, { crm: "hubspot" }, error);
-      const crmError = hubspotError(e.code, e.body?.category ?? "", e.body?.message ?? "", e.body?.policyName, e.headers);
+      this.#throttledInRow = e.code === 429 ? this.#throttledInRow + 1 : 0;
+      const crmError = hubspotError(e.code, e.body?.category ?? "", e.body?.message ?? "", e.body?.policyName, e.headers, this.#throttledInRow);
       if (crmError.retryAfterMs !== undefined) this.#rate = { retryAfterMs: crmError.retryAfterMs, remaining: 0 };
       throw crmError;
     }
@@ -403,7 +407,7 @@ function failuresByKey(answer: BatchAnswer): Map<string, CrmError> {
   return failures;
 }
 
-function hubspotError(status: number, category: string, message: string, policyName?: string, headers?: Record<string, string>): CrmError {
+function hubspotError(status: number, category: string, message: string, policyName?: string, headers?: Record<string, string>, throttledInRow = 1): CrmError {
   let code: CrmErrorCode;
   if (status === 429) code = "CRM_THROTTLED";
   else if (status === 401) code = "CRM_UNAUTHENTICATED";
@@ -414,11 +418,15 @@ function hubspotError(status: number, category: string, message: string, policyN
   else if (/does not exist/i.test(message)) code = "CRM_INVALID_FIELD";
   else code = "CRM_INVALID_VALUE";
   const interval = Number(headers?.["x-hubspot-ratelimit-interval-milliseconds"] ?? (policyName === "SECONDLY" ? 1000 : 10_000));
+  // No Retry-After: the window is rolling, so a slot frees as soon as its oldest call ages out —
+  // usually within a second when we pace at the limit and the service counted a call later than
+  // we sent it. A first 429 waits a second; each one after it in a row twice as long, up to the window.
+  const wait = Math.min(interval, 1000 * 2 ** Math.max(0, throttledInRow - 1));
   return new CrmError(code, `HubSpot ${status}${policyName ? ` (${policyName})` : ""}: ${message}`, {
     crm: "hubspot",
     crmCode: category || String(status),
     crmMessage: message,
-    ...(code === "CRM_THROTTLED" ? { retryAfterMs: interval } : {}),
+    ...(code === "CRM_THROTTLED" ? { retryAfterMs: wait } : {}),
   });
 }
 

@@ -295,7 +295,7 @@ export class SalesforceConnector implements CrmConnector {
 
   /** Settles within the timeout, whatever the connection does. */
   async #timed<T>(work: () => Promise<T>): Promise<T> {
-    countCall();
+    await countCall();
     const limit = this.#options.timeoutMs ?? 120_000;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {

@@ -59,10 +59,13 @@ export class Pacer {
     }
     if (this.#breaker === "half-open" && this.#trialInFlight) return this.#settings.breakerPauseMs;
     if (now < this.#blockedUntil) return this.#blockedUntil - now;
-    const windowStart = now - this.#settings.intervalMs;
+    // A call is counted from when we sent it, the service counts it from when it arrived: a
+    // hundredth of the interval more keeps a full window from drawing a 429 at its edge.
+    const interval = this.#settings.intervalMs * 1.01;
+    const windowStart = now - interval;
     while (this.#sent.length > 0 && (this.#sent[0] as number) <= windowStart) this.#sent.shift();
     if (this.#sent.length < this.#settings.requestsPerInterval) return 0;
-    return (this.#sent[0] as number) + this.#settings.intervalMs - now;
+    return Math.ceil((this.#sent[0] as number) + interval - now);
   }
 
   /** Records `count` requests as sent now. */

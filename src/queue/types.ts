@@ -19,8 +19,19 @@ export interface BatchResult {
  * must make a repeat of the same key harmless (the CRM upserts on an external id; Partner Center
  * writes carry the eTag they were planned on).
  */
+export interface HandlerContext {
+  signal: AbortSignal;
+  logger: Logger;
+  /**
+   * Waits until the target's rate allows one more call, and counts it: a handler that makes
+   * several calls (HubSpot writes a lead's company, contact and lead in three) asks before each
+   * after the first, so a batch never overruns the rate and draws a 429.
+   */
+  pace?: () => Promise<void>;
+}
+
 export interface JobHandler {
-  handle(jobs: OutboxJob[], context: { signal: AbortSignal; logger: Logger }): Promise<BatchResult>;
+  handle(jobs: OutboxJob[], context: HandlerContext): Promise<BatchResult>;
 }
 
 export interface TargetSettings {

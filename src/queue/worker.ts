@@ -45,6 +45,9 @@ export interface WorkerOptions {
   monotonic?: () => number;
 }
 
+/** A paced call looks again this often (so a clock that stands still is told within this). */
+const PACE_STEP_MS = 25;
+
 /** A partial batch goes once nothing was queued for this long (or its linger is over). */
 const QUIET_MS = 250;
 
@@ -265,12 +268,20 @@ export class OutboxWorker {
         }
         pacer.take();
         this.#options.observer?.requests(target, 1);
+        let paced = 0;
+        const pace = async () => {
+          paced += 1;
+          await this.#turn(pacer);
+          pacer.take();
+          this.#options.observer?.requests(target, 1);
+        };
         try {
-          const result = await handler.handle(group, { signal: this.#abort.signal, logger: this.#log.child({ job: group.length === 1 ? group[0]?.id : `${group.length} jobs` }) });
+          const result = await handler.handle(group, { signal: this.#abort.signal, logger: this.#log.child({ job: group.length === 1 ? group[0]?.id : `${group.length} jobs` }), pace });
           if (result.rate) pacer.observe(result.rate);
-          if (result.requests !== undefined && result.requests > 1) {
-            pacer.take(result.requests - 1);
-            this.#options.observer?.requests(target, result.requests - 1);
+          const unpaced = (result.requests ?? 1) - 1 - paced;
+          if (unpaced > 0) {
+            pacer.take(unpaced);
+            this.#options.observer?.requests(target, unpaced);
           }
           group.forEach((job, index) => outcomes.set(job.id, result.outcomes[index] ?? { ok: false, error: new CosellError("OUTBOX_HANDLER_INCOMPLETE", "The handler reported no outcome for this job.", { retryable: true }) }));
         } catch (error) {
@@ -282,6 +293,20 @@ export class OutboxWorker {
       clearInterval(heartbeat);
     }
     await this.#settle(target, jobs, outcomes);
+  }
+
+  /**
+   * Waits until the pacer lets one more call go (at once while stopping: the batch finishes). A
+   * rate clock that stood still through a real wait is a test's, moved only between steps: the call
+   * goes then, as it would have unpaced, instead of waiting for a step that waits on this batch.
+   */
+  async #turn(pacer: Pacer): Promise<void> {
+    const clock = this.#options.rateClock ?? this.#clock;
+    for (let wait = pacer.waitMs(); wait > 0 && !this.#stopping; wait = pacer.waitMs()) {
+      const before = clock.now().getTime();
+      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, PACE_STEP_MS)));
+      if (clock.now().getTime() === before) return;
+    }
   }
 
   async #settle(target: string, jobs: OutboxJob[], outcomes: Map<number, JobOutcome>): Promise<void> {

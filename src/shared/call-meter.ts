@@ -6,12 +6,23 @@ import { AsyncLocalStorage } from "node:async_hooks";
  * the context it was called from. The outbox paces a target by these counts, so a batch that took
  * five calls uses five of the target's rate, not one.
  */
-const meters = new AsyncLocalStorage<{ calls: number }>();
+interface Meter {
+  calls: number;
+  /** Waits before a call, with the count including it. */
+  gate?: (calls: number) => Promise<void> | void;
+}
 
-/** Called by a client for every request it sends. Outside `metered` it counts nothing. */
-export function countCall(): void {
+const meters = new AsyncLocalStorage<Meter>();
+
+/**
+ * Called by a client before every request it sends: counts it, and waits if the work's gate says
+ * so (the outbox's pacer). Outside `metered` it counts nothing and never waits.
+ */
+export async function countCall(): Promise<void> {
   const meter = meters.getStore();
-  if (meter) meter.calls += 1;
+  if (!meter) return;
+  meter.calls += 1;
+  if (meter.gate) await meter.gate(meter.calls);
 }
 
 /** The calls the current metered work has made so far (0 outside one). */
@@ -19,9 +30,9 @@ export function callsSoFar(): number {
   return meters.getStore()?.calls ?? 0;
 }
 
-/** Runs `work` and says how many calls it made. */
-export async function metered<T>(work: () => Promise<T>): Promise<{ value: T; calls: number }> {
-  const meter = { calls: 0 };
+/** Runs `work` and says how many calls it made; `gate` is asked before each. */
+export async function metered<T>(work: () => Promise<T>, gate?: Meter["gate"]): Promise<{ value: T; calls: number }> {
+  const meter: Meter = { calls: 0, ...(gate ? { gate } : {}) };
   const value = await meters.run(meter, work);
   return { value, calls: meter.calls };
 }

@@ -1,13 +1,15 @@
 import type { CrmConnector, UpsertResult } from "../../connectors/types.js";
 import type { Logger } from "../log/logger.js";
 import type { OwnerDirectory, RoutedOwner } from "../routing/owner-directory.js";
-import type { BatchResult, JobHandler, JobOutcome } from "../queue/types.js";
+import type { BatchResult, HandlerContext, JobHandler, JobOutcome } from "../queue/types.js";
 import { metered } from "../shared/call-meter.js";
 import { CosellError } from "../shared/errors.js";
 import type { Clock } from "../shared/clock.js";
 import type { CrmLink, NewJob, NewLeadEvent, OutboxJob, PushConfirmation, Store } from "../store/index.js";
 import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
 import { externalReferenceJob } from "./external-reference.js";
+import type { SharedRecordCache } from "./shared-record-cache.js";
+import { fieldsHash } from "./shared-record-cache.js";
 
 /**
  * Runs CRM upsert jobs in batches: each object of the mapping in turn (an object that associates
@@ -20,6 +22,8 @@ export interface CrmUpsertOptions {
   clock: Clock;
   /** The owner directory of a pair with routing (the CRM's users and teams, cached). */
   owners?: (pair: string) => OwnerDirectory | undefined;
+  /** Shared records (a company, a contact) this process wrote: unchanged ones are not written again. */
+  shared?: SharedRecordCache;
   logger?: Logger;
 }
 
@@ -27,9 +31,11 @@ export function crmUpsertHandler(options: CrmUpsertOptions): JobHandler {
   // A routing problem is logged once per message, not once per lead of a backfill.
   const warned = new Set<string>();
   return {
-    async handle(jobs: OutboxJob[]): Promise<BatchResult> {
-      // The pacer learns how many calls the batch took (HubSpot writes a lead in up to five).
-      const { value, calls } = await metered(() => upsertBatch(options, jobs, warned));
+    async handle(jobs: OutboxJob[], context?: HandlerContext): Promise<BatchResult> {
+      // The pacer learns how many calls the batch took (HubSpot writes a lead in up to five), and
+      // each call after the first (the worker charged that one) waits for its turn in the rate.
+      const pace = context?.pace;
+      const { value, calls } = await metered(() => upsertBatch(options, jobs, warned), pace ? (n) => (n > 1 ? pace() : undefined) : undefined);
       return { ...value, requests: calls };
     },
   };
@@ -56,47 +62,63 @@ async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned:
   const failures = new Map<number, unknown>();
   await routeOwners(options, pending, failures, warned);
   for (const name of orderedObjects(pending.flatMap((w) => w.payload.records))) {
-    const entries = pending.flatMap((w) => {
+    const candidates = pending.flatMap((w) => {
       const record = w.payload.records.find((r) => r.name === name);
       return record && !failures.has(w.job.id) ? [{ w, record }] : [];
     });
-    const first = entries[0]?.record;
+    const first = candidates[0]?.record;
     if (!first) continue;
-    let results: UpsertResult[];
-    try {
-      results = await options.connector.upsert({
-        object: first.object,
-        externalIdField: first.externalIdField,
-        records: entries.map(({ w, record }) => {
-          const id = w.known.get(name)?.crmRecordId;
-          return {
-            key: record.externalId,
-            fields: record.fields,
-            ...(id ? { id } : {}),
-            associations: record.associate.flatMap((other) => {
-              const done = w.written.get(other);
-              return done ? [done] : [];
-            }),
-          };
-        }),
-      });
-    } catch (error) {
-      // The whole call failed (limits, network, auth): every job of the batch retries, and the
-      // worker's classifier reads the CrmError for how long to wait. Records an earlier object
-      // wrote are written again by key on the retry, so nothing duplicates.
-      // A whole call refused for an owner (HubSpot validates a batch create as one) retries every
-      // job of it with fresh lookups: which record's owner it was is not said.
-      const routed = entries.filter(({ w, record }) => w.routed?.owner && w.routedFields.has(record.name));
-      const byOwner = routed.length > 0 ? ownerRefusal(options, routed[0]?.w as Work, routed[0]?.record.name ?? "", error) : error;
-      if (byOwner !== error) for (const { w } of routed) if (w.routed?.owner) options.owners?.(w.payload.pair)?.forget(w.routed.owner);
-      return { outcomes: jobs.map((job) => ({ ok: false, error: failures.get(job.id) ?? byOwner })), rate: options.connector.rateInfo() };
+    const { entries, copies } = sharedWrites(options.shared, name, candidates);
+    let results: UpsertResult[] = [];
+    if (entries.length > 0) {
+      try {
+        results = await options.connector.upsert({
+          object: first.object,
+          externalIdField: first.externalIdField,
+          records: entries.map(({ w, record }) => {
+            const id = w.known.get(name)?.crmRecordId;
+            return {
+              key: record.externalId,
+              fields: record.fields,
+              ...(id ? { id } : {}),
+              associations: record.associate.flatMap((other) => {
+                const done = w.written.get(other);
+                return done ? [done] : [];
+              }),
+            };
+          }),
+        });
+      } catch (error) {
+        // The whole call failed (limits, network, auth): every job of the batch retries, and the
+        // worker's classifier reads the CrmError for how long to wait. Records an earlier object
+        // wrote are written again by key on the retry, so nothing duplicates.
+        // A whole call refused for an owner (HubSpot validates a batch create as one) retries every
+        // job of it with fresh lookups: which record's owner it was is not said.
+        const routed = entries.filter(({ w, record }) => w.routed?.owner && w.routedFields.has(record.name));
+        const byOwner = routed.length > 0 ? ownerRefusal(options, routed[0]?.w as Work, routed[0]?.record.name ?? "", error) : error;
+        if (byOwner !== error) for (const { w } of routed) if (w.routed?.owner) options.owners?.(w.payload.pair)?.forget(w.routed.owner);
+        // A refusal may be about a shared record we did not write again (deleted in the CRM since).
+        if (!(error as { retryable?: boolean }).retryable) forgetShared(options.shared, pending);
+        return { outcomes: jobs.map((job) => ({ ok: false, error: failures.get(job.id) ?? byOwner })), rate: options.connector.rateInfo() };
+      }
     }
-    entries.forEach(({ w, record }, index) => {
+    entries.forEach(({ w, record, hash }, index) => {
       const result = results[index];
       if (!result || result.outcome === "failed") failures.set(w.job.id, result?.outcome === "failed" ? ownerRefusal(options, w, record.name, result.error) : new Error("no result"));
-      else w.written.set(name, { object: record.object, id: result.id });
+      else {
+        w.written.set(name, { object: record.object, id: result.id });
+        if (hash !== undefined) options.shared?.remember(record, hash, result.id);
+      }
     });
+    // A copy shares its original's fate: the id it was written under, or the reason it was not.
+    for (const { w, record, id, of } of copies) {
+      const written = id ?? of?.w.written.get(name)?.id;
+      if (written) w.written.set(name, { object: record.object, id: written });
+      else failures.set(w.job.id, failures.get(of?.w.job.id ?? -1) ?? new Error("no result"));
+    }
   }
+  // A failed job forgets the shared records it used: its retry writes them again.
+  forgetShared(options.shared, pending.filter((w) => failures.has(w.job.id)));
   const now = options.clock.now();
   // The batch's confirmations, Partner Center references and timeline entries land in a few statements.
   const confirmations: PushConfirmation[] = [];
@@ -181,6 +203,53 @@ async function routeOwners(options: CrmUpsertOptions, pending: Work[], failures:
       return { ...record, fields: { ...record.fields, ...Object.fromEntries(fields.map((field) => [field.field, owner.value])) } };
     });
   }
+}
+
+interface Entry {
+  w: Work;
+  record: QueuedRecord;
+  /** The fields' hash, for a shared record (not the seller's own). */
+  hash?: string;
+}
+
+/** A shared record not sent: written before with these fields (`id`), or sent once for the batch (`of`). */
+interface Copy {
+  w: Work;
+  record: QueuedRecord;
+  id?: string;
+  of?: Entry;
+}
+
+/**
+ * Which of an object's records go to the CRM: a shared record this process already wrote with the
+ * same fields reuses its id, and one that several leads of the batch carry identically goes once.
+ */
+function sharedWrites(cache: SharedRecordCache | undefined, name: string, candidates: Array<{ w: Work; record: QueuedRecord }>): { entries: Entry[]; copies: Copy[] } {
+  const entries: Entry[] = [];
+  const copies: Copy[] = [];
+  const inBatch = new Map<string, Entry>();
+  for (const { w, record } of candidates) {
+    if (!cache || w.payload.readBack?.name === name || w.routedFields.has(name)) {
+      entries.push({ w, record });
+      continue;
+    }
+    const hash = fieldsHash(record.fields);
+    const id = cache.unchanged(record, hash);
+    const original = inBatch.get(record.externalId);
+    if (id !== undefined) copies.push({ w, record, id });
+    else if (original?.hash === hash) copies.push({ w, record, of: original });
+    else {
+      const entry = { w, record, hash };
+      if (!original) inBatch.set(record.externalId, entry);
+      entries.push(entry);
+    }
+  }
+  return { entries, copies };
+}
+
+function forgetShared(cache: SharedRecordCache | undefined, failed: Work[]): void {
+  if (!cache) return;
+  for (const w of failed) for (const record of w.payload.records) if (w.payload.readBack?.name !== record.name) cache.forget(record);
 }
 
 /** Owners deactivated since they were looked up are retried this many times with a fresh lookup. */

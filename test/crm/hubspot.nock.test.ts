@@ -97,15 +97,24 @@ describe("the requests @hubspot/api-client makes for the connector", () => {
     ]);
   });
 
-  it("a 429 becomes a typed, retryable error with the policy's window as the wait", async () => {
-    nock(BASE).post("/crm/v3/objects/companies/batch/upsert").reply(429, { status: "error", message: "You have reached your ten_secondly_rolling limit.", errorType: "RATE_LIMIT", policyName: "TEN_SECONDLY_ROLLING", category: "RATE_LIMITS" }, { "X-HubSpot-RateLimit-Interval-Milliseconds": "10000" });
+  it("a 429 becomes a typed, retryable error: a second's wait, doubling while they come in a row, up to the policy's window", async () => {
+    const throttle = () => nock(BASE).post("/crm/v3/objects/companies/batch/upsert").reply(429, { status: "error", message: "You have reached your ten_secondly_rolling limit.", errorType: "RATE_LIMIT", policyName: "TEN_SECONDLY_ROLLING", category: "RATE_LIMITS" }, { "X-HubSpot-RateLimit-Interval-Milliseconds": "10000" });
     const c = connector();
-    await expect(c.upsert({ object: "companies", externalIdField: "cosell_customer_key", records: [{ key: "a", fields: {} }] })).rejects.toMatchObject({ code: "CRM_THROTTLED", retryable: true, retryAfterMs: 10_000 });
+    const waits: unknown[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      throttle();
+      const error = await c.upsert({ object: "companies", externalIdField: "cosell_customer_key", records: [{ key: "a", fields: {} }] }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "CRM_THROTTLED", retryable: true });
+      waits.push((error as { retryAfterMs: number }).retryAfterMs);
+    }
+    expect(waits).toEqual([1_000, 2_000, 4_000, 8_000, 10_000]);
     expect(c.rateInfo()).toEqual({ retryAfterMs: 10_000, remaining: 0 });
     // Once a call goes through the throttle is over: later batches must not wait it out again.
     nock(BASE).post("/crm/v3/objects/companies/batch/upsert").reply(200, { status: "COMPLETE", results: [{ id: "9", properties: { cosell_customer_key: "a" } }] });
     await c.upsert({ object: "companies", externalIdField: "cosell_customer_key", records: [{ key: "a", fields: {} }] });
     expect(c.rateInfo()).toEqual({});
+    throttle();
+    await expect(c.upsert({ object: "companies", externalIdField: "cosell_customer_key", records: [{ key: "a", fields: {} }] })).rejects.toMatchObject({ retryAfterMs: 1_000 });
   });
 
   it("createTask: searches tasks by title and due time, reads the record's owner, creates a to-do, associates it by default", async () => {

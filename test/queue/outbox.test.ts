@@ -3,7 +3,7 @@ import { afterEach, beforeEach, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/logger.js";
 import type { JobHandler, JobOutcome } from "../../src/queue/types.js";
 import { OutboxWorker } from "../../src/queue/worker.js";
-import { ManualClock } from "../../src/shared/clock.js";
+import { ManualClock, WarpClock } from "../../src/shared/clock.js";
 import { CosellError } from "../../src/shared/errors.js";
 import type { NewJob, OutboxJob, Store } from "../../src/store/index.js";
 import { contentHash } from "../../src/shared/content-hash.js";
@@ -191,6 +191,69 @@ describeEachStore("outbox", (kind) => {
     expect(await store.repos.outbox.get(id)).toMatchObject({ state: "pending", attempts: 1, lastErrorCode: "CRM_THROTTLED", runAt: new Date(clock.now().getTime() + 45_000) });
     expect(await w.runOnce(TARGET)).toBe(0);
     expect(w.pacer(TARGET).waitMs()).toBe(45_000);
+  });
+
+  it("paces each call of a batch after the first: one that would overrun the rate waits its turn", async () => {
+    await enqueue({ leadId });
+    // Rates run on real time (a warp clock: real time plus the jumps the test makes).
+    const rateClock = new WarpClock();
+    const paced: number[] = [];
+    const requests: number[] = [];
+    const handlers: Record<string, JobHandler> = {
+      "crm-upsert": {
+        async handle(jobs, context) {
+          // Three calls, as HubSpot makes for a lead: the worker charged the first.
+          await context.pace?.();
+          paced.push(rateClock.now().getTime());
+          await context.pace?.();
+          paced.push(rateClock.now().getTime());
+          return { outcomes: jobs.map(() => ({ ok: true as const })), requests: 3 };
+        },
+      },
+    };
+    const w = new OutboxWorker({
+      store,
+      handlers,
+      targets: { [TARGET]: { concurrency: 1, batchSize: 10, requestsPerInterval: 2, intervalMs: 10_000 } },
+      logger: silentLogger(),
+      clock,
+      rateClock,
+      pollMs: 2,
+      observer: { settled: () => undefined, requests: (_target, count) => void requests.push(count) },
+    });
+    const started = rateClock.now().getTime();
+    const run = w.runOnce(TARGET);
+    for (let i = 0; i < 50 && paced.length < 1; i += 1) await new Promise((resolve) => setTimeout(resolve, 2));
+    for (let i = 0; i < 10; i += 1) await new Promise((resolve) => setTimeout(resolve, 2));
+    // Two calls fill the window of two: the third waits for the first to leave it.
+    expect(paced).toHaveLength(1);
+    rateClock.jump(10_100);
+    await run;
+    expect(paced).toHaveLength(2);
+    expect((paced[1] as number) - started).toBeGreaterThanOrEqual(10_100);
+    // Counted once each: paced calls are not charged again from the handler's count.
+    expect(requests).toEqual([1, 1, 1]);
+    expect(await store.repos.outbox.stats(clock.now())).toMatchObject({ byState: { done: { [TARGET]: 1 } } });
+  });
+
+  it("under a test's clock, which stands still, a batch's calls go unpaced instead of waiting on the test", async () => {
+    await enqueue({ leadId });
+    let calls = 1;
+    const handlers: Record<string, JobHandler> = {
+      "crm-upsert": {
+        async handle(jobs, context) {
+          for (let i = 0; i < 4; i += 1) {
+            await context.pace?.();
+            calls += 1;
+          }
+          return { outcomes: jobs.map(() => ({ ok: true as const })), requests: calls };
+        },
+      },
+    };
+    const w = new OutboxWorker({ store, handlers, targets: { [TARGET]: { concurrency: 1, batchSize: 10, requestsPerInterval: 2, intervalMs: 10_000 } }, logger: silentLogger(), clock, pollMs: 2 });
+    await w.runOnce(TARGET);
+    expect(calls).toBe(5);
+    expect(w.pacer(TARGET).waitMs()).toBeGreaterThan(0);
   });
 
   it("never plans a retry after the deadline it serves, and escalates when none can land in time", async () => {

@@ -235,6 +235,11 @@ export class DataverseSandbox {
     return this.users.find((user) => user.internalemailaddress?.toLowerCase() === email.toLowerCase());
   }
 
+  /** How many leads the table holds (without copying them, as `rows` does). */
+  get rowCount(): number {
+    return this.#rows.size;
+  }
+
   get rows(): Array<Record<string, unknown>> {
     return [...this.#rows.values()].map((row) => ({ leadid: row.leadid, ...row.values }));
   }

@@ -86,6 +86,26 @@ export function generateLeads(options: GenerateOptions): WireReferral[] {
   return leads;
 }
 
+/** The customer's address and id; the stream's draws for them are still taken, and dropped. */
+function customerPlace(random: SeededRandom, customer: SeededRandom, city: string, state: string | undefined, place: (typeof COUNTRIES)[number]) {
+  random.int(1, 400);
+  random.pick(STREETS);
+  random.int(10000, 99999);
+  random.int(100000, 999999);
+  return {
+    address: { addressLine1: `${customer.int(1, 400)} ${customer.pick(STREETS)} Street`, city, state, postalCode: String(customer.int(10000, 99999)), country: place.country, region: place.region },
+    ids: [{ profileType: "External", id: `cust-${customer.int(100000, 999999)}` }],
+  };
+}
+
+/** The customer's industry; the stream's draw for it is still taken, and dropped. */
+function customerIndustry(random: SeededRandom, customer: SeededRandom): string {
+  random.pick(INDUSTRIES);
+  return customer.pick(INDUSTRIES);
+}
+
+const STREETS = ["Main", "Harbour", "Market", "Station", "Park"];
+
 function person(random: SeededRandom, domain: string) {
   const firstName = random.pick(FIRST_NAMES);
   const lastName = random.pick(LAST_NAMES);
@@ -95,11 +115,17 @@ function person(random: SeededRandom, domain: string) {
 
 function generateLead(random: SeededRandom, index: number, now: Date, spreadMs: number, acceptedShare: number, idPrefix: string): WireReferral {
   const place = random.pick(COUNTRIES);
-  const [city, state] = random.pick(place.cities);
+  random.pick(place.cities);
   const company = `${random.pick(COMPANY_STEMS)} ${random.pick(COMPANY_SUFFIXES)}`;
+  // Microsoft sends several leads for one customer, each with the customer's one profile: the
+  // address, size and id come from the customer, drawn aside so the stream (every other field of
+  // a seeded set) is as before.
+  const customer = new SeededRandom(`${company}|${place.country}`);
+  const [city, state] = customer.pick(place.cities);
   const domain = `${company.split(" ")[0]?.toLowerCase().replace(/[^a-z]/g, "")}${random.int(1, 99)}.example`;
   const workload = random.pick(WORKLOADS);
-  const size = random.weighted(SIZES);
+  random.weighted(SIZES);
+  const size = customer.weighted(SIZES);
   const createdAt = new Date(now.getTime() - Math.floor(random.next() * spreadMs));
   const usd = Math.round(Math.exp(random.next() * 4 + 9.2) / 1000) * 1000; // ~10k to ~550k USD
   const currency = place.currency;
@@ -135,10 +161,9 @@ function generateLead(random: SeededRandom, index: number, now: Date, spreadMs: 
     eTag: `"${random.uuid()}"`,
     customerProfile: {
       name: company,
-      address: { addressLine1: `${random.int(1, 400)} ${random.pick(["Main", "Harbour", "Market", "Station", "Park"])} Street`, city, state, postalCode: String(random.int(10000, 99999)), country: place.country, region: place.region },
+      ...customerPlace(random, customer, city, state, place),
       size,
       team: [contact],
-      ids: [{ profileType: "External", id: `cust-${random.int(100000, 999999)}` }],
     },
     consent: random.chance(0.2)
       ? { consentToToShareInfoWithOthers: true, consentToContact: true, consentToShareReferralWithMicrosoftSellers: true }
@@ -150,7 +175,7 @@ function generateLead(random: SeededRandom, index: number, now: Date, spreadMs: 
       currency,
       closingDateTime: new Date(createdAt.getTime() + random.int(30, 120) * DAY_MS).toISOString(),
       requirements: {
-        industries: [random.pick(INDUSTRIES)],
+        industries: [customerIndustry(random, customer)],
         products: [workload.product],
         services: [],
         solutions: [{ id: `sol-${random.int(1000, 9999)}`, name: workload.solution, type: "Solution" }],

@@ -1,0 +1,75 @@
+import { createHash } from "node:crypto";
+import { LRUCache } from "lru-cache";
+
+/**
+ * What this process last wrote to a CRM record that several leads share (a HubSpot company upserted
+ * by customer key, a contact by email): its id and a hash of the fields. A lead whose shared record
+ * would be written with the same fields again reuses the id instead (a backfill of 100,000 leads
+ * from 2,000 customers writes each company once, not once per batch of leads). A seller's own
+ * record (the lead) is never skipped: its writes follow the lead's own change hash.
+ *
+ * Bounded (least recently used go first) and short-lived, so a record someone changed or deleted in
+ * the CRM is written again within the hour; a job that fails forgets what it used, so its retry
+ * writes the shared records afresh.
+ */
+export interface SharedRecordCacheOptions {
+  /** Records remembered (default 20,000: about 2 MB). */
+  max?: number;
+  /** How long a write is trusted, in ms (default one hour). */
+  ttlMs?: number;
+  /** Milliseconds now (for tests). */
+  now?: () => number;
+}
+
+interface Written {
+  hash: string;
+  id: string;
+}
+
+export class SharedRecordCache {
+  readonly #cache: LRUCache<string, Written>;
+  hits = 0;
+
+  constructor(options: SharedRecordCacheOptions = {}) {
+    const now = options.now;
+    this.#cache = new LRUCache<string, Written>({
+      max: options.max ?? 20_000,
+      ttl: options.ttlMs ?? 60 * 60_000,
+      // An injected clock is read on every check (the default caches "now" for a millisecond).
+      ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
+    });
+  }
+
+  /** The id of the record, when this process wrote exactly these fields to it within the TTL. */
+  unchanged(record: SharedRecordRef, hash: string): string | undefined {
+    const written = this.#cache.get(keyOf(record));
+    if (written?.hash !== hash) return undefined;
+    this.hits += 1;
+    return written.id;
+  }
+
+  remember(record: SharedRecordRef, hash: string, id: string): void {
+    this.#cache.set(keyOf(record), { hash, id });
+  }
+
+  forget(record: SharedRecordRef): void {
+    this.#cache.delete(keyOf(record));
+  }
+
+  get size(): number {
+    return this.#cache.size;
+  }
+}
+
+export interface SharedRecordRef {
+  object: string;
+  externalIdField: string;
+  externalId: string;
+}
+
+const keyOf = (record: SharedRecordRef) => `${record.object}\u0000${record.externalIdField}\u0000${record.externalId}`;
+
+/** A hash of the fields as written (the mapping emits them in a fixed order). */
+export function fieldsHash(fields: Record<string, unknown>): string {
+  return createHash("sha1").update(JSON.stringify(fields)).digest("base64");
+}
