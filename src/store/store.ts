@@ -4,6 +4,9 @@ import { CosellError } from "../shared/errors.js";
 import type { StoreKind, StoreOptions } from "./connect.js";
 import { connect, redactUrl } from "./connect.js";
 import { MIGRATION_TABLE, migrationSource } from "./migrations/index.js";
+
+/** The advisory lock PostgreSQL replicas take turns migrating under. */
+const MIGRATION_LOCK = "cosell-sync migrations";
 import { CrmLinksRepository } from "./repositories/crm-links-repository.js";
 import { CursorsRepository } from "./repositories/cursors-repository.js";
 import { LeadEventsRepository } from "./repositories/lead-events-repository.js";
@@ -98,11 +101,40 @@ export class Store {
   }
 
   /**
-   * Replicas starting together race to migrate: knex lets one take its lock and refuses the others
-   * ("already locked"), and two may create the bookkeeping tables at once. The losers wait for the
-   * winner and look again, when they find nothing left to do.
+   * Replicas starting together race to migrate. On PostgreSQL they take turns under an advisory
+   * lock: knex's own lock table is created without one, so two racing replicas could each insert
+   * its single row, after which knex's "take the lock" updates two rows and every replica is
+   * refused as "already locked" for good (seen as a 60 s stall in CI). Under the advisory lock
+   * nobody else is migrating, so extra rows, or a lock left by a replica killed mid-migration, are
+   * stale and reset. On SQLite the losers of knex's lock wait for the winner and look again.
    */
   async #latestWaitingForOthers(config: { migrationSource: typeof migrationSource; tableName: string }): Promise<[number, string[]]> {
+    if (this.kind !== "postgres") return this.#latestRetrying(config);
+    const connection: unknown = await this.#knex.client.acquireConnection();
+    try {
+      await this.#knex.raw("select pg_advisory_lock(hashtext(?))", [MIGRATION_LOCK]).connection(connection);
+      try {
+        await this.#resetStaleKnexLock(`${config.tableName}_lock`);
+        return await this.#latestRetrying(config);
+      } finally {
+        await this.#knex.raw("select pg_advisory_unlock(hashtext(?))", [MIGRATION_LOCK]).connection(connection);
+      }
+    } finally {
+      await this.#knex.client.releaseConnection(connection);
+    }
+  }
+
+  async #resetStaleKnexLock(lockTable: string): Promise<void> {
+    if (!(await this.#knex.schema.hasTable(lockTable))) return;
+    const rows = (await this.#knex(lockTable).select("is_locked")) as Array<{ is_locked: number }>;
+    if (rows.length === 1 && Number(rows[0]?.is_locked) === 0) return;
+    await this.#knex.transaction(async (trx) => {
+      await trx(lockTable).delete();
+      await trx(lockTable).insert({ is_locked: 0 });
+    });
+  }
+
+  async #latestRetrying(config: { migrationSource: typeof migrationSource; tableName: string }): Promise<[number, string[]]> {
     for (let attempt = 1; ; attempt += 1) {
       try {
         return (await this.#knex.migrate.latest(config)) as [number, string[]];

@@ -73,7 +73,8 @@ async function pushOne(options: PcPushOptions, job: OutboxJob): Promise<JobOutco
   // The record's owner as the CRM shows it now (not only when it changed): on acceptance it is the
   // partner seller Partner Center needs; after it, a new owner joins the lead's team.
   const ownerField = pair.mapping.inboundOwnerField();
-  const ownerRef = ownerField ? pair.mapping.inbound(payload.fields).ownerRef : undefined;
+  // Only the owner field goes through the mapping (its text conversion), not the whole record again.
+  const ownerRef = ownerField && ownerField in payload.fields ? pair.mapping.inbound({ [ownerField]: payload.fields[ownerField] }).ownerRef : undefined;
   // Only a change against a known owner counts: without one, the field says nothing about a move.
   const ownerMoved = ownerField !== undefined && payload.changed !== undefined && payload.changed.includes(ownerField);
   let crmOwner: Person | undefined;

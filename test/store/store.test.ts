@@ -1,3 +1,4 @@
+import pg from "pg";
 import { beforeEach, expect, it } from "vitest";
 import type { LeadInput } from "../../src/store/index.js";
 import { Store } from "../../src/store/index.js";
@@ -180,6 +181,27 @@ describeEachStore("store", (kind) => {
     expect(await store.repos.scheduleLeases.claim("pull:acme", later(0), "e", later(2))).toBe(false);
     expect(await store.repos.scheduleLeases.claim("pull:acme", later(2), "e", later(2))).toBe(true);
     expect(await store.repos.scheduleLeases.claim("sweep", later(2), "e", later(2))).toBe(true);
+  });
+
+  // Two replicas racing to create knex's lock table could each insert its one row; knex then
+  // refuses every replica as "already locked" for good. Replicas now take turns and mend it.
+  it.runIf(kind === "postgres")("migrates a store whose migration lock table has two rows, or a lock left by a killed replica", async () => {
+    for (const rows of [[0, 0], [1]]) {
+      const database = await createTestDatabase(kind);
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      await client.query("create table cosell_migrations_lock (index serial primary key, is_locked integer)");
+      for (const locked of rows) await client.query("insert into cosell_migrations_lock (is_locked) values ($1)", [locked]);
+      await client.end();
+      const store = await Store.open({ url: database.url });
+      try {
+        const report = await store.migrate();
+        expect(report.applied).toHaveLength(9);
+      } finally {
+        await store.close();
+        await database.drop();
+      }
+    }
   });
 
   // The losers wait up to 60 s for the winner (Store#latestWaitingForOthers); give them that long.
