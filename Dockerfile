@@ -21,7 +21,9 @@ RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+# NODE_OPTIONS bounds V8's old space (docs/operations.md, "Memory"); override it with -e.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-old-space-size=256 \
     COSELL_HTTP_PORT=8787
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json

@@ -15,6 +15,9 @@ import { benchPull } from "./pull-partner-center.js";
 import type { BackfillFigures } from "./backfill.js";
 import { benchLatency } from "./latency.js";
 
+/** The old-space bound the launchers (npm start, systemd unit, Dockerfile) give the daemon. */
+const SHIPPED_HEAP_MB = 256;
+
 /**
  * `npm run bench`: speed and memory of what the daemon does today, written to
  * bench/results/latest.json and latest.md. Later issues add the sync, CRM and replica figures.
@@ -143,7 +146,8 @@ async function benchStore(label: string, url: string): Promise<void> {
 /** One backfill in its own process: its peak RSS is the daemon's alone. */
 async function backfill(crm: string, count: number): Promise<BackfillFigures> {
   const { spawn } = await import("node:child_process");
-  const child = spawn(process.execPath, ["dist/bench/backfill-main.js", crm, String(count)], { stdio: ["ignore", "pipe", "inherit"] });
+  // The daemon as the shipped launchers run it: V8's old space bounded (see docs/operations.md).
+  const child = spawn(process.execPath, [`--max-old-space-size=${SHIPPED_HEAP_MB}`, "dist/bench/backfill-main.js", crm, String(count)], { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));

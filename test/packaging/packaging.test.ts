@@ -77,6 +77,16 @@ describe("systemd unit", () => {
     expect(Number.parseInt(value("TimeoutStopSec") ?? "0", 10)).toBeGreaterThan(30);
   });
 
+  it("bounds V8's heap as the image and npm start do, overridable from the env file", () => {
+    const environment = [...unit.matchAll(/^Environment=(.*)$/gm)].map((m) => m[1]);
+    expect(environment).toContain("NODE_OPTIONS=--max-old-space-size=256");
+    // The env file comes after, so a NODE_OPTIONS set there wins.
+    expect(unit.indexOf("EnvironmentFile=")).toBeGreaterThan(unit.indexOf("NODE_OPTIONS="));
+    const image = readFileSync("Dockerfile", "utf8");
+    expect(image).toMatch(/^\s*NODE_OPTIONS=--max-old-space-size=256 \\$/m);
+    expect(JSON.parse(readFileSync("package.json", "utf8")).scripts.start).toContain("node --max-old-space-size=256 bin/cosell-sync.js run");
+  });
+
   it.runIf(existsSync("/usr/bin/systemd-analyze") || existsSync("/bin/systemd-analyze"))("passes systemd-analyze verify", () => {
     const dir = mkdtempSync(join(tmpdir(), "cosell-unit-"));
     const file = join(dir, "cosell-sync.service");
