@@ -241,8 +241,11 @@ export const configSchema = z
         /** How often an idle worker looks for due jobs. */
         poll: duration("1s"),
         maxAttempts: z.number().int().min(1).max(100).default(12),
-        /** Jobs whose deadline falls within this window go before routine work. */
-        urgentWindow: duration("24h"),
+        /**
+         * Jobs whose deadline falls within this window never wait for a batch to fill. An hour: a
+         * day made every backfill page holding one lead due tomorrow go out part-full.
+         */
+        urgentWindow: duration("1h"),
         backoff: z
           .strictObject({ base: duration("2s"), cap: duration("15m"), deadlineMargin: duration("10m") })
           .prefault({}),

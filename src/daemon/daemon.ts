@@ -322,7 +322,7 @@ export class Daemon {
     });
     const worker = this.#worker;
     const onRun = (kind: string, name: string, ok: boolean) => this.#status.runRecorded(kind, name, ok);
-    this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#accounts(), onQueued: () => worker.wake(), onRun, runClock: this.#opsClock });
+    this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#accounts(), onQueued: (more) => worker.wake(more), onRun, runClock: this.#opsClock });
     this.#outbound = new OutboundSync({
       store,
       clock: this.#clock,

@@ -51,6 +51,9 @@ const PACE_STEP_MS = 25;
 /** A partial batch goes once nothing was queued for this long (or its linger is over). */
 const QUIET_MS = 250;
 
+/** How long a producer that said more is coming (a pull between pages) is waited for. */
+const MORE_MS = 1_000;
+
 export type JobSettlement = "done" | "retried" | "dead";
 
 export interface OutboxObserver {
@@ -99,6 +102,8 @@ export class OutboxWorker {
   #lastWakeAt = Number.NEGATIVE_INFINITY;
   /** Per target, when the first job its next batch may hold was announced by a wake. */
   readonly #waitingSince = new Map<string, number>();
+  /** Until when a producer said more is coming (monotonic ms; 0: nobody did). */
+  #moreUntil = 0;
 
   constructor(options: WorkerOptions) {
     this.#options = options;
@@ -134,9 +139,14 @@ export class OutboxWorker {
     this.#loops = Object.keys(this.#options.targets).map((target) => this.#loop(target));
   }
 
-  /** Something was enqueued: look now instead of at the next poll. */
-  wake(): void {
+  /**
+   * Something was enqueued: look now instead of at the next poll. `more` says whether the producer
+   * has more on its way (a pull with pages left): a partial batch then waits for them (within its
+   * linger) through a pause longer than the quiet spell, and goes as soon as the last page is in.
+   */
+  wake(options: { more?: boolean } = {}): void {
     this.#lastWakeAt = this.#now();
+    if (options.more !== undefined) this.#moreUntil = options.more ? this.#lastWakeAt + MORE_MS : 0;
     for (const target of Object.keys(this.#options.targets)) if (!this.#waitingSince.has(target)) this.#waitingSince.set(target, this.#lastWakeAt);
     for (const wake of [...this.#wakers]) wake();
   }
@@ -224,12 +234,14 @@ export class OutboxWorker {
     const lingerMs = settings.lingerMs ?? 0;
     if (lingerMs <= 0 || settings.batchSize <= 1) return 0;
     const now = this.#now();
-    const quietLeft = this.#lastWakeAt + QUIET_MS - now;
+    const quietLeft = Math.max(this.#lastWakeAt + QUIET_MS, this.#moreUntil) - now;
     const lingerLeft = (this.#waitingSince.get(target) ?? now) + lingerMs - now;
     if (quietLeft <= 0 || lingerLeft <= 0) return 0;
     const at = this.#clock.now();
-    const { due, urgent } = await this.#options.store.repos.outbox.countDue(target, at, settings.batchSize, new Date(at.getTime() + (this.#options.urgentWindowMs ?? 24 * 60 * 60_000)));
-    return due > 0 && due < settings.batchSize && !urgent ? Math.min(quietLeft, lingerLeft) : 0;
+    const { due, urgent } = await this.#options.store.repos.outbox.countDue(target, at, settings.batchSize, new Date(at.getTime() + (this.#options.urgentWindowMs ?? 60 * 60_000)));
+    // Nothing due yet while a producer is busy is the start of a batch too: a page committing as
+    // this looked would otherwise be leased alone the moment it lands.
+    return due < settings.batchSize && !urgent ? Math.min(quietLeft, lingerLeft) : 0;
   }
 
   #now(): number {

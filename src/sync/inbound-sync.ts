@@ -30,7 +30,8 @@ export interface InboundSyncOptions {
   /** Told how each pull went (metrics). */
   onRun?: RunObserver;
   /** After a pull queued upserts (the daemon wakes its outbox worker). */
-  onQueued?: () => void;
+  /** Jobs were queued; `more` says whether the pull has pages left (see OutboxWorker#wake). */
+  onQueued?: (options?: { more?: boolean }) => void;
 }
 
 /**
@@ -111,8 +112,9 @@ export class InboundSync {
         for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now);
       },
       // A backfill's first pages are written to the CRM while later ones are still being read.
-      onPage: () => {
-        if (queued > woken) this.#options.onQueued?.();
+      // A partial CRM batch waits for the next page rather than going part-full between two.
+      onPage: (_report, more) => {
+        if (queued > woken || !more) this.#options.onQueued?.({ more });
         woken = queued;
       },
     });

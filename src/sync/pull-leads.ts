@@ -53,7 +53,8 @@ export interface PullLeadsOptions {
    */
   onStored?: (repos: Repositories, stored: PulledLead[], now: Date) => Promise<void>;
   /** Called after each page is durable (progress, tests). */
-  onPage?: (report: PullReport) => void;
+  /** After each page's commit; `more` says whether pages are left. */
+  onPage?: (report: PullReport, more: boolean) => void;
 }
 
 /** A lead as stored by a pull, with what Partner Center sent. */
@@ -107,7 +108,7 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
     report.updated += counts.updated;
     report.unchanged += counts.unchanged;
     report.skipped += counts.skipped;
-    options.onPage?.({ ...report });
+    options.onPage?.({ ...report }, page.nextLink !== undefined);
     log.debug({ page: report.pages, items: page.items.length, ...counts }, "page stored");
   }
   log.info({ ...report }, "pull finished");

@@ -65,6 +65,21 @@ describeEachStore("outbox linger", (kind) => {
     expect(await batchesSeen(1)).toEqual([2]);
   });
 
+  it("holds a partial batch through a pause between pages while the pull says more are coming, and sends it when the last is in", async () => {
+    await store.transaction((repos) => repos.outbox.enqueueMany([1, 2].map(() => ({ target: TARGET, kind: "crm-upsert", payload: {}, coalesceKey: null, maxAttempts: 3 })), clock.now()));
+    worker.wake({ more: true });
+    worker.start();
+    // 600 ms without a page, past the quarter-second quiet spell: without the pull's word the batch
+    // would go when the worker looks again (at most 250 ms of real time later).
+    t = 600;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(batches).toEqual([]);
+    // The last page brought nothing new: after the quiet spell the partial batch goes.
+    worker.wake({ more: false });
+    t = 900;
+    expect(await batchesSeen(1)).toEqual([2]);
+  });
+
   it("never holds a batch longer than its linger, even while pages keep coming", async () => {
     await page(1);
     worker.start();
