@@ -96,7 +96,8 @@ async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned:
         // job of it with fresh lookups: which record's owner it was is not said.
         const routed = entries.filter(({ w, record }) => w.routed?.owner && w.routedFields.has(record.name));
         const byOwner = routed.length > 0 ? ownerRefusal(options, routed[0]?.w as Work, routed[0]?.record.name ?? "", error) : error;
-        if (byOwner !== error) for (const { w } of routed) if (w.routed?.owner) options.owners?.(w.payload.pair)?.forget(w.routed.owner);
+        // ownerRefusal forgot the first one's owner already; the rest of the call's go too.
+        if (byOwner !== error) for (const { w } of routed.slice(1)) if (w.routed?.owner) options.owners?.(w.payload.pair)?.forget(w.routed.owner);
         // A refusal may be about a shared record we did not write again (deleted in the CRM since).
         if (!(error as { retryable?: boolean }).retryable) forgetShared(options.shared, pending);
         return { outcomes: jobs.map((job) => ({ ok: false, error: failures.get(job.id) ?? byOwner })), rate: options.connector.rateInfo() };
