@@ -146,6 +146,12 @@ export interface CrmConnector {
   checkSchema(requirements: SchemaRequirement[]): Promise<SchemaReport>;
   /** One result per record, in order. Throws only when the whole call failed (auth, network, limits). */
   upsert(request: UpsertRequest): Promise<UpsertResult[]>;
+  /**
+   * Records one upsert call carries, when a record that fails there fails alone (HubSpot's errors[],
+   * Salesforce's allOrNone false, Dataverse's continue-on-error): a call may then be filled with the
+   * shared records of leads queued next without risking the batch's own.
+   */
+  readonly upsertBatchLimit?: number;
   /** Sellers' changes since the cursor, oldest first, our own writes left out. */
   changes(request: ChangesRequest): AsyncGenerator<ChangePage>;
   /** A task on a record, assigned to the record's owner where the CRM allows. */

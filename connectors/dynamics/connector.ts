@@ -41,6 +41,7 @@ interface Answer {
  */
 export class DynamicsConnector implements CrmConnector {
   readonly kind = "dynamics" as const;
+  readonly upsertBatchLimit = BATCH_LIMIT;
   readonly #options: DynamicsConnectorOptions;
   readonly #log: Logger;
   readonly #api: string;

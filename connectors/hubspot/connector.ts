@@ -43,6 +43,7 @@ interface BatchAnswer {
  */
 export class HubSpotConnector implements CrmConnector {
   readonly kind = "hubspot" as const;
+  readonly upsertBatchLimit = BATCH_SIZE;
   readonly #client: Client;
   readonly #log: Logger;
   readonly #appId: string | undefined;

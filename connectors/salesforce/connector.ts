@@ -56,6 +56,7 @@ interface DescribeAnswer {
  */
 export class SalesforceConnector implements CrmConnector {
   readonly kind = "salesforce" as const;
+  readonly upsertBatchLimit = COLLECTION_SIZE;
   readonly #options: SalesforceConnectorOptions;
   readonly #log: Logger;
   readonly #clock: Clock;

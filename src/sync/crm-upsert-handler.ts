@@ -8,7 +8,8 @@ import type { Clock } from "../shared/clock.js";
 import type { CrmLink, NewJob, NewLeadEvent, OutboxJob, PushConfirmation, Store } from "../store/index.js";
 import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
 import { externalReferenceJob } from "./external-reference.js";
-import type { SharedRecordCache } from "./shared-record-cache.js";
+import type { AheadRecord, SharedLookahead } from "./shared-lookahead.js";
+import type { SharedRecordCache, WriteOutcome } from "./shared-record-cache.js";
 import { fieldsHash } from "./shared-record-cache.js";
 
 /**
@@ -24,6 +25,8 @@ export interface CrmUpsertOptions {
   owners?: (pair: string) => OwnerDirectory | undefined;
   /** Shared records (a company, a contact) this process wrote: unchanged ones are not written again. */
   shared?: SharedRecordCache;
+  /** Shared records of the leads queued next, to fill a call that would go part-full. */
+  lookahead?: SharedLookahead;
   logger?: Logger;
 }
 
@@ -71,24 +74,33 @@ async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned:
     const { entries, copies } = sharedWrites(options.shared, name, candidates);
     let results: UpsertResult[] = [];
     if (entries.length > 0) {
+      const ahead = await fillAhead(options, name, entries);
+      // Other batches finding these records in this call wait for it rather than write them too.
+      const settle = [...entries.map(({ record, hash }) => (hash === undefined ? undefined : options.shared?.begin(record, hash))), ...ahead.map(({ record, hash }) => options.shared?.begin(record, hash))];
+      let answered: UpsertResult[] | undefined;
       try {
-        results = await options.connector.upsert({
+        answered = await options.connector.upsert({
           object: first.object,
           externalIdField: first.externalIdField,
-          records: entries.map(({ w, record }) => {
-            const id = w.known.get(name)?.crmRecordId;
-            return {
-              key: record.externalId,
-              fields: record.fields,
-              ...(id ? { id } : {}),
-              associations: record.associate.flatMap((other) => {
-                const done = w.written.get(other);
-                return done ? [done] : [];
-              }),
-            };
-          }),
+          records: [
+            ...entries.map(({ w, record }) => {
+              const id = w.known.get(name)?.crmRecordId;
+              return {
+                key: record.externalId,
+                fields: record.fields,
+                ...(id ? { id } : {}),
+                associations: record.associate.flatMap((other) => {
+                  const done = w.written.get(other);
+                  return done ? [done] : [];
+                }),
+              };
+            }),
+            ...ahead.map(({ record }) => ({ key: record.externalId, fields: record.fields, associations: [] })),
+          ],
         });
+        results = answered;
       } catch (error) {
+        settleAll(settle, undefined, error);
         // The whole call failed (limits, network, auth): every job of the batch retries, and the
         // worker's classifier reads the CrmError for how long to wait. Records an earlier object
         // wrote are written again by key on the retry, so nothing duplicates.
@@ -102,6 +114,7 @@ async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned:
         if (!(error as { retryable?: boolean }).retryable) forgetShared(options.shared, pending);
         return { outcomes: jobs.map((job) => ({ ok: false, error: failures.get(job.id) ?? byOwner })), rate: options.connector.rateInfo() };
       }
+      settleAll(settle, answered);
     }
     entries.forEach(({ w, record, hash }, index) => {
       const result = results[index];
@@ -112,10 +125,11 @@ async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned:
       }
     });
     // A copy shares its original's fate: the id it was written under, or the reason it was not.
-    for (const { w, record, id, of } of copies) {
-      const written = id ?? of?.w.written.get(name)?.id;
+    for (const { w, record, id, of, wait } of copies) {
+      const outcome = wait ? await wait : undefined;
+      const written = id ?? (outcome && "id" in outcome ? outcome.id : of?.w.written.get(name)?.id);
       if (written) w.written.set(name, { object: record.object, id: written });
-      else failures.set(w.job.id, failures.get(of?.w.job.id ?? -1) ?? new Error("no result"));
+      else failures.set(w.job.id, outcome && "error" in outcome ? outcome.error : (failures.get(of?.w.job.id ?? -1) ?? new Error("no result")));
     }
   }
   // A failed job forgets the shared records it used: its retry writes them again.
@@ -213,12 +227,16 @@ interface Entry {
   hash?: string;
 }
 
-/** A shared record not sent: written before with these fields (`id`), or sent once for the batch (`of`). */
+/**
+ * A shared record not sent: written before with these fields (`id`), sent once for the batch
+ * (`of`), or under way in another batch's call (`wait`).
+ */
 interface Copy {
   w: Work;
   record: QueuedRecord;
   id?: string;
   of?: Entry;
+  wait?: Promise<WriteOutcome>;
 }
 
 /**
@@ -237,15 +255,50 @@ function sharedWrites(cache: SharedRecordCache | undefined, name: string, candid
     const hash = fieldsHash(record.fields);
     const id = cache.unchanged(record, hash);
     const original = inBatch.get(record.externalId);
+    const wait = id === undefined && !original ? cache.inFlight(record, hash) : undefined;
     if (id !== undefined) copies.push({ w, record, id });
     else if (original?.hash === hash) copies.push({ w, record, of: original });
-    else {
+    else if (wait) copies.push({ w, record, wait });
+    else if (original) {
+      // One record per key in a call (a CRM refuses an id twice in one batch): the later lead's
+      // fields, as writing the two in turn would leave it.
       const entry = { w, record, hash };
-      if (!original) inBatch.set(record.externalId, entry);
+      entries[entries.indexOf(original)] = entry;
+      inBatch.set(record.externalId, entry);
+      copies.push({ w: original.w, record: original.record, of: entry });
+    } else {
+      const entry = { w, record, hash };
+      inBatch.set(record.externalId, entry);
       entries.push(entry);
     }
   }
+  // A copy follows the entry its key was finally sent with.
+  for (const copy of copies) if (copy.of) copy.of = inBatch.get(copy.record.externalId) ?? copy.of;
   return { entries, copies };
+}
+
+/**
+ * The shared records of leads queued next that fit in this call beside the batch's own, when the
+ * CRM isolates each record's failure. The look-ahead is a saving, not a duty: when the store
+ * cannot answer, the call goes as it is.
+ */
+async function fillAhead(options: CrmUpsertOptions, name: string, entries: Entry[]): Promise<AheadRecord[]> {
+  const limit = options.connector.upsertBatchLimit;
+  if (!options.lookahead || !limit || entries.length >= limit || !entries.some((entry) => entry.hash !== undefined)) return [];
+  try {
+    return await options.lookahead.fill(name, limit - entries.length, new Set(entries.map(({ record }) => record.externalId)));
+  } catch (error) {
+    options.logger?.warn({ err: error }, "could not look at the queue for shared records to write ahead; the call goes as it is");
+    return [];
+  }
+}
+
+/** Tells batches waiting on this call's shared records how each went: the record's id or failure. */
+function settleAll(settle: Array<((outcome: WriteOutcome) => void) | undefined>, results: UpsertResult[] | undefined, error?: unknown): void {
+  settle.forEach((done, index) => {
+    const result = results?.[index];
+    done?.(result && result.outcome !== "failed" ? { id: result.id } : { error: result?.outcome === "failed" ? result.error : (error ?? new Error("no result")) });
+  });
 }
 
 function forgetShared(cache: SharedRecordCache | undefined, failed: Work[]): void {

@@ -26,8 +26,22 @@ interface Written {
   id: string;
 }
 
+/** A write of a shared record under way: the id it gets, or the reason it failed. */
+export type WriteOutcome = { id: string } | { error: unknown };
+
+interface Flying {
+  hash: string;
+  outcome: Promise<WriteOutcome>;
+}
+
 export class SharedRecordCache {
   readonly #cache: LRUCache<string, Written>;
+  /**
+   * Writes in calls still under way. Batches run side by side; a batch finding its shared record
+   * in another's call waits for that call instead of writing the record alongside it (two calls
+   * creating one company at once race on its unique key in the CRM).
+   */
+  readonly #flying = new Map<string, Flying>();
   hits = 0;
 
   constructor(options: SharedRecordCacheOptions = {}) {
@@ -54,6 +68,36 @@ export class SharedRecordCache {
 
   forget(record: SharedRecordRef): void {
     this.#cache.delete(keyOf(record));
+  }
+
+  /** The outcome of a call under way that writes exactly these fields to the record. */
+  inFlight(record: SharedRecordRef, hash: string): Promise<WriteOutcome> | undefined {
+    const flying = this.#flying.get(keyOf(record));
+    return flying?.hash === hash ? flying.outcome : undefined;
+  }
+
+  /**
+   * Marks the record as being written with these fields; `settle` must follow once the call
+   * answers (a success is remembered). A later write of the same record takes the mark over.
+   */
+  begin(record: SharedRecordRef, hash: string): (outcome: WriteOutcome) => void {
+    const key = keyOf(record);
+    let resolve: (outcome: WriteOutcome) => void = () => undefined;
+    const flying: Flying = { hash, outcome: new Promise<WriteOutcome>((done) => (resolve = done)) };
+    this.#flying.set(key, flying);
+    return (outcome) => {
+      // A write taken over by a newer one leaves the cache to it: its fields are the newer.
+      if (this.#flying.get(key) === flying) {
+        this.#flying.delete(key);
+        if ("id" in outcome) this.remember(record, hash, outcome.id);
+      }
+      resolve(outcome);
+    };
+  }
+
+  /** Calls under way (for tests and metrics). */
+  get flying(): number {
+    return this.#flying.size;
   }
 
   get size(): number {

@@ -8,6 +8,7 @@ import type { PartnerCenterSandbox } from "../../src/sandbox/partner-center/sand
 import type { ManualClock } from "../../src/shared/clock.js";
 import type { Store } from "../../src/store/index.js";
 import { crmUpsertHandler } from "../../src/sync/crm-upsert-handler.js";
+import { SharedLookahead } from "../../src/sync/shared-lookahead.js";
 import type { SharedRecordCache } from "../../src/sync/shared-record-cache.js";
 import { CRM_UPSERT, enqueueCrmUpserts } from "../../src/sync/enqueue-crm-upsert.js";
 import type { PullReport } from "../../src/sync/pull-leads.js";
@@ -36,7 +37,7 @@ export interface InboundRig {
  * Partner Center sandbox → pull → outbox → the real connector, for one CRM and one store: the
  * inbound half of the sync engine as the daemon wires it, driven step by step on a manual clock.
  */
-export async function startInboundRig(options: { kind: StoreKind; clock: ManualClock; crm: string; pair: string; mappingFile: string; connector: CrmConnector; seed: string; leads: number; shared?: SharedRecordCache }): Promise<InboundRig> {
+export async function startInboundRig(options: { kind: StoreKind; clock: ManualClock; crm: string; pair: string; mappingFile: string; connector: CrmConnector; seed: string; leads: number; shared?: SharedRecordCache; lookahead?: boolean; batchSize?: number }): Promise<InboundRig> {
   const { sandbox: pc, client } = await startSandboxWithClient({ clock: options.clock, pki, seed: options.seed, leads: options.leads });
   const database: TestDatabase = await createTestDatabase(options.kind);
   const store = await openMigratedStore(database);
@@ -45,8 +46,16 @@ export async function startInboundRig(options: { kind: StoreKind; clock: ManualC
   const worker = new OutboxWorker({
     store,
     clock: options.clock,
-    handlers: { [CRM_UPSERT]: crmUpsertHandler({ connector: options.connector, store, clock: options.clock, ...(options.shared ? { shared: options.shared } : {}) }) },
-    targets: { [target]: { concurrency: 1, batchSize: 10, requestsPerInterval: 1_000, intervalMs: 1_000 } },
+    handlers: {
+      [CRM_UPSERT]: crmUpsertHandler({
+        connector: options.connector,
+        store,
+        clock: options.clock,
+        ...(options.shared ? { shared: options.shared } : {}),
+        ...(options.shared && options.lookahead ? { lookahead: new SharedLookahead({ store, target, cache: options.shared }) } : {}),
+      }),
+    },
+    targets: { [target]: { concurrency: 1, batchSize: options.batchSize ?? 10, requestsPerInterval: 1_000, intervalMs: 1_000 } },
     logger: silentLogger(),
   });
   return {

@@ -1,7 +1,13 @@
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import type { HubSpotConnector } from "../../connectors/hubspot/connector.js";
+import type { CrmConnector, UpsertRequest } from "../../connectors/types.js";
 import type { HubSpotSandbox } from "../../connectors/hubspot/sandbox/server.js";
 import type { WireReferral } from "../../src/partner-center/wire.js";
+import { silentLogger } from "../../src/log/logger.js";
+import type { HandlerContext } from "../../src/queue/types.js";
 import { ManualClock } from "../../src/shared/clock.js";
+import { crmUpsertHandler } from "../../src/sync/crm-upsert-handler.js";
+import type { CrmUpsertPayload } from "../../src/sync/enqueue-crm-upsert.js";
 import { SharedRecordCache } from "../../src/sync/shared-record-cache.js";
 import { startHubSpot } from "../helpers/hubspot.js";
 import type { InboundRig } from "../helpers/inbound.js";
@@ -83,3 +89,131 @@ describeEachStore("shared CRM records: a company several leads share", (kind) =>
     expect(hs.count("companies")).toBe(1);
   });
 });
+
+describeEachStore("shared CRM records: written ahead for the leads queued next", (kind) => {
+  const clock = new ManualClock("2026-11-24T10:00:00Z");
+  let hs: HubSpotSandbox;
+  let rig: InboundRig;
+  let shared: SharedRecordCache;
+  let connector: HubSpotConnector;
+
+  beforeEach(async () => {
+    const started = await startHubSpot({ clock });
+    hs = started.sandbox;
+    connector = started.connector;
+    shared = new SharedRecordCache();
+  });
+
+  afterEach(async () => {
+    await rig.close();
+    await hs.close();
+  });
+
+  const linkOf = async (referralId: string, object: string) => {
+    const lead = await rig.store.repos.leads.findByReferralId(ACCOUNT, referralId);
+    return (await rig.store.repos.crmLinks.forLead(lead?.id ?? 0)).find((link) => link.crmObject === object)?.crmRecordId ?? "";
+  };
+
+  it("fills a batch's company and contact calls with those of the leads after it: one call each for three batches", async () => {
+    rig = await startInboundRig({ kind, clock, crm: "hubspot", pair: "contoso-hubspot", mappingFile: "hubspot.yaml", connector, seed: "ahead-hs", leads: 6, shared, lookahead: true, batchSize: 2 });
+    await rig.pull();
+    expect(await rig.drain()).toBe(6);
+    // Three batches of two leads: without the look-ahead, three company and three contact calls.
+    expect(hs.stats.byRoute["POST /crm/v3/objects/leads/batch/create"]).toBe(3);
+    expect(hs.stats.byRoute[COMPANY_WRITES]).toBe(1);
+    expect(hs.stats.byRoute["POST /crm/v3/objects/contacts/batch/upsert"]).toBe(1);
+    expect(hs.count("leads")).toBe(6);
+    // Each lead is associated with its own customer's company and contact, written ahead or not.
+    for (const referral of rig.pc.referrals.all()) {
+      const [leadId, companyId, contactId] = [await linkOf(referral.id, "lead"), await linkOf(referral.id, "company"), await linkOf(referral.id, "contact")];
+      expect(hs.get("companies", companyId)?.properties.name).toBe(referral.customerProfile?.name);
+      expect(hs.get("contacts", contactId)?.properties.email?.toLowerCase()).toBe(referral.customerProfile?.team?.[0]?.email?.toLowerCase());
+      expect(hs.get("leads", leadId)?.associations.map((a) => `${a.toType}:${a.toId}`)).toEqual(expect.arrayContaining([`companies:${companyId}`, `contacts:${contactId}`]));
+    }
+  });
+
+  it("a batch whose shared record is under way in another batch's call waits for that call instead of writing it again", async () => {
+    rig = await startInboundRig({ kind, clock, crm: "hubspot", pair: "contoso-hubspot", mappingFile: "hubspot.yaml", connector, seed: "shared-hs", leads: 4, shared });
+    const [first, ...others] = rig.pc.referrals.all() as [WireReferral, ...WireReferral[]];
+    for (const referral of others) {
+      rig.pc.referrals.touch(referral.id, (r) => {
+        r.customerProfile = structuredClone(first.customerProfile);
+        if (r.details?.requirements && first.details?.requirements) r.details.requirements.industries = [...(first.details.requirements.industries ?? [])];
+      });
+    }
+    await rig.pull();
+    // The first batch's company call is held until the second batch has looked at its records.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const companyCalls: string[][] = [];
+    const gated = companyCallsOf(connector, async (keys) => {
+      companyCalls.push(keys);
+      await held;
+    });
+    const handler = crmUpsertHandler({ connector: gated, store: rig.store, clock, shared });
+    const jobs = await rig.store.transaction((repos) => repos.outbox.lease({ owner: "test", target: rig.target, limit: 4, leaseMs: 60_000, now: clock.now() }));
+    expect(jobs).toHaveLength(4);
+    const firstBatch = handler.handle(jobs.slice(0, 2), context);
+    await vi.waitFor(() => expect(companyCalls).toHaveLength(1));
+    const secondBatch = handler.handle(jobs.slice(2), context);
+    await vi.waitFor(() => expect(shared.flying).toBe(1));
+    release();
+    const outcomes = [...(await firstBatch).outcomes, ...(await secondBatch).outcomes];
+    expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
+    // One company call for both batches, and every lead associated with that one company.
+    expect(companyCalls).toHaveLength(1);
+    expect(hs.count("companies")).toBe(1);
+    const [company] = hs.all("companies");
+    for (const referral of rig.pc.referrals.all()) expect(await linkOf(referral.id, "company")).toBe(company?.id);
+    expect(shared.flying).toBe(0);
+  });
+});
+
+describeEachStore("shared CRM records: one record per key in a call", (kind) => {
+  const clock = new ManualClock("2026-11-24T10:00:00Z");
+
+  it("two leads of one customer that disagree on its fields send it once, with the later lead's fields", async () => {
+    const { sandbox: hs, connector } = await startHubSpot({ clock });
+    const rig = await startInboundRig({ kind, clock, crm: "hubspot", pair: "contoso-hubspot", mappingFile: "hubspot.yaml", connector, seed: "shared-hs", leads: 2 });
+    try {
+      const [first, second] = rig.pc.referrals.all() as [WireReferral, WireReferral];
+      rig.pc.referrals.touch(second.id, (r) => {
+        r.customerProfile = { ...structuredClone(first.customerProfile), size: "Morethan20000employees" };
+      });
+      await rig.pull();
+      const calls: string[][] = [];
+      const handler = crmUpsertHandler({ connector: companyCallsOf(connector, async (keys) => void calls.push(keys)), store: rig.store, clock, shared: new SharedRecordCache() });
+      const jobs = await rig.store.transaction((repos) => repos.outbox.lease({ owner: "test", target: rig.target, limit: 2, leaseMs: 60_000, now: clock.now() }));
+      const sizes = jobs.map((job) => (job.payload as CrmUpsertPayload).records.find((r) => r.name === "company")?.fields.numberofemployees);
+      expect(new Set(sizes).size).toBe(2);
+      expect((await handler.handle(jobs, context)).outcomes.every((outcome) => outcome.ok)).toBe(true);
+      // Twice the same id in one batch is refused by the CRMs; each lead's record would have won in turn.
+      expect(calls).toEqual([[expect.any(String)]]);
+      expect(hs.count("companies")).toBe(1);
+      const [company] = hs.all("companies");
+      expect(company?.properties.numberofemployees).toBe(String(sizes[1]));
+    } finally {
+      await rig.close();
+      await hs.close();
+    }
+  });
+});
+
+/** What the worker hands a handler, less pacing (these tests count calls, not time). */
+const context: HandlerContext = { signal: new AbortController().signal, logger: silentLogger() };
+
+/** The connector, with `onCompanies` told each company call's keys (and awaited) before it goes. */
+function companyCallsOf(connector: CrmConnector, onCompanies: (keys: string[]) => Promise<void>): CrmConnector {
+  return {
+    kind: connector.kind,
+    connect: () => connector.connect(),
+    checkSchema: (requirements) => connector.checkSchema(requirements),
+    changes: (request) => connector.changes(request),
+    rateInfo: () => connector.rateInfo(),
+    close: () => connector.close(),
+    upsert: async (request: UpsertRequest) => {
+      if (request.object === "companies") await onCompanies(request.records.map((r) => r.key));
+      return connector.upsert(request);
+    },
+  };
+}

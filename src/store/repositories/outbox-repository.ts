@@ -52,6 +52,16 @@ export interface OutboxJob {
   finishedAt?: Date;
 }
 
+/** A pending job as a look-ahead sees it: which job, for which lead, and which version of its payload. */
+export interface UpcomingJob {
+  id: number;
+  kind: string;
+  pair?: string;
+  leadId?: number;
+  /** Changes whenever a newer job replaces the payload (the idempotency key is new each time). */
+  version: string;
+}
+
 export interface EnqueueResult {
   id: number;
   /** True when an older pending job was replaced instead of a new row queued. */
@@ -314,6 +324,50 @@ export class OutboxRepository {
         .update({ state: "running", lease_owner: request.owner, lease_expires_at: expiresAt, attempts: this.db.raw("attempts + 1"), updated_at: now });
     }
     return leased;
+  }
+
+  /**
+   * The pending jobs of a target never tried yet, in the order they will be leased, without their
+   * payloads (read those with `payloads`): what a batch may look ahead at. Walks the lease-order
+   * index like a lease, and locks nothing.
+   */
+  async upcoming(target: string, limit: number): Promise<UpcomingJob[]> {
+    const columns = ["id", "kind", "pair", "lead_id", "idempotency_key", "due_by", "priority", "run_at"];
+    const base = () => this.db("outbox_jobs").select(columns).where({ target, state: "pending", attempts: 0 }).limit(limit);
+    const dated = await base().whereNotNull("due_by").orderBy([
+      { column: "due_by", order: "asc" },
+      { column: "priority", order: "desc" },
+      { column: "run_at", order: "asc" },
+      { column: "id", order: "asc" },
+    ]);
+    const undated =
+      dated.length >= limit
+        ? []
+        : await base()
+            .whereNull("due_by")
+            .orderBy([
+              { column: "priority", order: "desc" },
+              { column: "run_at", order: "asc" },
+              { column: "id", order: "asc" },
+            ])
+            .limit(limit - dated.length);
+    return ([...dated, ...undated] as Array<Record<string, unknown>>).map((row) => ({
+      id: toNumber(row.id),
+      kind: String(row.kind),
+      pair: toOptional(row.pair as string | null),
+      leadId: row.lead_id === null || row.lead_id === undefined ? undefined : toNumber(row.lead_id),
+      version: String(row.idempotency_key),
+    }));
+  }
+
+  /** The payloads of these jobs by id (a job gone since is left out). */
+  async payloads(ids: readonly number[]): Promise<Map<number, { version: string; payload: unknown }>> {
+    const found = new Map<number, { version: string; payload: unknown }>();
+    for (let offset = 0; offset < ids.length; offset += ENQUEUE_CHUNK) {
+      const rows = (await this.db("outbox_jobs").select("id", "idempotency_key", "payload").whereIn("id", ids.slice(offset, offset + ENQUEUE_CHUNK))) as Array<Record<string, unknown>>;
+      for (const row of rows) found.set(toNumber(row.id), { version: String(row.idempotency_key), payload: parseJson(row.payload) });
+    }
+    return found;
   }
 
   /** Extends the leases this owner still holds; returns how many it still holds. */
