@@ -5,6 +5,7 @@ import { PARTNER_CENTER_LEAD_URL } from "../mapping/index.js";
 import { adaptReferral } from "../partner-center/adapter.js";
 import type { Clock } from "../shared/clock.js";
 import type { Store } from "../store/index.js";
+import { reminderKey } from "../store/index.js";
 import type { PairTarget } from "./enqueue-crm-upsert.js";
 import { enqueueCrmUpsert } from "./enqueue-crm-upsert.js";
 import type { ReminderChannels } from "./reminder-notice.js";
@@ -80,11 +81,16 @@ async function remind(options: SweepOptions, log: Logger): Promise<number> {
   const leadTimes = options.reminderLeadTimesMs ?? DEFAULT_REMINDER_LEAD_TIMES_MS;
   const now = options.clock.now();
   const horizon = new Date(now.getTime() + Math.max(...leadTimes));
-  const due = await options.store.repos.leads.listDueBy(horizon, REMINDER_PAGE);
+  // Most deadlines a pass sees were reminded of in an earlier pass: those are told apart in one
+  // read, and only a lead with a reminder to write is read whole.
+  const due = await options.store.repos.leads.listDeadlinesBy(horizon, REMINDER_PAGE);
+  const recorded = await options.store.repos.reminders.recordedFor([...new Set(due.map((d) => d.leadId))]);
   let sent = 0;
-  for (const { lead, deadline, at } of due) {
+  for (const { leadId, deadline, at } of due) {
     const reminders = remindersDue({ kind: deadline, at }, leadTimes, now);
-    if (reminders.length === 0) continue;
+    if (reminders.every((reminder) => recorded.has(reminderKey({ leadId, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs })))) continue;
+    const lead = await options.store.repos.leads.findById(leadId);
+    if (!lead) continue;
     await options.store.transaction(async (repos) => {
       for (const reminder of reminders) {
         const recorded = await repos.reminders.record({ leadId: lead.id, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs, outcome: reminder.outcome }, now);

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { beforeEach, expect, it } from "vitest";
-import type { LeadInput } from "../../src/store/index.js";
-import { Store } from "../../src/store/index.js";
+import type { DueDeadline, LeadInput } from "../../src/store/index.js";
+import { reminderKey, Store } from "../../src/store/index.js";
 import { contentHash } from "../../src/shared/content-hash.js";
 import { createTestDatabase, describeEachStore, useMigratedStore } from "../helpers/stores.js";
 
@@ -87,6 +87,13 @@ describeEachStore("store", (kind) => {
       ["a", "accept"],
     ]);
     expect(await store.repos.leads.countOpen()).toBe(3);
+    // The same deadlines without the leads, for a reminder pass; and the reminders it need not try again.
+    const deadlines = await store.repos.leads.listDeadlinesBy(later(60));
+    expect(deadlines).toEqual(due.map((d) => ({ leadId: d.lead.id, deadline: d.deadline, at: d.at })));
+    const [b] = deadlines as [DueDeadline];
+    await store.repos.reminders.record({ leadId: b.leadId, deadline: b.deadline, deadlineAt: b.at, leadTimeMs: 3_600_000, outcome: "sent" }, T0);
+    const recorded = await store.repos.reminders.recordedFor(deadlines.map((d) => d.leadId));
+    expect([...recorded]).toEqual([reminderKey({ leadId: b.leadId, deadline: "act", deadlineAt: b.at, leadTimeMs: 3_600_000 })]);
   });
 
   it("a transaction that throws leaves nothing behind", async () => {

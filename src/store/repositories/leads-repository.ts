@@ -49,6 +49,12 @@ export interface SavedLead {
   localClose?: { state: LeadState; at: Date; reason?: string };
 }
 
+export interface DueDeadline {
+  leadId: number;
+  deadline: "accept" | "act";
+  at: Date;
+}
+
 export interface DueLead {
   lead: LeadRecord;
   deadline: "accept" | "act";
@@ -183,6 +189,21 @@ export class LeadsRepository {
     const due: DueLead[] = [
       ...accept.map((row) => ({ lead: fromRow(row), deadline: "accept" as const, at: toDate(row.accept_by) })),
       ...act.map((row) => ({ lead: fromRow(row), deadline: "act" as const, at: toDate(row.act_by) })),
+    ];
+    return due.sort((a, b) => a.at.getTime() - b.at.getTime()).slice(0, limit);
+  }
+
+  /**
+   * `listDueBy` without the leads: which lead, which deadline, when. A reminder pass looks at
+   * thousands of deadlines a minute and reads a whole lead (its Partner Center record) only for the
+   * few it writes to.
+   */
+  async listDeadlinesBy(at: Date, limit = 500): Promise<DueDeadline[]> {
+    const accept = await this.db("leads").select("id", "accept_by").where("state", "new").andWhere("accept_by", "<=", at).orderBy("accept_by").limit(limit);
+    const act = await this.db("leads").select("id", "act_by").whereIn("state", OPEN_WORKING).andWhere("act_by", "<=", at).orderBy("act_by").limit(limit);
+    const due: DueDeadline[] = [
+      ...accept.map((row: Record<string, unknown>) => ({ leadId: toNumber(row.id), deadline: "accept" as const, at: toDate(row.accept_by) })),
+      ...act.map((row: Record<string, unknown>) => ({ leadId: toNumber(row.id), deadline: "act" as const, at: toDate(row.act_by) })),
     ];
     return due.sort((a, b) => a.at.getTime() - b.at.getTime()).slice(0, limit);
   }

@@ -24,6 +24,16 @@ export class RemindersRepository {
     return inserted.length > 0;
   }
 
+  /** The reminders recorded for these leads, as `reminderKey`s: what a pass need not try again. */
+  async recordedFor(leadIds: readonly number[]): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for (let offset = 0; offset < leadIds.length; offset += 900) {
+      const rows = (await this.db("reminders").select("lead_id", "deadline", "deadline_at", "lead_time_ms").whereIn("lead_id", leadIds.slice(offset, offset + 900))) as Array<Record<string, unknown>>;
+      for (const row of rows) keys.add(reminderKey({ leadId: toNumber(row.lead_id), deadline: row.deadline as ReminderRecord["deadline"], deadlineAt: toDate(row.deadline_at), leadTimeMs: toNumber(row.lead_time_ms) }));
+    }
+    return keys;
+  }
+
   async forLead(leadId: number): Promise<ReminderRecord[]> {
     const rows = (await this.db("reminders").where({ lead_id: leadId }).orderBy("id")) as Array<Record<string, unknown>>;
     return rows.map((row) => ({
@@ -42,4 +52,9 @@ export class RemindersRepository {
     const [row] = await this.db("reminders").where("outcome", "sent").andWhere("created_at", ">=", since).count({ n: "*" });
     return toNumber(row?.n ?? 0);
   }
+}
+
+/** One reminder's identity: the lead, the deadline and its time, and how long before it. */
+export function reminderKey(reminder: Pick<ReminderRecord, "leadId" | "deadline" | "deadlineAt" | "leadTimeMs">): string {
+  return `${reminder.leadId}|${reminder.deadline}|${reminder.deadlineAt.getTime()}|${reminder.leadTimeMs}`;
 }
