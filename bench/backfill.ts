@@ -38,6 +38,8 @@ export interface BackfillFigures {
   pullSeconds: number;
   leadsPerSecond: number;
   peakRssMb: number;
+  /** The V8 heap (allocated) when the RSS peaked. */
+  heapAtPeakMb: number;
   cpuSecondsPer1000: number;
   writeCalls: number;
   minimumCalls: number;
@@ -173,7 +175,13 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
     // CRM while later pages are still read, and the pair's scheduled CRM polls beside them.
     const daemon = new Daemon({ config: configFor(kind, settings, "A", `sqlite:${join(dir, "store.db")}`), logger: process.env.BENCH_DAEMON_LOG ? log : silentLogger(), serveHttp: false });
     let peakRss = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+    // The V8 heap at the peak: what of the RSS the daemon's own objects take (the rest is the node
+    // binary, native libraries and malloc).
+    let heapAtPeak = process.memoryUsage().heapTotal;
+    const sampler = setInterval(() => {
+      const memory = process.memoryUsage();
+      if (memory.rss > peakRss) [peakRss, heapAtPeak] = [memory.rss, memory.heapTotal];
+    }, 100);
     const cpu = process.cpuUsage();
     const started = process.hrtime.bigint();
     const payloads: CrmUpsertPayload[] = [];
@@ -208,7 +216,7 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
     const minimumCalls = Object.values(a.counts).reduce((sum, n) => sum + Math.ceil(n / BATCH[kind]), 0);
     const written = a.counts.leads ?? 0;
     await daemon.stop("bench");
-    const daemonFigures = { crm: kind, leads: written, seconds, pullSeconds, leadsPerSecond: written / seconds, peakRssMb: peakRss / 1024 / 1024, cpuSecondsPer1000: ((used.user + used.system) / 1e6 / Math.max(1, written)) * 1000, writeCalls, minimumCalls, callRatio: writeCalls / Math.max(1, minimumCalls), throttled: a.throttled, records: a.counts, callsByRoute: a.byRoute };
+    const daemonFigures = { crm: kind, leads: written, seconds, pullSeconds, leadsPerSecond: written / seconds, peakRssMb: peakRss / 1024 / 1024, heapAtPeakMb: heapAtPeak / 1024 / 1024, cpuSecondsPer1000: ((used.user + used.system) / 1e6 / Math.max(1, written)) * 1000, writeCalls, minimumCalls, callRatio: writeCalls / Math.max(1, minimumCalls), throttled: a.throttled, records: a.counts, callsByRoute: a.byRoute };
     // Profiling the daemon alone: the limit and the peer pattern take as long again.
     if (options.daemonOnly) return { ...daemonFigures, limitSeconds: Number.NaN, shareOfLimit: Number.NaN, peer: { sample: 0, callsPerLead: Number.NaN, secondsPerLead: Number.NaN, callRatio: Number.NaN, timeRatio: Number.NaN } };
 
