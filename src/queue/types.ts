@@ -28,6 +28,12 @@ export interface HandlerContext {
    * after the first, so a batch never overruns the rate and draws a 429.
    */
   pace?: () => Promise<void>;
+  /**
+   * Waits for the next thing a producer enqueues while it says more is coming (a pull between
+   * pages), within the batch's linger: false at once when nothing more is coming, the time is
+   * spent, or a job of the batch is urgent. A handler about to send a part-full call may wait so.
+   */
+  awaitMore?: () => Promise<boolean>;
 }
 
 export interface JobHandler {

@@ -287,8 +287,13 @@ export class OutboxWorker {
           pacer.take();
           this.#options.observer?.requests(target, 1);
         };
+        // A batch none of whose jobs is urgent may wait within the target's linger for what a
+        // producer still has on its way, to fill a call that would go part-full.
+        const at = this.#clock.now().getTime() + (this.#options.urgentWindowMs ?? 60 * 60_000);
+        const holdUntil = this.#now() + (group.some((job) => job.dueBy !== undefined && job.dueBy.getTime() <= at) ? 0 : (this.#options.targets[target]?.lingerMs ?? 0));
+        const awaitMore = () => this.#awaitMore(holdUntil - this.#now());
         try {
-          const result = await handler.handle(group, { signal: this.#abort.signal, logger: this.#log.child({ job: group.length === 1 ? group[0]?.id : `${group.length} jobs` }), pace });
+          const result = await handler.handle(group, { signal: this.#abort.signal, logger: this.#log.child({ job: group.length === 1 ? group[0]?.id : `${group.length} jobs` }), pace, awaitMore });
           if (result.rate) pacer.observe(result.rate);
           const unpaced = (result.requests ?? 1) - 1 - paced;
           if (unpaced > 0) {
@@ -392,6 +397,15 @@ export class OutboxWorker {
       this.#log.error({ job: job.id, target, dueBy: job.dueBy?.toISOString(), reason }, "deadline escalated");
       await this.#options.onEscalate?.(job, reason);
     }
+  }
+
+  /**
+   * While a producer says more is coming, waits for its next enqueue (at most `ms`, and no longer
+   * than a producer's pause is trusted): true when one came or may still come.
+   */
+  #awaitMore(ms: number): Promise<boolean> {
+    if (this.#stopping || ms <= 0 || this.#moreUntil <= this.#now()) return Promise.resolve(false);
+    return this.#idlePromise(Math.min(ms, MORE_MS)).then(() => !this.#stopping);
   }
 
   #idle(ms: number): Promise<void> {

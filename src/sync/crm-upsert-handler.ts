@@ -38,13 +38,13 @@ export function crmUpsertHandler(options: CrmUpsertOptions): JobHandler {
       // The pacer learns how many calls the batch took (HubSpot writes a lead in up to five), and
       // each call after the first (the worker charged that one) waits for its turn in the rate.
       const pace = context?.pace;
-      const { value, calls } = await metered(() => upsertBatch(options, jobs, warned), pace ? (n) => (n > 1 ? pace() : undefined) : undefined);
+      const { value, calls } = await metered(() => upsertBatch(options, jobs, warned, context?.awaitMore), pace ? (n) => (n > 1 ? pace() : undefined) : undefined);
       return { ...value, requests: calls };
     },
   };
 }
 
-async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned: Set<string>): Promise<BatchResult> {
+async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned: Set<string>, awaitMore?: () => Promise<boolean>): Promise<BatchResult> {
   // One read of the batch's links serves the "already written" check, the known ids, and the
   // links the confirmations update.
   const byLead = new Map<number, CrmLink[]>();
@@ -74,9 +74,9 @@ async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned:
     const { entries, copies } = sharedWrites(options.shared, name, candidates);
     let results: UpsertResult[] = [];
     if (entries.length > 0) {
-      const ahead = await fillAhead(options, name, entries);
       // Other batches finding these records in this call wait for it rather than write them too.
-      const settle = [...entries.map(({ record, hash }) => (hash === undefined ? undefined : options.shared?.begin(record, hash))), ...ahead.map(({ record, hash }) => options.shared?.begin(record, hash))];
+      const settle = entries.map(({ record, hash }) => (hash === undefined ? undefined : options.shared?.begin(record, hash)));
+      const ahead = await fillAhead(options, name, entries, settle, awaitMore);
       let answered: UpsertResult[] | undefined;
       try {
         answered = await options.connector.upsert({
@@ -277,20 +277,35 @@ function sharedWrites(cache: SharedRecordCache | undefined, name: string, candid
   return { entries, copies };
 }
 
+/** A call of shared records this much under full waits for pages still coming (within the batch's linger). */
+const HOLD_BELOW = 0.75;
+
 /**
  * The shared records of leads queued next that fit in this call beside the batch's own, when the
- * CRM isolates each record's failure. The look-ahead is a saving, not a duty: when the store
- * cannot answer, the call goes as it is.
+ * CRM isolates each record's failure; each taken is marked under way (`settle` gets its settler).
+ * While a pull has pages left, a call under three quarters full waits for them and looks again: a
+ * backfill discovers its customers page by page, and a call of five new companies per page would
+ * otherwise go every batch. The look-ahead is a saving, not a duty: when the store cannot answer,
+ * the call goes as it is.
  */
-async function fillAhead(options: CrmUpsertOptions, name: string, entries: Entry[]): Promise<AheadRecord[]> {
+async function fillAhead(options: CrmUpsertOptions, name: string, entries: Entry[], settle: Array<((outcome: WriteOutcome) => void) | undefined>, awaitMore?: () => Promise<boolean>): Promise<AheadRecord[]> {
   const limit = options.connector.upsertBatchLimit;
-  if (!options.lookahead || !limit || entries.length >= limit || !entries.some((entry) => entry.hash !== undefined)) return [];
+  const { lookahead, shared } = options;
+  if (!lookahead || !shared || !limit || entries.length >= limit || !entries.some((entry) => entry.hash !== undefined)) return [];
+  const ahead: AheadRecord[] = [];
+  const keys = new Set(entries.map(({ record }) => record.externalId));
   try {
-    return await options.lookahead.fill(name, limit - entries.length, new Set(entries.map(({ record }) => record.externalId)));
+    do {
+      for (const found of await lookahead.fill(name, limit - entries.length - ahead.length, keys)) {
+        keys.add(found.record.externalId);
+        settle.push(shared.begin(found.record, found.hash));
+        ahead.push(found);
+      }
+    } while (entries.length + ahead.length < limit * HOLD_BELOW && awaitMore && (await awaitMore()));
   } catch (error) {
     options.logger?.warn({ err: error }, "could not look at the queue for shared records to write ahead; the call goes as it is");
-    return [];
   }
+  return ahead;
 }
 
 /** Tells batches waiting on this call's shared records how each went: the record's id or failure. */

@@ -52,7 +52,7 @@ export class SharedLookahead {
     this.#cache = options.cache;
     this.#window = options.window ?? 400;
     this.#maxWindow = Math.max(this.#window, options.maxWindow ?? 3_200);
-    this.#parsed = new LRUCache({ max: this.#maxWindow * 2 });
+    this.#parsed = new LRUCache({ max: this.#maxWindow });
   }
 
   /**

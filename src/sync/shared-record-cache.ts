@@ -13,7 +13,7 @@ import { LRUCache } from "lru-cache";
  * writes the shared records afresh.
  */
 export interface SharedRecordCacheOptions {
-  /** Records remembered (default 20,000: about 2 MB). */
+  /** Records remembered (default 100,000, one per lead of a large backfill: about 20 MB when full). */
   max?: number;
   /** How long a write is trusted, in ms (default one hour). */
   ttlMs?: number;
@@ -47,7 +47,7 @@ export class SharedRecordCache {
   constructor(options: SharedRecordCacheOptions = {}) {
     const now = options.now;
     this.#cache = new LRUCache<string, Written>({
-      max: options.max ?? 20_000,
+      max: options.max ?? 100_000,
       ttl: options.ttlMs ?? 60 * 60_000,
       // An injected clock is read on every check (the default caches "now" for a millisecond).
       ...(now ? { perf: { now }, ttlResolution: 0 } : {}),

@@ -98,4 +98,48 @@ describeEachStore("outbox linger", (kind) => {
     worker.start();
     expect(await batchesSeen(1)).toEqual([1]);
   });
+
+  it("lets a batch wait for the pull's next page to fill a call: only while the pull says more are coming, within its linger, never for an urgent batch", async () => {
+    const answers: boolean[] = [];
+    /** What each batch does with `awaitMore`: the worker's answers in order. */
+    let script: (awaitMore: () => Promise<boolean>) => Promise<void> = async () => undefined;
+    const held = new OutboxWorker({
+      store,
+      handlers: { "crm-upsert": { handle: async (jobs, context) => (await script(context.awaitMore as () => Promise<boolean>), { outcomes: jobs.map(() => ({ ok: true as const })) }) } },
+      targets: { [TARGET]: { concurrency: 1, batchSize: 5, requestsPerInterval: 1000, intervalMs: 1000, lingerMs: 2_000 } },
+      logger: silentLogger(),
+      clock,
+      monotonic: () => t,
+      pollMs: 60_000,
+    });
+    const ask = async (awaitMore: () => Promise<boolean>) => void answers.push(await awaitMore());
+    // Nobody said more is coming: no wait.
+    await page(1);
+    script = ask;
+    await held.runOnce(TARGET);
+    // The pull has pages left: the wait ends at its next page; once the linger is spent, no more.
+    held.wake({ more: true });
+    await page(1);
+    script = async (awaitMore) => {
+      const next = awaitMore();
+      await page(1);
+      held.wake({ more: true });
+      answers.push(await next);
+      t += 2_001;
+      await ask(awaitMore);
+      t = 0;
+    };
+    await held.runOnce(TARGET);
+    // A job due within the urgent window: the batch goes as it is.
+    await store.repos.outbox.enqueue({ target: TARGET, kind: "crm-upsert", payload: {}, coalesceKey: null, maxAttempts: 3, dueBy: new Date(clock.now().getTime() + 60_000) }, clock.now());
+    held.wake({ more: true });
+    script = ask;
+    await held.runOnce(TARGET);
+    // The pull's last page: nothing more to wait for.
+    held.wake({ more: false });
+    await page(1);
+    await held.runOnce(TARGET);
+    expect(answers).toEqual([false, true, false, false, false]);
+    await held.stop(1_000);
+  });
 });

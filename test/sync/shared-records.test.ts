@@ -7,6 +7,7 @@ import { silentLogger } from "../../src/log/logger.js";
 import type { HandlerContext } from "../../src/queue/types.js";
 import { ManualClock } from "../../src/shared/clock.js";
 import { crmUpsertHandler } from "../../src/sync/crm-upsert-handler.js";
+import { SharedLookahead } from "../../src/sync/shared-lookahead.js";
 import type { CrmUpsertPayload } from "../../src/sync/enqueue-crm-upsert.js";
 import { SharedRecordCache } from "../../src/sync/shared-record-cache.js";
 import { startHubSpot } from "../helpers/hubspot.js";
@@ -132,6 +133,36 @@ describeEachStore("shared CRM records: written ahead for the leads queued next",
     }
   });
 
+  it("a call under three quarters full waits for the pull's next page and takes its leads' companies too", async () => {
+    rig = await startInboundRig({ kind, clock, crm: "hubspot", pair: "contoso-hubspot", mappingFile: "hubspot.yaml", connector, seed: "ahead-hs", leads: 2, shared, lookahead: true });
+    await rig.pull();
+    const calls: string[][] = [];
+    const handler = crmUpsertHandler({ connector: companyCallsOf(connector, async (keys) => void calls.push(keys)), store: rig.store, clock, shared, lookahead: new SharedLookahead({ store: rig.store, target: rig.target, cache: shared }) });
+    const jobs = await rig.store.transaction((repos) => repos.outbox.lease({ owner: "test", target: rig.target, limit: 10, leaseMs: 60_000, now: clock.now() }));
+    expect(jobs).toHaveLength(2);
+    // The worker's word while the pull has pages left: the next page lands, then nothing more comes.
+    let waits = 0;
+    const awaitMore = async () => {
+      waits += 1;
+      if (waits > 1) return false;
+      clock.advance(1_000);
+      rig.pc.generate(3);
+      await rig.pull();
+      return true;
+    };
+    expect((await handler.handle(jobs, { ...context, awaitMore })).outcomes.every((outcome) => outcome.ok)).toBe(true);
+    // The company call waited for the page and once more; the contact call (five of a hundred) once.
+    expect(waits).toBe(3);
+    const companies = new Set(rig.pc.referrals.all().map((r) => r.customerProfile?.name));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toHaveLength(companies.size);
+    // The page's leads find their companies written: no company call of their own.
+    expect(await rig.drain()).toBe(3);
+    expect(calls).toHaveLength(1);
+    expect(hs.stats.byRoute[COMPANY_WRITES]).toBe(1);
+    expect(hs.stats.byRoute["POST /crm/v3/objects/contacts/batch/upsert"]).toBe(1);
+  });
+
   it("a batch whose shared record is under way in another batch's call waits for that call instead of writing it again", async () => {
     rig = await startInboundRig({ kind, clock, crm: "hubspot", pair: "contoso-hubspot", mappingFile: "hubspot.yaml", connector, seed: "shared-hs", leads: 4, shared });
     const [first, ...others] = rig.pc.referrals.all() as [WireReferral, ...WireReferral[]];
@@ -206,6 +237,7 @@ const context: HandlerContext = { signal: new AbortController().signal, logger: 
 function companyCallsOf(connector: CrmConnector, onCompanies: (keys: string[]) => Promise<void>): CrmConnector {
   return {
     kind: connector.kind,
+    ...(connector.upsertBatchLimit ? { upsertBatchLimit: connector.upsertBatchLimit } : {}),
     connect: () => connector.connect(),
     checkSchema: (requirements) => connector.checkSchema(requirements),
     changes: (request) => connector.changes(request),

@@ -113,6 +113,20 @@ function person(random: SeededRandom, domain: string) {
   return { firstName, lastName, email: `${local}@${domain}`, phoneNumber: `+1-555-${String(random.int(1000, 9999))}` };
 }
 
+const TITLES = ["CIO", "IT Director", "Head of Data", "CISO", "VP Operations"];
+
+/**
+ * The customer's contact person: one person (an address) has one phone and title on every lead
+ * that names them, drawn from the address; the stream's draws are kept, so seeded sets are
+ * otherwise as before.
+ */
+function customerContact(random: SeededRandom, domain: string) {
+  const drawn = person(random, domain);
+  random.pick(TITLES);
+  const own = new SeededRandom(drawn.email);
+  return { ...drawn, phoneNumber: `+1-555-${String(own.int(1000, 9999))}`, title: own.pick(TITLES) };
+}
+
 function generateLead(random: SeededRandom, index: number, now: Date, spreadMs: number, acceptedShare: number, idPrefix: string): WireReferral {
   const place = random.pick(COUNTRIES);
   random.pick(place.cities);
@@ -122,7 +136,9 @@ function generateLead(random: SeededRandom, index: number, now: Date, spreadMs: 
   // a seeded set) is as before.
   const customer = new SeededRandom(`${company}|${place.country}`);
   const [city, state] = customer.pick(place.cities);
-  const domain = `${company.split(" ")[0]?.toLowerCase().replace(/[^a-z]/g, "")}${random.int(1, 99)}.example`;
+  // The customer's mail domain is its own (two customers sharing a stem do not share people).
+  random.int(1, 99);
+  const domain = `${company.toLowerCase().replace(/[^a-z]/g, "")}.example`;
   const workload = random.pick(WORKLOADS);
   random.weighted(SIZES);
   const size = customer.weighted(SIZES);
@@ -131,7 +147,7 @@ function generateLead(random: SeededRandom, index: number, now: Date, spreadMs: 
   const currency = place.currency;
   const value = Math.round(usd * (CURRENCY_SCALE[currency] ?? 1));
   const seller = person(random, "microsoft.example");
-  const contact = { ...person(random, domain), title: random.pick(["CIO", "IT Director", "Head of Data", "CISO", "VP Operations"]) };
+  const contact = customerContact(random, domain);
   const id = `${idPrefix}${random.uuid()}`;
   const accepted = random.chance(acceptedShare);
   const acceptedAt = accepted ? new Date(createdAt.getTime() + Math.floor(random.next() * (now.getTime() - createdAt.getTime()))) : undefined;
