@@ -36,10 +36,14 @@ function rsaKeys(): { privateKeyPem: string; publicKeyPem: string } {
   };
 }
 
-function serial(): string {
-  // Positive, 16 bytes.
+/**
+ * A certificate serial: 16 random bytes, positive, its first byte never zero. DER wants an INTEGER
+ * in its fewest bytes, and a leading zero before a byte under 0x80 is one too many: OpenSSL refused
+ * such a certificate ("illegal padding") once in 256.
+ */
+export function serial(): string {
   const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] ?? 0) & 0x7f;
+  bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x40;
   return bytes.toString("hex");
 }
 
