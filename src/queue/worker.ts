@@ -344,16 +344,22 @@ export class OutboxWorker {
           this.#log.warn({ jobs: succeeded.length - completed, target }, "lease lost before completion; the target's idempotency key absorbs any repeat");
         }
       }
+      // Jobs that one failed call failed together (the same error) retry together: one jitter draw
+      // for them, so they come back as the batch they were, not as part-full slices of it.
+      const draws = new Map<unknown, number>();
+      const random = this.#options.random ?? Math.random;
       for (const job of jobs) {
         const outcome = outcomes.get(job.id) ?? { ok: false, error: new CosellError("OUTBOX_HANDLER_INCOMPLETE", "No outcome.", { retryable: true }) };
         if (outcome.ok) continue;
+        const draw = draws.get(outcome.error) ?? random();
+        draws.set(outcome.error, draw);
         const error = toCosellError(outcome.error, "OUTBOX_JOB_FAILED");
         const retryAfterMs = retryAfterOf(outcome.error);
         if (retryAfterMs !== undefined) pacer.observe({ retryAfterMs });
         if (isUnavailable(error)) pacer.unavailable();
         else pacer.otherFailure();
         const plan = planRetry(
-          { attempts: job.attempts, maxAttempts: job.maxAttempts, retryable: error.retryable, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), ...(job.dueBy ? { dueBy: job.dueBy } : {}), now, random: this.#options.random ?? Math.random },
+          { attempts: job.attempts, maxAttempts: job.maxAttempts, retryable: error.retryable, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), ...(job.dueBy ? { dueBy: job.dueBy } : {}), now, random: () => draw },
           this.#options.backoff ?? DEFAULT_BACKOFF,
         );
         const settled = await repos.outbox.settleFailure(

@@ -193,6 +193,17 @@ describeEachStore("outbox", (kind) => {
     expect(w.pacer(TARGET).waitMs()).toBe(45_000);
   });
 
+  it("jobs one failed call failed together retry together (one jitter draw); jobs failing each for itself spread out", async () => {
+    for (let n = 0; n < 4; n += 1) await enqueue({ coalesceKey: null });
+    const draws = [0.1, 0.4, 0.7, 0.9];
+    const shared = new CosellError("CRM_UNAVAILABLE", "HubSpot 502", { retryable: true });
+    // The first two failed in one call (one error), the last two each with its own.
+    const w = worker((jobs) => jobs.map((_, index) => ({ ok: false, error: index < 2 ? shared : new CosellError("CRM_UNAVAILABLE", `HubSpot 502 for ${index}`, { retryable: true }) })), { random: () => draws.shift() ?? 0 });
+    await w.runOnce(TARGET);
+    const at = (await store.repos.outbox.list()).map((job) => job.runAt.getTime() - clock.now().getTime());
+    expect(at).toEqual([100, 100, 400, 700]);
+  });
+
   it("paces each call of a batch after the first: one that would overrun the rate waits its turn", async () => {
     await enqueue({ leadId });
     // Rates run on real time (a warp clock: real time plus the jumps the test makes).
