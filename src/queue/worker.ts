@@ -51,6 +51,8 @@ const PACE_STEP_MS = 25;
 /** A partial batch goes once nothing was queued for this long (or its linger is over). */
 const QUIET_MS = 250;
 
+/** A job due within this goes at once, partial batch or not (the config's `urgentWindow` default). */
+const DEFAULT_URGENT_WINDOW_MS = 60 * 60_000;
 /** How long a producer that said more is coming (a pull between pages) is waited for. */
 const MORE_MS = 1_000;
 
@@ -238,7 +240,7 @@ export class OutboxWorker {
     const lingerLeft = (this.#waitingSince.get(target) ?? now) + lingerMs - now;
     if (quietLeft <= 0 || lingerLeft <= 0) return 0;
     const at = this.#clock.now();
-    const { due, urgent } = await this.#options.store.repos.outbox.countDue(target, at, settings.batchSize, new Date(at.getTime() + (this.#options.urgentWindowMs ?? 60 * 60_000)));
+    const { due, urgent } = await this.#options.store.repos.outbox.countDue(target, at, settings.batchSize, new Date(at.getTime() + (this.#options.urgentWindowMs ?? DEFAULT_URGENT_WINDOW_MS)));
     // Nothing due yet while a producer is busy is the start of a batch too: a page committing as
     // this looked would otherwise be leased alone the moment it lands.
     return due < settings.batchSize && !urgent ? Math.min(quietLeft, lingerLeft) : 0;
@@ -289,7 +291,7 @@ export class OutboxWorker {
         };
         // A batch none of whose jobs is urgent may wait within the target's linger for what a
         // producer still has on its way, to fill a call that would go part-full.
-        const at = this.#clock.now().getTime() + (this.#options.urgentWindowMs ?? 60 * 60_000);
+        const at = this.#clock.now().getTime() + (this.#options.urgentWindowMs ?? DEFAULT_URGENT_WINDOW_MS);
         const holdUntil = this.#now() + (group.some((job) => job.dueBy !== undefined && job.dueBy.getTime() <= at) ? 0 : (this.#options.targets[target]?.lingerMs ?? 0));
         const awaitMore = () => this.#awaitMore(holdUntil - this.#now());
         try {
