@@ -179,7 +179,8 @@ try {
       record(`${tag}.peakRss`, b.peakRssMb, "MB", `daemon process (sandboxes in their own process; target < 250), of which the V8 heap ${b.heapAtPeakMb.toFixed(0)} MB`);
       record(`${tag}.cpuPer1000`, b.cpuSecondsPer1000, "CPU s", "per 1,000 leads, daemon process");
       record(`${tag}.callRatio`, b.callRatio, "× minimum", `${b.writeCalls} write calls for a minimum of ${b.minimumCalls} at ${crm}'s batch sizes (target ≤ 1.05)`);
-      record(`${tag}.shareOfLimit`, b.shareOfLimit, "of limit", `the same writes straight through the client, one batch at a time, took ${b.limitSeconds.toFixed(1)} s`);
+      record(`${tag}.limitSeconds`, b.limitSeconds, "s", `the limit: the fewest calls for the same records (${b.limitCalls}; ${b.limitThrottled} refused for the rate went again) straight through the client to a fresh sandbox, as fast as it allows`);
+      record(`${tag}.shareOfLimit`, b.shareOfLimit, "of limit", `the daemon's speed as a share of the limit's (1 = as fast as the sandbox allows)`);
       record(`${tag}.peerCallRatio`, b.peer.callRatio, "×", `per-record strategy: ${b.peer.callsPerLead.toFixed(2)} calls per lead on ${b.peer.sample} leads (target ≥ 20)`);
       record(`${tag}.peerTimeRatio`, b.peer.timeRatio, "×", `per-record strategy: ${(b.peer.secondsPerLead * 1000).toFixed(1)} ms per lead (target ≥ 20)`);
     }
