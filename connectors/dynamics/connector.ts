@@ -286,7 +286,16 @@ export class DynamicsConnector implements CrmConnector {
   async close(): Promise<void> {}
 
   async #send(method: string, url: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> {
-    await countCall();
+    const answered = await countCall();
+    try {
+      return await this.#exchange(method, url, body, headers);
+    } finally {
+      answered();
+    }
+  }
+
+  /** One request, and once more with a fresh token when the first was refused for it. */
+  async #exchange(method: string, url: string, body: string | undefined, headers: Record<string, string>): Promise<Answer> {
     for (let attempt = 0; ; attempt += 1) {
       const token = await this.#options.tokens.getToken(attempt > 0 ? { forceRefresh: true } : undefined);
       let response: Response;

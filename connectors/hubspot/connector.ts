@@ -363,7 +363,7 @@ export class HubSpotConnector implements CrmConnector {
 
   async #readPortal(): Promise<{ id: number; uiDomain: string } | undefined> {
     try {
-      const answer = await this.#client.apiRequest({ method: "GET", path: "/account-info/v3/details" });
+      const answer = await this.#call(() => this.#client.apiRequest({ method: "GET", path: "/account-info/v3/details" }));
       if (!answer.ok) return undefined;
       const info = (await answer.json()) as { portalId?: number; uiDomain?: string };
       return typeof info.portalId === "number" ? { id: info.portalId, uiDomain: info.uiDomain ?? "app.hubspot.com" } : undefined;
@@ -377,7 +377,7 @@ export class HubSpotConnector implements CrmConnector {
   async close(): Promise<void> {}
 
   async #call<T>(work: () => Promise<T>): Promise<T> {
-    await countCall();
+    const answered = await countCall();
     try {
       const answer = await work();
       // A throttle is over once a call goes through; left standing, every later batch would wait it out again.
@@ -391,6 +391,8 @@ export class HubSpotConnector implements CrmConnector {
       const crmError = hubspotError(e.code, e.body?.category ?? "", e.body?.message ?? "", e.body?.policyName, e.headers, this.#throttledInRow);
       if (crmError.retryAfterMs !== undefined) this.#rate = { retryAfterMs: crmError.retryAfterMs, remaining: 0 };
       throw crmError;
+    } finally {
+      answered();
     }
   }
 }

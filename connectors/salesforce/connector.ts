@@ -296,7 +296,7 @@ export class SalesforceConnector implements CrmConnector {
 
   /** Settles within the timeout, whatever the connection does. */
   async #timed<T>(work: () => Promise<T>): Promise<T> {
-    await countCall();
+    const answered = await countCall();
     const limit = this.#options.timeoutMs ?? 120_000;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
@@ -306,6 +306,7 @@ export class SalesforceConnector implements CrmConnector {
       return await Promise.race([work(), expired]);
     } finally {
       clearTimeout(timer);
+      answered();
     }
   }
 

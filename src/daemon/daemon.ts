@@ -34,6 +34,7 @@ import { openCrmConnector } from "./crm-connectors.js";
 import { outboxTargets } from "./outbox-targets.js";
 import { loadPairMappings } from "./pair-mappings.js";
 import { HttpServer } from "../http/server.js";
+import { metered } from "../shared/call-meter.js";
 import type { ReadinessCheck } from "../http/server.js";
 import { WebhookVerifier } from "../partner-center/webhook-verifier.js";
 import { readCaFile } from "./partner-center-access.js";
@@ -107,6 +108,8 @@ export class Daemon {
   readonly #status: StatusSource;
   readonly #partnerCenters = new Map<string, OpenedPartnerCenter>();
   readonly #crms = new Map<string, OpenedConnector>();
+  /** Calls each CRM's connector made while it opened (a token, a schema read): its rate knows of them. */
+  readonly #openingCalls = new Map<string, number>();
   /** Per pair: its CRM's users and teams, cached (routing, and the seller put on Partner Center's team). */
   readonly #owners = new Map<string, OwnerDirectory>();
   readonly #tasks: ScheduledTask[] = [];
@@ -321,6 +324,7 @@ export class Daemon {
       observer: this.#status,
     });
     const worker = this.#worker;
+    for (const [name, calls] of this.#openingCalls) if (calls > 0) worker.pacer(`crm:${name}`).take(calls);
     const onRun = (kind: string, name: string, ok: boolean) => this.#status.runRecorded(kind, name, ok);
     this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#accounts(), onQueued: (more) => worker.wake(more), onRun, runClock: this.#opsClock });
     this.#outbound = new OutboundSync({
@@ -331,9 +335,9 @@ export class Daemon {
       onQueued: () => worker.wake(),
       onRun,
       runClock: this.#opsClock,
-      // One wait per page, at most one HubSpot window: a poll slows down with the writes instead
+      // A poll's calls wait their turn with the writes (at most one HubSpot window each) instead
       // of earning a 429 that stops them all.
-      pace: (crm, calls) => worker.charge(`crm:${crm}`, calls, 10_000),
+      pace: (crm) => worker.paceCall(`crm:${crm}`, 10_000),
     });
     if (this.#serveHttp) {
       try {
@@ -399,11 +403,16 @@ export class Daemon {
     }
     for (const name of new Set(pairs.map((pair) => pair.crm))) {
       const settings = this.#config.crms[name];
-      if (settings) this.#crms.set(name, await openCrmConnector(name, settings, this.#root, this.#clock));
+      if (!settings) continue;
+      const { value: opened, calls } = await metered(() => openCrmConnector(name, settings, this.#root, this.#clock));
+      this.#crms.set(name, opened);
+      this.#openingCalls.set(name, calls);
     }
     for (const pair of pairs) {
       const connector = this.#crms.get(pair.crm)?.connector;
-      if (connector?.findOwner) this.#owners.set(pair.name, new OwnerDirectory({ connector, clock: this.#clock, ttlMs: pair.routing?.cacheTtl ?? DEFAULT_OWNER_TTL_MS, crmName: pair.crm }));
+      // Lookups wait for the CRM's rate with its writes, whichever job makes them.
+      const pace = () => this.#worker?.paceCall(`crm:${pair.crm}`, 10_000) ?? Promise.resolve(undefined);
+      if (connector?.findOwner) this.#owners.set(pair.name, new OwnerDirectory({ connector, clock: this.#clock, ttlMs: pair.routing?.cacheTtl ?? DEFAULT_OWNER_TTL_MS, crmName: pair.crm, pace }));
     }
     const mail = this.#config.notify.mail;
     if (mail) this.#mail = await openMail(mail, { logger: this.#root, clock: this.#clock, cwd: this.#cwd ?? process.cwd() });

@@ -8,7 +8,7 @@ import type { StatusSnapshot } from "./status-model.js";
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly #jobs = new Counter({ name: "cosell_outbox_jobs_total", help: "Outbox jobs settled, by target, kind and outcome (done, retried, dead).", labelNames: ["target", "kind", "outcome"] as const, registers: [this.registry] });
+  readonly #jobs = new Counter({ name: "cosell_outbox_jobs_total", help: "Outbox jobs settled, by target, kind and outcome (done, retried, dead, superseded).", labelNames: ["target", "kind", "outcome"] as const, registers: [this.registry] });
   readonly #runs = new Counter({ name: "cosell_sync_runs_total", help: "Partner Center pulls and CRM polls, by kind, name and outcome.", labelNames: ["kind", "name", "outcome"] as const, registers: [this.registry] });
   // Counted by the clients themselves; copied over at each scrape.
   readonly #requests = new Counter({ name: "cosell_api_requests_total", help: "API calls made since start, by target.", labelNames: ["target"] as const, registers: [this.registry] });

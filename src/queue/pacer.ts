@@ -34,7 +34,8 @@ export const DEFAULT_PACER: PacerSettings = { requestsPerInterval: 10, intervalM
 export class Pacer {
   readonly #settings: PacerSettings;
   readonly #clock: Clock;
-  readonly #sent: number[] = [];
+  /** When each call in the window was sent, or answered once the client said so. */
+  readonly #sent: Array<{ at: number }> = [];
   #blockedUntil = 0;
   #reason: string | undefined;
   #failures = 0;
@@ -59,20 +60,42 @@ export class Pacer {
     }
     if (this.#breaker === "half-open" && this.#trialInFlight) return this.#settings.breakerPauseMs;
     if (now < this.#blockedUntil) return this.#blockedUntil - now;
-    // A call is counted from when we sent it, the service counts it from when it arrived: a
-    // hundredth of the interval more keeps a full window from drawing a 429 at its edge.
+    // The service counts a call from when it arrived, some time after we sent it: a call is
+    // counted from its answer where the client tells (`take`'s callback), and a hundredth of the
+    // interval more keeps a full window from drawing a 429 at its edge.
     const interval = this.#settings.intervalMs * 1.01;
     const windowStart = now - interval;
-    while (this.#sent.length > 0 && (this.#sent[0] as number) <= windowStart) this.#sent.shift();
-    if (this.#sent.length < this.#settings.requestsPerInterval) return 0;
-    return Math.ceil((this.#sent[0] as number) + interval - now);
+    let oldest = Number.POSITIVE_INFINITY;
+    let inWindow = 0;
+    for (let i = this.#sent.length - 1; i >= 0; i -= 1) {
+      const at = (this.#sent[i] as { at: number }).at;
+      if (at <= windowStart) this.#sent.splice(i, 1);
+      else {
+        inWindow += 1;
+        oldest = Math.min(oldest, at);
+      }
+    }
+    if (inWindow < this.#settings.requestsPerInterval) return 0;
+    return Math.ceil(oldest + interval - now);
   }
 
-  /** Records `count` requests as sent now. */
-  take(count = 1): void {
+  /**
+   * Records `count` requests as sent now. The callback says they were answered: they then count
+   * from that moment, as the service may have counted them from as late as that (once; later calls
+   * do nothing).
+   */
+  take(count = 1): () => void {
     const now = this.#clock.now().getTime();
-    for (let i = 0; i < count; i += 1) this.#sent.push(now);
+    const slots = Array.from({ length: count }, () => ({ at: now }));
+    this.#sent.push(...slots);
     if (this.#breaker === "half-open") this.#trialInFlight = true;
+    let answered = false;
+    return () => {
+      if (answered) return;
+      answered = true;
+      const at = this.#clock.now().getTime();
+      for (const slot of slots) slot.at = Math.max(slot.at, at);
+    };
   }
 
   /** Feeds back what the answer said about limits. */

@@ -9,7 +9,10 @@ export interface BatchResult {
   outcomes: JobOutcome[];
   /** What the target said about its limits (rate headers, quota). */
   rate?: RateInfo;
-  /** Requests the batch made, when more than one (the pacer counts them against the target's rate). */
+  /**
+   * Requests the batch made, for clients that do not count their calls (`countCall`): the worker
+   * paces counted calls one by one as they go, and charges these after.
+   */
   requests?: number;
 }
 
@@ -22,12 +25,6 @@ export interface BatchResult {
 export interface HandlerContext {
   signal: AbortSignal;
   logger: Logger;
-  /**
-   * Waits until the target's rate allows one more call, and counts it: a handler that makes
-   * several calls (HubSpot writes a lead's company, contact and lead in three) asks before each
-   * after the first, so a batch never overruns the rate and draws a 429.
-   */
-  pace?: () => Promise<void>;
   /**
    * Waits for the next thing a producer enqueues while it says more is coming (a pull between
    * pages), within the batch's linger: false at once when nothing more is coming, the time is

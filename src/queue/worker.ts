@@ -5,12 +5,15 @@ import type { Logger } from "../log/logger.js";
 import { componentLogger } from "../log/logger.js";
 import type { Clock } from "../shared/clock.js";
 import { systemClock } from "../shared/clock.js";
+import type { Answered } from "../shared/call-meter.js";
+import { metered } from "../shared/call-meter.js";
 import { CosellError, toCosellError } from "../shared/errors.js";
 import type { OutboxJob, Store } from "../store/index.js";
 import type { BackoffPolicy } from "./backoff.js";
 import { DEFAULT_BACKOFF, planRetry } from "./backoff.js";
 import type { PacerSettings } from "./pacer.js";
 import { Pacer } from "./pacer.js";
+import { isShutdown, shutdownRefusal } from "./shutdown.js";
 import type { JobHandler, JobOutcome, TargetSettings } from "./types.js";
 
 export interface WorkerOptions {
@@ -21,7 +24,7 @@ export interface WorkerOptions {
   targets: Record<string, TargetSettings & Partial<PacerSettings>>;
   logger: Logger;
   clock?: Clock;
-  /** The clock rate limits run on: real time, even when the business clock runs fast (the demo). */
+  /** The clock rate limits and leases run on: real time, even when the business clock runs fast (the demo). */
   rateClock?: Clock;
   owner?: string;
   leaseMs?: number;
@@ -56,7 +59,7 @@ const DEFAULT_URGENT_WINDOW_MS = 60 * 60_000;
 /** How long a producer that said more is coming (a pull between pages) is waited for. */
 const MORE_MS = 1_000;
 
-export type JobSettlement = "done" | "retried" | "dead";
+export type JobSettlement = "done" | "retried" | "dead" | "superseded";
 
 export interface OutboxObserver {
   settled(job: OutboxJob, outcome: JobSettlement, code?: string): void;
@@ -125,15 +128,19 @@ export class OutboxWorker {
   }
 
   /**
-   * Calls made to a target outside the outbox (a CRM change poll) share its rate: they are counted
-   * as sent, and the caller waits once if the rate says so (at most `maxWaitMs`, none while stopping).
+   * A call made to a target outside the outbox (a CRM change poll, an owner lookup) shares its
+   * rate: it waits its turn (at most `maxWaitMs`; refused while stopping, as `#turn` does) and is
+   * counted as sent; the caller says when it was answered.
    */
-  async charge(target: string, calls: number, maxWaitMs: number): Promise<void> {
+  async paceCall(target: string, maxWaitMs: number): Promise<Answered> {
     const pacer = this.pacer(target);
-    pacer.take(calls);
-    this.#options.observer?.requests(target, calls);
-    const wait = Math.min(pacer.waitMs(), maxWaitMs);
-    if (wait > 0 && !this.#stopping) await new Promise((resolve) => setTimeout(resolve, wait));
+    const until = this.#now() + maxWaitMs;
+    for (let wait = pacer.waitMs(); wait > 0 && this.#now() < until; wait = pacer.waitMs()) {
+      if (this.#stopping) throw shutdownRefusal();
+      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, until - this.#now(), PACE_STEP_MS * 20)));
+    }
+    this.#options.observer?.requests(target, 1);
+    return pacer.take();
   }
 
   /** Starts one loop per target. */
@@ -178,7 +185,7 @@ export class OutboxWorker {
     const inTime = await Promise.race([finished, timedOut]);
     if (timer) clearTimeout(timer);
     if (!inTime) {
-      this.#abort.abort(new CosellError("OUTBOX_SHUTDOWN", "The worker is shutting down."));
+      this.#abort.abort(shutdownRefusal());
       const left = [...this.#inFlight];
       const released = await this.#options.store.repos.outbox.release(left, this.owner, this.#clock.now());
       this.#log.warn({ released, graceMs }, "grace period over; unfinished jobs released for the next worker");
@@ -253,7 +260,8 @@ export class OutboxWorker {
   async #lease(target: string, limit: number): Promise<OutboxJob[]> {
     const now = this.#clock.now();
     const leaseMs = this.#options.leaseMs ?? 30_000;
-    const jobs = await this.#options.store.transaction((repos) => repos.outbox.lease({ owner: this.owner, target, limit, leaseMs, now }));
+    const leaseNow = this.#options.rateClock?.now();
+    const jobs = await this.#options.store.transaction((repos) => repos.outbox.lease({ owner: this.owner, target, limit, leaseMs, now, ...(leaseNow ? { leaseNow } : {}) }));
     for (const job of jobs) this.#inFlight.add(job.id);
     this.counters.leased += jobs.length;
     return jobs;
@@ -265,7 +273,8 @@ export class OutboxWorker {
     const ids = jobs.map((j) => j.id);
     // Renew well before expiry; a renewal that finds the lease gone means another worker took over.
     const heartbeat = setInterval(() => {
-      void this.#options.store.repos.outbox.renew(ids, this.owner, leaseMs, this.#clock.now()).catch((error: unknown) => {
+      const now = this.#clock.now();
+      void this.#options.store.repos.outbox.renew(ids, this.owner, leaseMs, now, this.#options.rateClock?.now() ?? now).catch((error: unknown) => {
         this.#log.warn({ err: error, target }, "lease renewal failed");
       });
     }, Math.max(50, Math.floor(leaseMs / 3)));
@@ -280,14 +289,26 @@ export class OutboxWorker {
           for (const job of group) outcomes.set(job.id, { ok: false, error: new CosellError("OUTBOX_NO_HANDLER", `No handler for job kind "${kind}"; this daemon version cannot run it.`) });
           continue;
         }
-        pacer.take();
+        // The group's first call waits its turn too: the loop looked at the rate before leasing, but
+        // other batches may have taken what it saw free since.
+        try {
+          await this.#turn(pacer);
+        } catch (error) {
+          for (const job of group) outcomes.set(job.id, { ok: false, error });
+          continue;
+        }
+        const firstAnswered = pacer.take();
         this.#options.observer?.requests(target, 1);
+        // Every later call a client makes for this batch (connectors count theirs) waits its turn
+        // in the target's rate too: a HubSpot lead is three calls, a CRM task four, and a batch of a
+        // hundred tasks must not fire four hundred at once. Each counts from its answer.
         let paced = 0;
-        const pace = async () => {
+        const gate = async (calls: number) => {
+          if (calls <= 1) return firstAnswered;
           paced += 1;
           await this.#turn(pacer);
-          pacer.take();
           this.#options.observer?.requests(target, 1);
+          return pacer.take();
         };
         // A batch none of whose jobs is urgent may wait within the target's linger for what a
         // producer still has on its way, to fill a call that would go part-full.
@@ -295,9 +316,11 @@ export class OutboxWorker {
         const holdUntil = this.#now() + (group.some((job) => job.dueBy !== undefined && job.dueBy.getTime() <= at) ? 0 : (this.#options.targets[target]?.lingerMs ?? 0));
         const awaitMore = () => this.#awaitMore(holdUntil - this.#now());
         try {
-          const result = await handler.handle(group, { signal: this.#abort.signal, logger: this.#log.child({ job: group.length === 1 ? group[0]?.id : `${group.length} jobs` }), pace, awaitMore });
+          const context = { signal: this.#abort.signal, logger: this.#log.child({ job: group.length === 1 ? group[0]?.id : `${group.length} jobs` }), awaitMore };
+          const { value: result, calls } = await metered(() => handler.handle(group, context), gate).finally(firstAnswered);
           if (result.rate) pacer.observe(result.rate);
-          const unpaced = (result.requests ?? 1) - 1 - paced;
+          // A client that does not count its calls reports them in the result; they are charged now.
+          const unpaced = Math.max(result.requests ?? 1, calls) - 1 - paced;
           if (unpaced > 0) {
             pacer.take(unpaced);
             this.#options.observer?.requests(target, unpaced);
@@ -315,13 +338,16 @@ export class OutboxWorker {
   }
 
   /**
-   * Waits until the pacer lets one more call go (at once while stopping: the batch finishes). A
-   * rate clock that stood still through a real wait is a test's, moved only between steps: the call
-   * goes then, as it would have unpaced, instead of waiting for a step that waits on this batch.
+   * Waits until the pacer lets one more call go. A stopping worker lets a call go that the rate
+   * allows now and refuses one that would wait (a burst would draw 429s that fail what was running;
+   * a wait holds the stop up): its job is handed back untried. A rate clock that stood still
+   * through a real wait is a test's, moved only between steps: the call goes then, as it would have
+   * unpaced, instead of waiting for a step that waits on this batch.
    */
   async #turn(pacer: Pacer): Promise<void> {
     const clock = this.#options.rateClock ?? this.#clock;
-    for (let wait = pacer.waitMs(); wait > 0 && !this.#stopping; wait = pacer.waitMs()) {
+    for (let wait = pacer.waitMs(); wait > 0; wait = pacer.waitMs()) {
+      if (this.#stopping) throw shutdownRefusal();
       const before = clock.now().getTime();
       await new Promise((resolve) => setTimeout(resolve, Math.min(wait, PACE_STEP_MS)));
       if (clock.now().getTime() === before) return;
@@ -350,9 +376,18 @@ export class OutboxWorker {
       // for them, so they come back as the batch they were, not as part-full slices of it.
       const draws = new Map<unknown, number>();
       const random = this.#options.random ?? Math.random;
+      // Jobs a stopping worker would not let wait for the rate go back untried.
+      const handedBack = jobs.filter((job) => {
+        const outcome = outcomes.get(job.id);
+        return outcome?.ok === false && isShutdown(outcome.error);
+      });
+      if (handedBack.length > 0) {
+        const released = await repos.outbox.release(handedBack.map((job) => job.id), this.owner, now);
+        this.#log.info({ jobs: released, target }, "stopping: jobs that would wait for the rate handed back untried");
+      }
       for (const job of jobs) {
         const outcome = outcomes.get(job.id) ?? { ok: false, error: new CosellError("OUTBOX_HANDLER_INCOMPLETE", "No outcome.", { retryable: true }) };
-        if (outcome.ok) continue;
+        if (outcome.ok || handedBack.includes(job)) continue;
         const draw = draws.get(outcome.error) ?? random();
         draws.set(outcome.error, draw);
         const error = toCosellError(outcome.error, "OUTBOX_JOB_FAILED");
@@ -374,6 +409,11 @@ export class OutboxWorker {
         );
         if (!settled) {
           this.counters.leaseLost += 1;
+          continue;
+        }
+        if (settled === "superseded") {
+          settlements.push([job, "superseded", error.code]);
+          this.#log.info({ job: job.id, target, kind: job.kind, code: error.code }, "job failed and was superseded by a newer one for the same record, queued while it ran");
           continue;
         }
         if (plan.kind === "retry") this.counters.retried += 1;

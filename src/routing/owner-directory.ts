@@ -1,5 +1,7 @@
 import type { CrmConnector, CrmOwner, OwnerQuery } from "../../connectors/types.js";
 import type { Person } from "../domain/lead.js";
+import type { Answered } from "../shared/call-meter.js";
+import { metered } from "../shared/call-meter.js";
 import type { Clock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
 import type { RoutingDecision } from "./decide.js";
@@ -41,12 +43,18 @@ export class OwnerDirectory {
   readonly #ttlMs: number;
   readonly #crmName: string;
   readonly #entries = new Map<string, Entry>();
+  readonly #pace: (() => Promise<Answered | undefined>) | undefined;
 
-  constructor(options: { connector: CrmConnector; clock: Clock; ttlMs: number; crmName: string }) {
+  /**
+   * `pace` waits for the CRM's rate before each call a lookup makes: lookups come from CRM writes
+   * and from Partner Center pushes alike, and are the CRM's calls either way.
+   */
+  constructor(options: { connector: CrmConnector; clock: Clock; ttlMs: number; crmName: string; pace?: () => Promise<Answered | undefined> }) {
     this.#connector = options.connector;
     this.#clock = options.clock;
     this.#ttlMs = options.ttlMs;
     this.#crmName = options.crmName;
+    this.#pace = options.pace;
   }
 
   find(query: OwnerQuery): Promise<CrmOwner | undefined> {
@@ -56,7 +64,8 @@ export class OwnerDirectory {
     const now = this.#clock.now().getTime();
     const cached = this.#entries.get(key);
     if (cached && now - cached.at < this.#ttlMs) return cached.owner;
-    const owner = find(query);
+    const pace = this.#pace;
+    const owner = pace ? metered(() => find(query), pace).then(({ value }) => value) : find(query);
     this.#entries.set(key, { at: now, owner });
     owner.catch(() => {
       if (this.#entries.get(key)?.owner === owner) this.#entries.delete(key);

@@ -6,23 +6,29 @@ import { AsyncLocalStorage } from "node:async_hooks";
  * the context it was called from. The outbox paces a target by these counts, so a batch that took
  * five calls uses five of the target's rate, not one.
  */
+/** Said once a call has its answer (or failed): a rate counts the call from then. */
+export type Answered = () => void;
+
 interface Meter {
   calls: number;
-  /** Waits before a call, with the count including it. */
-  gate?: (calls: number) => Promise<void> | void;
+  /** Waits before a call, with the count including it; may give back what to say once it is answered. */
+  gate?: (calls: number) => Promise<Answered | undefined> | Answered | undefined;
 }
+
+const nothing: Answered = () => undefined;
 
 const meters = new AsyncLocalStorage<Meter>();
 
 /**
  * Called by a client before every request it sends: counts it, and waits if the work's gate says
- * so (the outbox's pacer). Outside `metered` it counts nothing and never waits.
+ * so (the outbox's pacer). The client calls what it gives back once the answer is in. Outside
+ * `metered` it counts nothing and never waits.
  */
-export async function countCall(): Promise<void> {
+export async function countCall(): Promise<Answered> {
   const meter = meters.getStore();
-  if (!meter) return;
+  if (!meter) return nothing;
   meter.calls += 1;
-  if (meter.gate) await meter.gate(meter.calls);
+  return (meter.gate ? await meter.gate(meter.calls) : undefined) ?? nothing;
 }
 
 /** The calls the current metered work has made so far (0 outside one). */

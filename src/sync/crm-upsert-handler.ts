@@ -2,7 +2,6 @@ import type { CrmConnector, UpsertResult } from "../../connectors/types.js";
 import type { Logger } from "../log/logger.js";
 import type { OwnerDirectory, RoutedOwner } from "../routing/owner-directory.js";
 import type { BatchResult, HandlerContext, JobHandler, JobOutcome } from "../queue/types.js";
-import { metered } from "../shared/call-meter.js";
 import { CosellError } from "../shared/errors.js";
 import type { Clock } from "../shared/clock.js";
 import type { CrmLink, NewJob, NewLeadEvent, OutboxJob, PushConfirmation, Store } from "../store/index.js";
@@ -35,11 +34,8 @@ export function crmUpsertHandler(options: CrmUpsertOptions): JobHandler {
   const warned = new Set<string>();
   return {
     async handle(jobs: OutboxJob[], context?: HandlerContext): Promise<BatchResult> {
-      // The pacer learns how many calls the batch took (HubSpot writes a lead in up to five), and
-      // each call after the first (the worker charged that one) waits for its turn in the rate.
-      const pace = context?.pace;
-      const { value, calls } = await metered(() => upsertBatch(options, jobs, warned, context?.awaitMore), pace ? (n) => (n > 1 ? pace() : undefined) : undefined);
-      return { ...value, requests: calls };
+      // The worker paces each call the connector makes (HubSpot writes a lead in up to five).
+      return upsertBatch(options, jobs, warned, context?.awaitMore);
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "../log/logger.js";
-import { callsSoFar, metered } from "../shared/call-meter.js";
+import type { Answered } from "../shared/call-meter.js";
+import { metered } from "../shared/call-meter.js";
 import type { Clock } from "../shared/clock.js";
 import type { Store } from "../store/index.js";
 import type { OutboundPair, SellerChangesReport } from "./poll-seller-changes.js";
@@ -21,10 +22,10 @@ export interface OutboundSyncOptions {
   /** After a poll queued pushes (the daemon wakes its outbox worker). */
   onQueued?: () => void;
   /**
-   * Charges calls a poll made to the pair's CRM against the CRM's rate, which the outbox's writes
-   * share, and waits when that rate says so. Called after every page of the change feed.
+   * Waits until the CRM's rate, which the outbox's writes share, lets one more call go, and counts
+   * it. Asked before every call a poll makes to the pair's CRM.
    */
-  pace?: (crm: string, calls: number) => Promise<void>;
+  pace?: (crm: string) => Promise<Answered | undefined>;
 }
 
 /** CRM → Partner Center: polls each pair's change feed; polls of one pair never overlap. */
@@ -52,17 +53,8 @@ export class OutboundSync {
   async #pollOnce(name: string): Promise<SellerChangesReport> {
     const pair = this.#options.pairs().get(name);
     if (!pair) throw new Error(`No enabled pair "${name}" in this daemon.`);
-    let charged = 0;
-    const charge = async () => {
-      const calls = callsSoFar();
-      await this.#options.pace?.(pair.crm, calls - charged);
-      charged = calls;
-    };
-    const { value: report } = await metered(async () => {
-      const answer = await pollSellerChanges({ pair, store: this.#options.store, clock: this.#options.clock, logger: this.#options.logger, beforePage: charge });
-      await charge();
-      return answer;
-    });
+    const pace = this.#options.pace;
+    const { value: report } = await metered(() => pollSellerChanges({ pair, store: this.#options.store, clock: this.#options.clock, logger: this.#options.logger }), pace ? () => pace(pair.crm) : undefined);
     if (report.queued > 0) this.#options.onQueued?.();
     return report;
   }

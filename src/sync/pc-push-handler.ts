@@ -10,6 +10,7 @@ import { PartnerCenterError, ReferralConflictError } from "../partner-center/err
 import type { JsonPatchOperation, WireReferral } from "../partner-center/wire.js";
 import { perJob } from "../queue/per-job.js";
 import type { JobHandler, JobOutcome } from "../queue/types.js";
+import { isShutdown } from "../queue/shutdown.js";
 import type { OwnerDirectory } from "../routing/owner-directory.js";
 import type { Clock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
@@ -87,7 +88,8 @@ async function pushOne(options: PcPushOptions, job: OutboxJob): Promise<JobOutco
       try {
         crmOwner = await pair.owners.person(ownerRef);
       } catch (error) {
-        if (!orFallback) throw error;
+        // A stopping daemon hands the push back rather than accept with a stand-in.
+        if (!orFallback || isShutdown(error)) throw error;
         push.note(`the record's owner could not be read from the CRM (${(error as Error).message}); the seller on the lead or the pair's acceptAs was used`);
       }
     }

@@ -64,8 +64,6 @@ export async function pollSellerChanges(options: {
   store: Store;
   clock: Clock;
   logger: Logger;
-  /** Before each next page is asked for: the CRM's rate, shared with the outbox's writes, may say wait. */
-  beforePage?: () => Promise<void>;
 }): Promise<SellerChangesReport> {
   const { pair, store } = options;
   const log = componentLogger(options.logger, "seller-changes", { pair: pair.pair });
@@ -99,7 +97,6 @@ export async function pollSellerChanges(options: {
       }
     });
     report.pages += 1;
-    await options.beforePage?.();
   }
   if (report.changes > 0 || report.unknown > 0) log.info({ ...report }, "seller changes read");
   return report;

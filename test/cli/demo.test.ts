@@ -1,6 +1,7 @@
 import { mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import knex from "knex";
 import { describe, expect, it } from "vitest";
 import type { DemoSummary } from "../../src/daemon/demo.js";
 import { runCli } from "../helpers/cli.js";
@@ -21,6 +22,15 @@ describe("npm start (cosell-sync run --demo)", () => {
     expect(summary.pushes.pushed).toBeGreaterThan(0);
     expect(Object.values(summary.sellers).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     expect(summary.outbox.dead).toBe(0);
+    // The summary is taken before the stop: the store after it has no dead job either (a stop that
+    // let paced calls burst drew 429s, and reminder tasks died at their deadlines on the fast clock).
+    const db = knex({ client: "sqlite3", connection: { filename: join(dir, "data", "demo.db") }, useNullAsDefault: true });
+    try {
+      const dead = (await db("outbox_jobs").where({ state: "dead" }).select("id", "kind", "target", "last_error_code")) as unknown[];
+      expect(dead).toEqual([]);
+    } finally {
+      await db.destroy();
+    }
   });
 
   it("refuses a --duration that is not a duration, with exit 2", async () => {

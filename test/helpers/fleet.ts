@@ -23,7 +23,8 @@ export interface FleetSettings {
 
 export interface FleetStats {
   pc: { leads: string[]; listStarts: number; requests: number };
-  sf: { keys: string[]; requests: number };
+  /** `writes`: how often the daemons wrote each lead's record, by referral id (lower case). */
+  sf: { keys: string[]; requests: number; writes: Record<string, number> };
 }
 
 export interface FleetState {

@@ -1,9 +1,11 @@
 import pg from "pg";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/logger.js";
+import { perJob } from "../../src/queue/per-job.js";
 import type { JobHandler, JobOutcome } from "../../src/queue/types.js";
 import { OutboxWorker } from "../../src/queue/worker.js";
 import { ManualClock, WarpClock } from "../../src/shared/clock.js";
+import { countCall } from "../../src/shared/call-meter.js";
 import { CosellError } from "../../src/shared/errors.js";
 import type { NewJob, OutboxJob, Store } from "../../src/store/index.js";
 import { contentHash } from "../../src/shared/content-hash.js";
@@ -204,67 +206,158 @@ describeEachStore("outbox", (kind) => {
     expect(at).toEqual([100, 100, 400, 700]);
   });
 
-  it("paces each call of a batch after the first: one that would overrun the rate waits its turn", async () => {
-    await enqueue({ leadId });
-    // Rates run on real time (a warp clock: real time plus the jumps the test makes).
-    const rateClock = new WarpClock();
-    const paced: number[] = [];
-    const requests: number[] = [];
-    const handlers: Record<string, JobHandler> = {
-      "crm-upsert": {
-        async handle(jobs, context) {
-          // Three calls, as HubSpot makes for a lead: the worker charged the first.
-          await context.pace?.();
-          paced.push(rateClock.now().getTime());
-          await context.pace?.();
-          paced.push(rateClock.now().getTime());
-          return { outcomes: jobs.map(() => ({ ok: true as const })), requests: 3 };
-        },
-      },
-    };
-    const w = new OutboxWorker({
+  /** A worker whose rate is two calls per 10 s, on a rate clock the test moves (the test's clock by default). */
+  const pacedWorker = (handlers: Record<string, JobHandler>, rateClock?: WarpClock, requests: number[] = []) =>
+    new OutboxWorker({
       store,
       handlers,
       targets: { [TARGET]: { concurrency: 1, batchSize: 10, requestsPerInterval: 2, intervalMs: 10_000 } },
       logger: silentLogger(),
       clock,
-      rateClock,
+      ...(rateClock ? { rateClock } : {}),
       pollMs: 2,
       observer: { settled: () => undefined, requests: (_target, count) => void requests.push(count) },
     });
+  /** A handler whose every job makes `calls` calls, counted as a connector counts them. */
+  const calling = (calls: number, made: { n: number; error?: unknown }): JobHandler =>
+    perJob(async () => {
+      try {
+        for (let i = 0; i < calls; i += 1) {
+          await countCall();
+          made.n += 1;
+        }
+      } catch (error) {
+        made.error = error;
+        throw error;
+      }
+      return { ok: true };
+    });
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 2));
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 500 && !done(); i += 1) await tick();
+  };
+
+  it("paces each call of a batch after the first: one that would overrun the rate waits its turn", async () => {
+    await enqueue({ leadId });
+    // Rates run on real time (a warp clock: real time plus the jumps the test makes).
+    const rateClock = new WarpClock();
+    const sent: number[] = [];
+    const requests: number[] = [];
+    const w = pacedWorker(
+      {
+        "crm-upsert": {
+          async handle(jobs) {
+            // Three calls, as HubSpot makes for a lead.
+            for (let i = 0; i < 3; i += 1) {
+              await countCall();
+              sent.push(rateClock.now().getTime());
+            }
+            return { outcomes: jobs.map(() => ({ ok: true as const })) };
+          },
+        },
+      },
+      rateClock,
+      requests,
+    );
     const started = rateClock.now().getTime();
     const run = w.runOnce(TARGET);
-    for (let i = 0; i < 50 && paced.length < 1; i += 1) await new Promise((resolve) => setTimeout(resolve, 2));
-    for (let i = 0; i < 10; i += 1) await new Promise((resolve) => setTimeout(resolve, 2));
+    await until(() => sent.length >= 2);
+    for (let i = 0; i < 10; i += 1) await tick();
     // Two calls fill the window of two: the third waits for the first to leave it.
-    expect(paced).toHaveLength(1);
+    expect(sent).toHaveLength(2);
     rateClock.jump(10_100);
     await run;
-    expect(paced).toHaveLength(2);
-    expect((paced[1] as number) - started).toBeGreaterThanOrEqual(10_100);
-    // Counted once each: paced calls are not charged again from the handler's count.
+    expect(sent).toHaveLength(3);
+    expect((sent[2] as number) - started).toBeGreaterThanOrEqual(10_100);
+    // Counted once each: paced calls are not charged again.
     expect(requests).toEqual([1, 1, 1]);
     expect(await store.repos.outbox.stats(clock.now())).toMatchObject({ byState: { done: { [TARGET]: 1 } } });
   });
 
+  it("paces the calls of every job of a one-job-at-a-time batch (CRM tasks: four calls each)", async () => {
+    for (let n = 0; n < 3; n += 1) await enqueue({ coalesceKey: null, kind: "crm-task" });
+    const rateClock = new WarpClock();
+    const made = { n: 0 };
+    const w = pacedWorker({ "crm-task": calling(4, made) }, rateClock);
+    const run = w.runOnce(TARGET);
+    await until(() => made.n >= 2);
+    for (let i = 0; i < 10; i += 1) await tick();
+    // Twelve calls for three jobs; the rate lets two go per window, not all twelve at once.
+    expect(made.n).toBe(2);
+    for (let window = 1; window < 6; window += 1) {
+      rateClock.jump(10_100);
+      await until(() => made.n >= 2 * (window + 1));
+      expect(made.n).toBe(2 * (window + 1));
+    }
+    await run;
+    expect(await store.repos.outbox.stats(clock.now())).toMatchObject({ byState: { done: { [TARGET]: 3 } } });
+  });
+
+  it("while stopping, lets no call burst past the rate: one that would wait is refused and its job handed back untried", async () => {
+    await enqueue({ leadId, kind: "crm-task" });
+    const made: { n: number; error?: unknown } = { n: 0 };
+    const w = pacedWorker({ "crm-task": calling(4, made) }, new WarpClock());
+    w.start();
+    await until(() => made.n >= 2);
+    // The third call waits for the window; the stop does not wait ten seconds with it, nor let it go.
+    // The stop returns once the batch is settled.
+    await w.stop(30_000);
+    expect(made.n).toBe(2);
+    expect(made.error).toMatchObject({ code: "OUTBOX_SHUTDOWN" });
+    expect((await store.repos.outbox.list())[0]).toMatchObject({ state: "pending", attempts: 0 });
+  });
+
   it("under a test's clock, which stands still, a batch's calls go unpaced instead of waiting on the test", async () => {
-    await enqueue({ leadId });
-    let calls = 1;
-    const handlers: Record<string, JobHandler> = {
-      "crm-upsert": {
-        async handle(jobs, context) {
-          for (let i = 0; i < 4; i += 1) {
-            await context.pace?.();
-            calls += 1;
-          }
-          return { outcomes: jobs.map(() => ({ ok: true as const })), requests: calls };
-        },
-      },
-    };
-    const w = new OutboxWorker({ store, handlers, targets: { [TARGET]: { concurrency: 1, batchSize: 10, requestsPerInterval: 2, intervalMs: 10_000 } }, logger: silentLogger(), clock, pollMs: 2 });
+    await enqueue({ leadId, kind: "crm-task" });
+    const made = { n: 0 };
+    const w = pacedWorker({ "crm-task": calling(5, made) });
     await w.runOnce(TARGET);
-    expect(calls).toBe(5);
+    expect(made.n).toBe(5);
     expect(w.pacer(TARGET).waitMs()).toBeGreaterThan(0);
+  });
+
+  it("a job that fails after a newer one for its record was queued is superseded by it, not queued beside it", async () => {
+    await enqueue({ leadId, payload: { v: 1 } });
+    const failing = worker(async (jobs) => {
+      // The lead changed while its write ran: a newer job for the same record is queued.
+      await enqueue({ leadId, payload: { v: 2 } });
+      return jobs.map(() => ({ ok: false, error: new CosellError("CRM_THROTTLED", "429", { retryable: true }) }));
+    });
+    await failing.runOnce(TARGET);
+    expect((await store.repos.outbox.list()).map((j) => [j.state, j.payload])).toEqual([
+      ["superseded", { v: 1 }],
+      ["pending", { v: 2 }],
+    ]);
+  });
+
+  it("a job handed back at shutdown whose record got a newer job meanwhile is superseded; the others go back untried", async () => {
+    const first = await enqueue({ leadId, payload: { v: 1 } });
+    const other = await enqueue({ coalesceKey: null, payload: { other: true } });
+    const leased = await store.transaction((repos) => repos.outbox.lease({ owner: "w", target: TARGET, limit: 10, leaseMs: 30_000, now: clock.now() }));
+    expect(leased.map((j) => j.id).sort()).toEqual([first.id, other.id].sort());
+    await enqueue({ leadId, payload: { v: 2 } });
+    expect(await store.repos.outbox.release([first.id, other.id], "w", clock.now())).toBe(2);
+    expect(await store.repos.outbox.get(first.id)).toMatchObject({ state: "superseded" });
+    expect(await store.repos.outbox.get(other.id)).toMatchObject({ state: "pending", attempts: 0 });
+  });
+
+  it("leases run on real time: business time jumping a day (the demo) does not lapse a running job's lease", async () => {
+    const { id } = await enqueue({ leadId });
+    const real = new ManualClock(clock.now().toISOString());
+    let finish: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (finish = resolve));
+    const a = worker(async (jobs) => {
+      await held;
+      return jobs.map(() => ({ ok: true as const }));
+    }, { rateClock: real, owner: "a" });
+    const b = worker((jobs) => jobs.map(() => ({ ok: true as const })), { rateClock: real, owner: "b" });
+    const running = a.runOnce(TARGET);
+    for (let i = 0; i < 200 && (await store.repos.outbox.get(id))?.state !== "running"; i += 1) await tick();
+    clock.advance(24 * HOUR);
+    expect(await b.runOnce(TARGET)).toBe(0);
+    finish();
+    await running;
+    expect(await store.repos.outbox.get(id)).toMatchObject({ state: "done", attempts: 1 });
   });
 
   it("never plans a retry after the deadline it serves, and escalates when none can land in time", async () => {

@@ -23,6 +23,26 @@ describe("pacer", () => {
     expect(p.waitMs()).toBe(0);
   });
 
+  it("counts a call from its answer once the client says so: a slow call holds its slot longer", () => {
+    const { clock, pacer: p } = pacer();
+    const answered = p.take();
+    p.take();
+    p.take();
+    // The first call took 4 s to answer: the service may have counted it as late as that.
+    clock.advance(4_000);
+    answered();
+    clock.advance(6_100);
+    // The other two left the window; the slow one stays until 10.1 s after its answer.
+    expect(p.waitMs()).toBe(0);
+    p.take();
+    p.take();
+    expect(p.waitMs()).toBe(4_000);
+    // Said twice, it counts once: the slot does not move again.
+    clock.advance(1_000);
+    answered();
+    expect(p.waitMs()).toBe(3_000);
+  });
+
   it("honours Retry-After and an exhausted window quota", () => {
     const { clock, pacer: p } = pacer();
     p.observe({ retryAfterMs: 57_000 });

@@ -38,7 +38,16 @@ describeEachStore("outbox shutdown", (kind) => {
     const worker = startWorker({
       handle: async (jobs: OutboxJob[], { signal }) => {
         const payload = String(jobs[0]?.payload);
-        const finished = payload === "quick" ? new Promise<void>((done) => (finishQuick = done)) : new Promise<void>((done) => signal.addEventListener("abort", () => (aborted.push(payload), done())));
+        // The stuck one gives up when aborted, as a fetch does: with the abort's reason.
+        const finished =
+          payload === "quick"
+            ? new Promise<void>((done) => (finishQuick = done))
+            : new Promise<void>((_, fail) =>
+                signal.addEventListener("abort", () => {
+                  aborted.push(payload);
+                  fail(signal.reason);
+                }),
+              );
         started.push(payload);
         if (started.length === 2) bothStarted();
         await finished;

@@ -65,6 +65,21 @@ describe.skipIf(inject("pgUrl") === null)("several replicas on PostgreSQL", () =
     // More leads arrive; one replica is killed holding leased jobs; the others finish them once the lease runs out.
     const db = knex({ client: "pg", connection: database.url });
     try {
+      // One write per change: each lead's record was written as often as jobs writing it were done.
+      // A job two replicas ran at once, or one change queued twice, writes more often than that.
+      const doneJobs = async () => {
+        const rows = (await db("outbox_jobs as j").join("leads as l", "l.id", "j.lead_id").where({ "j.kind": "crm-upsert", "j.state": "done" }).groupBy("l.referral_id").select("l.referral_id").count({ n: "*" })) as Array<{ referral_id: string; n: string | number }>;
+        return Object.fromEntries(rows.map((row) => [row.referral_id.toLowerCase(), Number(row.n)]));
+      };
+      const same = (jobs: Record<string, number>, writes: Record<string, number>) => Object.keys(writes).length === Object.keys(jobs).length && Object.entries(jobs).every(([key, n]) => writes[key] === n);
+      const settled = async () => ({ jobs: await doneJobs(), writes: (await stats()).sf.writes });
+      // Polled until a write in flight has settled as done; a lasting difference is shown whole.
+      const compared = await until("each lead's writes to match its jobs done", async () => {
+        const now = await settled();
+        return same(now.jobs, now.writes) ? now : undefined;
+      }, 20_000).catch(settled);
+      expect(compared.writes).toEqual(compared.jobs);
+      expect(Object.keys(compared.jobs).length).toBeGreaterThanOrEqual(INITIAL_LEADS);
       // Salesforce answers slowly for a while, so the writes for the new leads are held long enough to be seen.
       await fleet.control("/latency?ms=3000");
       await fleet.control("/generate?n=150");

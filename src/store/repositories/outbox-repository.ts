@@ -74,6 +74,11 @@ export interface LeaseRequest {
   limit: number;
   leaseMs: number;
   now: Date;
+  /**
+   * The time leases run on, when it is not `now`: leases are process scheduling, real time even
+   * when business time runs fast (the demo jumps a day a second, and every lease would lapse).
+   */
+  leaseNow?: Date;
 }
 
 export type Settlement =
@@ -242,7 +247,7 @@ export class OutboxRepository {
     // `+column` keeps SQLite (which has no statistics here) from picking the run_at index and sorting;
     // PostgreSQL's planner has statistics and no such operator on timestamps.
     const runAt = this.dialect === "sqlite" ? "+j.run_at <= ?" : "j.run_at <= ?";
-    const query = this.#siblingFree(this.db("outbox_jobs as j").select("j.*").where({ "j.target": request.target, "j.state": "pending" }).whereRaw(runAt, [request.now]), request.now).limit(request.limit);
+    const query = this.#siblingFree(this.db("outbox_jobs as j").select("j.*").where({ "j.target": request.target, "j.state": "pending" }).whereRaw(runAt, [request.now]), request.leaseNow ?? request.now).limit(request.limit);
     if (this.dialect === "postgres") query.forUpdate("j").skipLocked();
     return query;
   }
@@ -286,10 +291,11 @@ export class OutboxRepository {
             { column: "j.run_at", order: "asc" },
             { column: "j.id", order: "asc" },
           ]);
-    const expired = await this.#siblingFree(this.db("outbox_jobs as j").select("j.*").where({ "j.target": request.target, "j.state": "running" }).andWhere("j.lease_expires_at", "<=", now), now).limit(request.limit);
+    const leaseNow = request.leaseNow ?? now;
+    const expired = await this.#siblingFree(this.db("outbox_jobs as j").select("j.*").where({ "j.target": request.target, "j.state": "running" }).andWhere("j.lease_expires_at", "<=", leaseNow), leaseNow).limit(request.limit);
     const rows = [...dated, ...undated, ...expired].sort(leaseOrder).slice(0, request.limit) as Array<Record<string, unknown>>;
     const leased: OutboxJob[] = [];
-    const expiresAt = new Date(now.getTime() + request.leaseMs);
+    const expiresAt = new Date(leaseNow.getTime() + request.leaseMs);
     for (const row of rows) {
       const job = fromRow(row);
       if (job.state === "running") {
@@ -370,13 +376,13 @@ export class OutboxRepository {
     return found;
   }
 
-  /** Extends the leases this owner still holds; returns how many it still holds. */
-  async renew(ids: readonly number[], owner: string, leaseMs: number, now: Date): Promise<number> {
+  /** Extends the leases this owner still holds; returns how many it still holds. `leaseNow`: as in `lease`. */
+  async renew(ids: readonly number[], owner: string, leaseMs: number, now: Date, leaseNow: Date = now): Promise<number> {
     if (ids.length === 0) return 0;
     return this.db("outbox_jobs")
       .whereIn("id", ids)
       .andWhere({ lease_owner: owner, state: "running" })
-      .update({ lease_expires_at: new Date(now.getTime() + leaseMs), updated_at: now });
+      .update({ lease_expires_at: new Date(leaseNow.getTime() + leaseMs), updated_at: now });
   }
 
   /** Marks a job done; false when the lease was lost meanwhile (the target's idempotency absorbs a repeat). */
@@ -393,13 +399,19 @@ export class OutboxRepository {
       .update({ state: "done", lease_owner: null, lease_expires_at: null, finished_at: now, updated_at: now });
   }
 
-  async settleFailure(id: number, owner: string, settlement: Settlement, now: Date): Promise<boolean> {
+  /** Settles a failed job this owner still holds; says the state it went to (undefined: the lease was lost). */
+  async settleFailure(id: number, owner: string, settlement: Settlement, now: Date): Promise<"pending" | "dead" | "superseded" | undefined> {
     const current = await this.db("outbox_jobs").where({ id, lease_owner: owner, state: "running" }).first();
-    if (!current) return false;
+    if (!current) return undefined;
+    // A newer job for the same key was queued while this one ran: it carries the latest, and there
+    // is one pending job per key. This one is superseded rather than queued beside it.
+    const newer = settlement.outcome === "retry" && current.coalesce_key !== null && (await this.db("outbox_jobs").where({ coalesce_key: current.coalesce_key, state: "pending" }).first());
+    const state = newer ? "superseded" : settlement.outcome === "retry" ? "pending" : "dead";
     await this.db("outbox_jobs")
       .where({ id })
       .update({
-        state: settlement.outcome === "retry" ? "pending" : "dead",
+        state,
+        ...(newer ? { finished_at: now } : {}),
         run_at: settlement.outcome === "retry" ? settlement.at : toDate(current.run_at),
         lease_owner: null,
         lease_expires_at: null,
@@ -410,16 +422,29 @@ export class OutboxRepository {
         ...(settlement.escalate && !current.escalated_at ? { escalated_at: now } : {}),
         updated_at: now,
       });
-    return true;
+    return state;
   }
 
-  /** Gives leased jobs back untried (shutdown): due now, the attempt not counted. */
+  /**
+   * Gives leased jobs back untried (shutdown): due now, the attempt not counted. One whose key got a
+   * newer pending job meanwhile is superseded by it instead.
+   */
   async release(ids: readonly number[], owner: string, now: Date): Promise<number> {
     if (ids.length === 0) return 0;
+    // One statement, so a handler settling the same job as it is handed back finds it either way.
+    const newer = "EXISTS (SELECT 1 FROM outbox_jobs AS newer WHERE newer.coalesce_key = outbox_jobs.coalesce_key AND newer.state = 'pending')";
     return this.db("outbox_jobs")
       .whereIn("id", ids)
       .andWhere({ lease_owner: owner, state: "running" })
-      .update({ state: "pending", run_at: now, lease_owner: null, lease_expires_at: null, attempts: this.db.raw("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"), updated_at: now });
+      .update({
+        state: this.db.raw(`CASE WHEN ${newer} THEN 'superseded' ELSE 'pending' END`),
+        finished_at: this.db.raw(`CASE WHEN ${newer} THEN ? ELSE finished_at END`, [now]),
+        run_at: now,
+        lease_owner: null,
+        lease_expires_at: null,
+        attempts: this.db.raw("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"),
+        updated_at: now,
+      });
   }
 
   async get(id: number): Promise<OutboxJob | undefined> {

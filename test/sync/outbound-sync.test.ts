@@ -1,0 +1,54 @@
+import { afterEach, beforeEach, expect, it } from "vitest";
+import type { ChangePage, CrmConnector } from "../../connectors/types.js";
+import { silentLogger } from "../../src/log/logger.js";
+import type { CompiledMapping } from "../../src/mapping/index.js";
+import { MappingRegistry } from "../../src/mapping/index.js";
+import { countCall } from "../../src/shared/call-meter.js";
+import { ManualClock } from "../../src/shared/clock.js";
+import type { Store } from "../../src/store/index.js";
+import { OutboundSync } from "../../src/sync/outbound-sync.js";
+import type { TestDatabase } from "../helpers/stores.js";
+import { createTestDatabase, openMigratedStore } from "../helpers/stores.js";
+
+let database: TestDatabase;
+let store: Store;
+let mapping: CompiledMapping;
+const clock = new ManualClock("2026-11-24T10:00:00Z");
+
+beforeEach(async () => {
+  database = await createTestDatabase("sqlite");
+  store = await openMigratedStore(database);
+  mapping = await new MappingRegistry(silentLogger(), "mappings").load("hubspot.yaml");
+});
+
+afterEach(async () => {
+  await store.close();
+  await database.drop();
+});
+
+it("a CRM change poll asks the CRM's rate before every call it makes, as the outbox's writes do", async () => {
+  const events: string[] = [];
+  // A change feed of two pages, two calls each (a search, then a read of the records found).
+  const connector = {
+    kind: "hubspot",
+    async *changes(): AsyncGenerator<ChangePage> {
+      for (let page = 0; page < 2; page += 1) {
+        for (const call of ["search", "read"]) {
+          await countCall();
+          events.push(`${call} ${page}`);
+        }
+        yield { changes: [], cursor: { modstamp: `2026-11-2${page}T00:00:00.000Z`, id: String(page) } };
+      }
+    },
+  } as unknown as CrmConnector;
+  const sync = new OutboundSync({
+    store,
+    clock,
+    logger: silentLogger(),
+    pairs: () => new Map([["p", { pair: "p", crm: "hs", mapping, maxAttempts: 5, account: "pc", connector, debounceMs: 0 }]]),
+    pace: async (crm) => void events.push(`turn ${crm}`),
+  });
+  const report = await sync.poll("p");
+  expect(report.pages).toBe(2);
+  expect(events).toEqual(["turn hs", "search 0", "turn hs", "read 0", "turn hs", "search 1", "turn hs", "read 1"]);
+});
