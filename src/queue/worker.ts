@@ -109,6 +109,8 @@ export class OutboxWorker {
   readonly #waitingSince = new Map<string, number>();
   /** Until when a producer said more is coming (monotonic ms; 0: nobody did). */
   #moreUntil = 0;
+  /** A rate clock reading that stood still through a real wait (a test's clock): calls at it go unpaced. */
+  #stoodStillAt: number | undefined;
 
   constructor(options: WorkerOptions) {
     this.#options = options;
@@ -129,16 +131,12 @@ export class OutboxWorker {
 
   /**
    * A call made to a target outside the outbox (a CRM change poll, an owner lookup) shares its
-   * rate: it waits its turn (at most `maxWaitMs`; refused while stopping, as `#turn` does) and is
-   * counted as sent; the caller says when it was answered.
+   * rate: it waits its turn as a batch's calls do, at most `maxWaitMs`, and is counted as sent;
+   * the caller says when it was answered.
    */
   async paceCall(target: string, maxWaitMs: number): Promise<Answered> {
     const pacer = this.pacer(target);
-    const until = this.#now() + maxWaitMs;
-    for (let wait = pacer.waitMs(); wait > 0 && this.#now() < until; wait = pacer.waitMs()) {
-      if (this.#stopping) throw shutdownRefusal();
-      await new Promise((resolve) => setTimeout(resolve, Math.min(wait, until - this.#now(), PACE_STEP_MS * 20)));
-    }
+    await this.#turn(pacer, this.#now() + maxWaitMs);
     this.#options.observer?.requests(target, 1);
     return pacer.take();
   }
@@ -344,13 +342,18 @@ export class OutboxWorker {
    * through a real wait is a test's, moved only between steps: the call goes then, as it would have
    * unpaced, instead of waiting for a step that waits on this batch.
    */
-  async #turn(pacer: Pacer): Promise<void> {
+  async #turn(pacer: Pacer, until = Number.POSITIVE_INFINITY): Promise<void> {
     const clock = this.#options.rateClock ?? this.#clock;
-    for (let wait = pacer.waitMs(); wait > 0; wait = pacer.waitMs()) {
+    for (let wait = pacer.waitMs(); wait > 0 && this.#now() < until; wait = pacer.waitMs()) {
       if (this.#stopping) throw shutdownRefusal();
       const before = clock.now().getTime();
+      // Found standing at this reading already: told once, not once per call.
+      if (before === this.#stoodStillAt) return;
       await new Promise((resolve) => setTimeout(resolve, Math.min(wait, PACE_STEP_MS)));
-      if (clock.now().getTime() === before) return;
+      if (clock.now().getTime() === before) {
+        this.#stoodStillAt = before;
+        return;
+      }
     }
   }
 
