@@ -13,12 +13,12 @@ import type { Logger } from "../src/log/logger.js";
 import { silentLogger } from "../src/log/logger.js";
 import type { CrmUpsertPayload, QueuedRecord } from "../src/sync/enqueue-crm-upsert.js";
 import { CRM_UPSERT } from "../src/sync/enqueue-crm-upsert.js";
-import type { Allowance } from "./minimal-writes.js";
-import { allowed, writeMinimal } from "./minimal-writes.js";
+import type { Allowance, MinimalWrites } from "./minimal-writes.js";
+import { allowed } from "./minimal-writes.js";
 
-type Kind = "salesforce" | "hubspot" | "dynamics";
+export type Kind = "salesforce" | "hubspot" | "dynamics";
 
-interface Settings {
+export interface Settings {
   control: string;
   pc: { baseUrl: string; webhookApiUrl: string; authority: string; tenantId: string; clientId: string; clientSecret: string; caFile: string };
   crm: Record<"A" | "B" | "C", Record<string, string>>;
@@ -69,14 +69,14 @@ const WRITE_ROUTE: Record<Kind, RegExp> = {
   hubspot: /^POST \/crm\/v3\/objects\/\w+\/batch\/(upsert|create|update)$/,
   dynamics: /^POST \/\$batch$/,
 };
-const BATCH: Record<Kind, number> = { salesforce: 200, hubspot: 100, dynamics: 1000 };
+export const BATCH: Record<Kind, number> = { salesforce: 200, hubspot: 100, dynamics: 1000 };
 /**
  * What each sandbox lets one client do, as the service it stands for: HubSpot 190 calls per 10 s
  * (Professional), Dataverse 6,000 per 5 minutes; Salesforce counts only a daily total. Eight calls
  * at once: the most the daemon runs against any CRM by default, and past it the one-threaded
  * sandbox process, not the client, is what waits.
  */
-const ALLOWANCE: Record<Kind, Allowance> = {
+export const ALLOWANCE: Record<Kind, Allowance> = {
   salesforce: { concurrency: 8 },
   hubspot: { concurrency: 8, requestsPerInterval: 190, intervalMs: 10_000 },
   dynamics: { concurrency: 8, requestsPerInterval: 6_000, intervalMs: 300_000 },
@@ -90,7 +90,7 @@ function crmYaml(kind: Kind, s: Record<string, string>): string {
 
 const secretOf = (kind: Kind, s: Record<string, string>) => (kind === "hubspot" ? (s.appToken ?? "") : (s.clientSecret ?? ""));
 
-function configFor(kind: Kind, settings: Settings, which: "A" | "B" | "C", storeUrl: string) {
+export function configFor(kind: Kind, settings: Settings, which: "A" | "B" | "C", storeUrl: string) {
   const text = [
     `store:\n  url: "${storeUrl}"`,
     "log:\n  level: silent",
@@ -153,6 +153,16 @@ async function tokenFor(kind: Kind, s: Record<string, string>): Promise<string> 
     { scopes: [`${s.url}/.default`], logger: silentLogger(), networkClient: createNetworkClient({ ca: readFileSync(s.caFile ?? "", "utf8") }) },
   );
   return tokens.getToken();
+}
+
+/** The limit, measured in a process of its own (bench/limit-main.ts). */
+async function measureLimit(kind: Kind, settings: Settings, storeFile: string, dir: string): Promise<MinimalWrites> {
+  const child = spawn(process.execPath, ["dist/bench/limit-main.js", kind, storeFile, dir], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, COSELL_BENCH_SETTINGS: JSON.stringify(settings) } });
+  let out = "";
+  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`the ${kind} limit measurement exited ${String(code)}`);
+  return JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as MinimalWrites;
 }
 
 /**
@@ -223,9 +233,8 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
     // Profiling the daemon alone: the limit and the peer pattern take as long again.
     if (options.daemonOnly) return { ...daemonFigures, limitSeconds: Number.NaN, limitCalls: 0, limitThrottled: 0, shareOfLimit: Number.NaN, peer: { sample: 0, callsPerLead: Number.NaN, secondsPerLead: Number.NaN, callRatio: Number.NaN, timeRatio: Number.NaN } };
 
-    // The limit: the fewest calls for the same records, sent as fast as the sandbox allows. The
-    // peer pattern's sample is read beside it, a batch at a time (a 100,000-lead run's payloads
-    // would double the process's memory).
+    // The peer pattern's sample: the first 300 leads' writes, read a batch at a time (a 100,000-lead
+    // run's payloads would double the process's memory).
     const store = await Store.open({ url: `sqlite:${join(dir, "store.db")}` });
     for (let afterId = 0; payloads.length < 300; ) {
       const jobs = await store.repos.outbox.list({ state: "done", target: "crm:bench", limit: 300, afterId });
@@ -233,11 +242,10 @@ export async function benchBackfill(kind: Kind, count: number, log: Logger, late
       afterId = jobs.at(-1)?.id ?? afterId;
       payloads.push(...jobs.filter((job) => job.kind === CRM_UPSERT).map((job) => job.payload as CrmUpsertPayload).slice(0, 300 - payloads.length));
     }
-    const direct = await openCrmConnector("bench", configFor(kind, settings, "B", "sqlite::memory:").crms.bench as never, silentLogger());
-    const limit = await writeMinimal(direct.connector, store, "crm:bench", BATCH[kind], ALLOWANCE[kind], dir);
-    const limitSeconds = limit.seconds;
-    await direct.close();
     await store.close();
+    // The limit: the fewest calls for the same records, sent as fast as the sandbox allows.
+    const limit = await measureLimit(kind, settings, join(dir, "store.db"), dir);
+    const limitSeconds = limit.seconds;
 
     // The peer pattern: per lead, look it up, then write each of its records alone.
     const sample = payloads.slice(0, Math.min(300, payloads.length));
