@@ -21,7 +21,9 @@ function crmDefaults(crm: Config["crms"][string]): TargetSettings {
   switch (crm.type) {
     case "salesforce":
       // sObject Collections take 200 records; long requests are capped at 25 concurrent per org.
-      return { concurrency: 4, batchSize: 200, requestsPerInterval: 20, intervalMs: 1_000, lingerMs: CRM_LINGER_MS };
+      // Salesforce counts calls per day, not per second: the window only keeps a burst civil (each
+      // call now waits its turn, and 20 a second held a batch of reminder tasks for seconds).
+      return { concurrency: 4, batchSize: 200, requestsPerInterval: 100, intervalMs: 1_000, lingerMs: CRM_LINGER_MS };
     case "hubspot":
       // Private apps: 100 requests / 10 s on Free and Starter, 190 on Professional and Enterprise.
       return { concurrency: 4, batchSize: 100, requestsPerInterval: crm.tier === "free" || crm.tier === "starter" ? 100 : 190, intervalMs: 10_000, lingerMs: CRM_LINGER_MS };

@@ -10,8 +10,15 @@ export type CountedOutcome = JobOutcome & { requests?: number };
  * tasks): runs the batch's jobs in turn, and a job that throws fails alone. `rate` reads what the
  * target last said about its limits, for the pacer.
  */
+/**
+ * Jobs one batch of them takes: each is paced call by call, so a batch of a CRM's full batch size
+ * (200 tasks, 600 calls) would run half a minute with all of them leased.
+ */
+export const PER_JOB_BATCH = 10;
+
 export function perJob(run: (job: OutboxJob) => Promise<CountedOutcome>, options: { rate?: (job: OutboxJob) => RateInfo | undefined } = {}): JobHandler {
   return {
+    maxJobs: PER_JOB_BATCH,
     async handle(jobs) {
       const outcomes: JobOutcome[] = [];
       let requests = 0;

@@ -35,6 +35,8 @@ export interface HandlerContext {
 
 export interface JobHandler {
   handle(jobs: OutboxJob[], context: HandlerContext): Promise<BatchResult>;
+  /** Most jobs of this kind in one batch, when fewer than the target's batch size. */
+  maxJobs?: number;
 }
 
 export interface TargetSettings {

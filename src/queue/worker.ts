@@ -111,12 +111,15 @@ export class OutboxWorker {
   #moreUntil = 0;
   /** A rate clock reading that stood still through a real wait (a test's clock): calls at it go unpaced. */
   #stoodStillAt: number | undefined;
+  /** Handlers' own batch limits by job kind, for the lease. */
+  readonly #kindLimits: Record<string, number>;
 
   constructor(options: WorkerOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.#log = componentLogger(options.logger, "outbox", { job: undefined });
+    this.#kindLimits = Object.fromEntries(Object.entries(options.handlers).flatMap(([kind, handler]) => (handler.maxJobs === undefined ? [] : [[kind, handler.maxJobs]])));
   }
 
   pacer(target: string): Pacer {
@@ -259,7 +262,7 @@ export class OutboxWorker {
     const now = this.#clock.now();
     const leaseMs = this.#options.leaseMs ?? 30_000;
     const leaseNow = this.#options.rateClock?.now();
-    const jobs = await this.#options.store.transaction((repos) => repos.outbox.lease({ owner: this.owner, target, limit, leaseMs, now, ...(leaseNow ? { leaseNow } : {}) }));
+    const jobs = await this.#options.store.transaction((repos) => repos.outbox.lease({ owner: this.owner, target, limit, leaseMs, now, kindLimits: this.#kindLimits, ...(leaseNow ? { leaseNow } : {}) }));
     for (const job of jobs) this.#inFlight.add(job.id);
     this.counters.leased += jobs.length;
     return jobs;

@@ -212,7 +212,7 @@ describe("config: the Teams reminder channel", () => {
 describe("config: outbox target pacing", () => {
   it("an override changes only what it names: the CRM's interval and linger stand", () => {
     const config = parseConfigText(`${MINIMAL}\noutbox:\n  targets:\n    crm:acme-sf:\n      batchSize: 100\n`, "test.yaml", { env: {}, cwd: process.cwd() });
-    expect(outboxTargets(config)["crm:acme-sf"]).toEqual({ concurrency: 4, batchSize: 100, requestsPerInterval: 20, intervalMs: 1_000, lingerMs: 2_000 });
+    expect(outboxTargets(config)["crm:acme-sf"]).toEqual({ concurrency: 4, batchSize: 100, requestsPerInterval: 100, intervalMs: 1_000, lingerMs: 2_000 });
     const hubspot = parseConfigText(`${MINIMAL}\noutbox:\n  targets:\n    crm:acme-sf:\n      linger: 0s\n      interval: 10s\n`, "test.yaml", { env: {}, cwd: process.cwd() });
     expect(outboxTargets(hubspot)["crm:acme-sf"]).toMatchObject({ batchSize: 200, intervalMs: 10_000, lingerMs: 0 });
   });

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/logger.js";
-import { perJob } from "../../src/queue/per-job.js";
+import { PER_JOB_BATCH, perJob } from "../../src/queue/per-job.js";
 import type { JobHandler, JobOutcome } from "../../src/queue/types.js";
 import { OutboxWorker } from "../../src/queue/worker.js";
 import { ManualClock, WarpClock } from "../../src/shared/clock.js";
@@ -291,6 +291,16 @@ describeEachStore("outbox", (kind) => {
     }
     await run;
     expect(await store.repos.outbox.stats(clock.now())).toMatchObject({ byState: { done: { [TARGET]: 3 } } });
+  });
+
+  it("leases no more one-at-a-time jobs than one batch of them takes: the rest stay pending, their attempts untouched", async () => {
+    for (let n = 0; n < PER_JOB_BATCH + 3; n += 1) await enqueue({ coalesceKey: null, kind: "crm-task" });
+    const made = { n: 0 };
+    const w = pacedWorker({ "crm-task": calling(1, made) });
+    expect(await w.runOnce(TARGET)).toBe(PER_JOB_BATCH);
+    const jobs = await store.repos.outbox.list();
+    expect(jobs.filter((j) => j.state === "done")).toHaveLength(PER_JOB_BATCH);
+    expect(jobs.filter((j) => j.state === "pending").map((j) => j.attempts)).toEqual([0, 0, 0]);
   });
 
   it("while stopping, lets no call burst past the rate: one that would wait is refused and its job handed back untried", async () => {

@@ -79,6 +79,11 @@ export interface LeaseRequest {
    * when business time runs fast (the demo jumps a day a second, and every lease would lapse).
    */
   leaseNow?: Date;
+  /**
+   * At most this many jobs of a kind in one lease (jobs a handler runs one at a time: a long lease
+   * of them all would be in flight, an attempt counted on each, whenever the process died).
+   */
+  kindLimits?: Record<string, number>;
 }
 
 export type Settlement =
@@ -296,8 +301,15 @@ export class OutboxRepository {
     const rows = [...dated, ...undated, ...expired].sort(leaseOrder).slice(0, request.limit) as Array<Record<string, unknown>>;
     const leased: OutboxJob[] = [];
     const expiresAt = new Date(leaseNow.getTime() + request.leaseMs);
+    const ofKind = new Map<string, number>();
     for (const row of rows) {
       const job = fromRow(row);
+      const kindLimit = request.kindLimits?.[job.kind];
+      if (kindLimit !== undefined) {
+        const taken = ofKind.get(job.kind) ?? 0;
+        if (taken >= kindLimit) continue;
+        ofKind.set(job.kind, taken + 1);
+      }
       if (job.state === "running") {
         // A worker died holding this job. A newer pending job for the same key makes it obsolete.
         if (job.coalesceKey && (await this.db("outbox_jobs").where({ coalesce_key: job.coalesceKey, state: "pending" }).first())) {
