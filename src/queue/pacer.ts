@@ -41,6 +41,9 @@ export class Pacer {
   #failures = 0;
   #breaker: BreakerState = "closed";
   #trialInFlight = false;
+  /** When the trial in flight was sent, and which it is (an older trial's answer frees nothing). */
+  #trialSince = 0;
+  #trials = 0;
   #daily: { used: number; limit: number } | undefined;
 
   constructor(settings: Partial<PacerSettings>, clock: Clock) {
@@ -58,7 +61,13 @@ export class Pacer {
       if (now < this.#blockedUntil) return this.#blockedUntil - now;
       this.#breaker = "half-open";
     }
-    if (this.#breaker === "half-open" && this.#trialInFlight) return this.#settings.breakerPauseMs;
+    // One trial call at a time while half-open. A trial whose answer never came (a charge for calls
+    // already made, a call that hung) is given up after a pause, so nothing waits on it for good.
+    if (this.#breaker === "half-open" && this.#trialInFlight) {
+      const left = this.#trialSince + this.#settings.breakerPauseMs - now;
+      if (left > 0) return left;
+      this.#trialInFlight = false;
+    }
     if (now < this.#blockedUntil) return this.#blockedUntil - now;
     // The service counts a call from when it arrived, some time after we sent it: a call is
     // counted from its answer where the client tells (`take`'s callback), and a hundredth of the
@@ -88,13 +97,20 @@ export class Pacer {
     const now = this.#clock.now().getTime();
     const slots = Array.from({ length: count }, () => ({ at: now }));
     this.#sent.push(...slots);
-    if (this.#breaker === "half-open") this.#trialInFlight = true;
+    const trial = this.#breaker === "half-open" ? ++this.#trials : undefined;
+    if (trial !== undefined) {
+      this.#trialInFlight = true;
+      this.#trialSince = now;
+    }
     let answered = false;
     return () => {
       if (answered) return;
       answered = true;
       const at = this.#clock.now().getTime();
       for (const slot of slots) slot.at = Math.max(slot.at, at);
+      // The trial is answered: the next call may go as the next trial. The verdict (closed again,
+      // or open) comes from the job's outcome; a batch's later calls must not wait for their own.
+      if (trial === this.#trials && this.#breaker === "half-open") this.#trialInFlight = false;
     };
   }
 

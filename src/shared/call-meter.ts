@@ -31,11 +31,6 @@ export async function countCall(): Promise<Answered> {
   return (meter.gate ? await meter.gate(meter.calls) : undefined) ?? nothing;
 }
 
-/** The calls the current metered work has made so far (0 outside one). */
-export function callsSoFar(): number {
-  return meters.getStore()?.calls ?? 0;
-}
-
 /** Runs `work` and says how many calls it made; `gate` is asked before each. */
 export async function metered<T>(work: () => Promise<T>, gate?: Meter["gate"]): Promise<{ value: T; calls: number }> {
   const meter: Meter = { calls: 0, ...(gate ? { gate } : {}) };

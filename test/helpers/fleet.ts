@@ -110,7 +110,15 @@ export async function expectAgreement(fleet: Fleet, storeFile: string, accepted:
         return Number(open?.n ?? 0) === 0 ? true : undefined;
       },
       60_000,
-    );
+    ).catch(async (error: unknown) => {
+      // Which jobs did not drain, and why: the failure is otherwise silent about its cause.
+      const open = await db("outbox_jobs")
+        .whereIn("state", ["pending", "running"])
+        .select("id", "kind", "state", "attempts", "run_at", "lease_expires_at", "last_error_code", "last_error_message", "created_at")
+        .limit(20);
+      process.stderr.write(`outbox jobs still open: ${JSON.stringify(open, null, 1)}\n`);
+      throw error;
+    });
     const final = await fleet.control<FleetState>("/state");
     const leads = (await db("leads").select("referral_id", "state", "status")) as Array<{ referral_id: string; state: string; status: string }>;
     expect(leads).toHaveLength(Object.keys(final.pc).length);

@@ -317,6 +317,31 @@ describeEachStore("outbox", (kind) => {
     expect((await store.repos.outbox.list())[0]).toMatchObject({ state: "pending", attempts: 0 });
   });
 
+  it("half-open after an outage, a batch's calls go one trial at a time instead of waiting on their own batch's verdict", async () => {
+    await enqueue({ leadId, kind: "crm-task" });
+    const rateClock = new WarpClock();
+    const made = { n: 0 };
+    // Two calls, each answered as a connector says it.
+    const handler: JobHandler = perJob(async () => {
+      for (let i = 0; i < 2; i += 1) {
+        const answered = await countCall();
+        made.n += 1;
+        answered();
+      }
+      return { ok: true };
+    });
+    const w = pacedWorker({ "crm-task": handler }, rateClock);
+    for (let i = 0; i < 5; i += 1) w.pacer(TARGET).unavailable();
+    expect(w.pacer(TARGET).snapshot().breaker).toBe("open");
+    rateClock.jump(30_000);
+    const run = w.runOnce(TARGET);
+    await until(() => made.n >= 2);
+    expect(made.n).toBe(2);
+    await run;
+    expect((await store.repos.outbox.list())[0]).toMatchObject({ state: "done" });
+    expect(w.pacer(TARGET).snapshot().breaker).toBe("closed");
+  });
+
   it("under a test's clock, which stands still, a batch's calls go unpaced instead of waiting on the test", async () => {
     await enqueue({ leadId, kind: "crm-task" });
     const made = { n: 0 };

@@ -90,4 +90,32 @@ describe("pacer", () => {
     expect(p.snapshot().breaker).toBe("open");
     expect(p.waitMs()).toBe(30_000);
   });
+
+  it("half-open, lets the next trial go once the last one is answered, and gives up on one never answered after the pause", () => {
+    const { clock, pacer: p } = pacer();
+    p.unavailable();
+    p.unavailable();
+    clock.advance(30_000);
+    expect(p.waitMs()).toBe(0);
+    const first = p.take();
+    expect(p.waitMs()).toBe(30_000);
+    clock.advance(500);
+    // Answered: a batch's next call goes as the next trial; the verdict comes with the job's outcome.
+    first();
+    expect(p.waitMs()).toBe(0);
+    expect(p.snapshot().breaker).toBe("half-open");
+    const second = p.take();
+    expect(p.waitMs()).toBe(30_000);
+    // An older trial's answer, said again, frees nothing.
+    first();
+    expect(p.waitMs()).toBe(30_000);
+    // A trial whose answer never comes (a charge, a hung call) holds nobody for good.
+    clock.advance(29_999);
+    expect(p.waitMs()).toBe(1);
+    clock.advance(1);
+    expect(p.waitMs()).toBe(0);
+    second();
+    p.succeeded();
+    expect(p.snapshot().breaker).toBe("closed");
+  });
 });

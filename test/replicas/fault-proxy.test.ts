@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -44,8 +44,10 @@ describe("a faulty network between the daemon and every service", () => {
     for (const proxy of proxies) proxy.enabled = false;
     const { leads } = await expectAgreement(fleet, storeFile, accepted, expect).catch((error: unknown) => {
       // What the daemon said while it did not converge.
-      const lines = (daemon?.output() ?? "").split("\n").filter((line) => /"level":(40|50)/.test(line));
-      process.stderr.write(`${lines.slice(-40).join("\n")}\n`);
+      const output = daemon?.output() ?? "";
+      writeFileSync(`${storeFile}.daemon.log`, output);
+      const lines = output.split("\n").filter((line) => /"level":(40|50)/.test(line));
+      process.stderr.write(`${lines.slice(-40).join("\n")}\nthe daemon's whole log: ${storeFile}.daemon.log\n`);
       throw error;
     });
     expect(leads).toBe(180);
