@@ -24,7 +24,12 @@ export interface UpsertRequest {
 }
 
 export type UpsertResult =
-  | { key: string; outcome: "created" | "updated"; id: string }
+  /**
+   * `modstamp`: the modification stamp of a record this call created, when the answer says (HubSpot):
+   * a change feed showing the same stamp shows our create and nothing after it. Not for an update,
+   * which may change nothing and answer a seller's older stamp.
+   */
+  | { key: string; outcome: "created" | "updated"; id: string; modstamp?: string }
   | { key: string; outcome: "failed"; error: CrmError };
 
 /** Where a change feed stopped: the last record's modification stamp and id (tie-safe). */
@@ -51,6 +56,11 @@ export interface ChangesRequest {
    * history (HubSpot) do not need it.
    */
   lastPushed?: (externalIds: string[]) => Promise<ReadonlyMap<string, Record<string, unknown>>>;
+  /**
+   * The modification stamps our last writes left on records, by external id (see UpsertResult): a
+   * record still showing ours was touched by nobody since, so its history need not be read.
+   */
+  lastWritten?: (externalIds: string[]) => Promise<ReadonlyMap<string, string>>;
 }
 
 /** One seller edit: the record's current values of the requested fields, and who changed it when. */

@@ -1,6 +1,7 @@
 import { Client } from "@hubspot/api-client";
 import type { Logger } from "../../src/log/logger.js";
 import { componentLogger } from "../../src/log/logger.js";
+import { pushedFor } from "../echo.js";
 import { countCall } from "../../src/shared/call-meter.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
 import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, CrmOwner, OwnerQuery, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
@@ -28,6 +29,8 @@ interface HubSpotObject {
   propertiesWithHistory?: Record<string, Array<{ value: string; timestamp: string; sourceType: string; sourceId?: string }>>;
   /** The wire's `new` flag; the SDK's model renames it `_new`. */
   _new?: boolean;
+  /** The SDK's model makes the wire's ISO string a Date. */
+  updatedAt?: Date | string;
 }
 
 interface BatchAnswer {
@@ -87,7 +90,7 @@ export class HubSpotConnector implements CrmConnector {
     const failed = failuresByKey(answer);
     return chunk.map((record): UpsertResult => {
       const result = byKey.get(record.key.toLowerCase());
-      if (result) return { key: record.key, outcome: result._new ? "created" : "updated", id: result.id };
+      if (result) return result._new ? { key: record.key, outcome: "created", id: result.id, ...stampOf(result) } : { key: record.key, outcome: "updated", id: result.id };
       return { key: record.key, outcome: "failed", error: failed.get(record.key) ?? hubspotError(400, "VALIDATION_ERROR", "HubSpot returned no result for this record.") };
     });
   }
@@ -127,7 +130,7 @@ export class HubSpotConnector implements CrmConnector {
           const byKey = new Map(answer.results.map((result) => [String(result.properties[request.externalIdField] ?? ""), result]));
           for (const record of creatable) {
             const result = byKey.get(record.key);
-            results.set(record.key, result ? { key: record.key, outcome: "created", id: result.id } : { key: record.key, outcome: "failed", error: hubspotError(400, "VALIDATION_ERROR", "no result") });
+            results.set(record.key, result ? { key: record.key, outcome: "created", id: result.id, ...stampOf(result) } : { key: record.key, outcome: "failed", error: hubspotError(400, "VALIDATION_ERROR", "no result") });
           }
         } catch (error) {
           if (!(error instanceof CrmError && error.code === "CRM_DUPLICATE_EXTERNAL_ID")) throw error;
@@ -211,9 +214,14 @@ export class HubSpotConnector implements CrmConnector {
     }
   }
 
-  /** Leaves out records whose inbound fields were last written by our own app. */
-  async #sellerChanges(request: ChangesRequest, records: HubSpotObject[]): Promise<CrmChange[]> {
-    if (records.length === 0) return [];
+  /**
+   * Leaves out records whose inbound fields were last written by our own app. A record still showing
+   * the stamp and values our create left was touched by nobody since: it is ours without reading its
+   * history (a backfill's own writes would otherwise cost two reads per search page).
+   */
+  async #sellerChanges(request: ChangesRequest, all: HubSpotObject[]): Promise<CrmChange[]> {
+    if (all.length === 0) return [];
+    const records = await this.#unsure(request, all);
     const history = new Map<string, HubSpotObject>();
     for (let offset = 0; offset < records.length; offset += BATCH_SIZE) {
       const slice = records.slice(offset, offset + BATCH_SIZE);
@@ -238,6 +246,24 @@ export class HubSpotConnector implements CrmConnector {
       });
     }
     return changes;
+  }
+
+  /**
+   * The records whose history must be read: all but those still showing the stamp our create left
+   * and the values it wrote. Stamps have millisecond resolution, so a seller's save in the same
+   * millisecond shares ours: the values tell it apart.
+   */
+  async #unsure(request: ChangesRequest, records: HubSpotObject[]): Promise<HubSpotObject[]> {
+    if (!request.lastWritten) return records;
+    const keys = records.map((record) => record.properties[request.externalIdField] ?? undefined);
+    const written = await request.lastWritten([...new Set(keys.flatMap((key) => key ?? []))]);
+    if (written.size === 0) return records;
+    const pushed = await pushedFor(request, keys);
+    return records.filter((record) => {
+      const key = record.properties[request.externalIdField] ?? "";
+      const values = pushed.get(key);
+      return !(values && sameInstant(written.get(key), record.properties.hs_lastmodifieddate) && request.fields.every((field) => !(field in values) || asText(values[field]) === asText(record.properties[field])));
+    });
   }
 
   async checkSchema(requirements: SchemaRequirement[]): Promise<SchemaReport> {
@@ -397,8 +423,27 @@ export class HubSpotConnector implements CrmConnector {
   }
 }
 
+/** The stamp a create left: `hs_lastmodifieddate` as the change feed shows it, else the answer's updatedAt. */
+function stampOf(result: HubSpotObject): { modstamp?: string } {
+  const stamp = result.properties.hs_lastmodifieddate ?? (result.updatedAt instanceof Date ? result.updatedAt.toISOString() : result.updatedAt);
+  return stamp ? { modstamp: String(stamp) } : {};
+}
+
+/** HubSpot shows the stamp as epoch milliseconds or ISO text depending on the endpoint: compared as instants. */
+function sameInstant(a: string | null | undefined, b: string | null | undefined): boolean {
+  if (!a || !b) return false;
+  const ms = (value: string) => (/^\d+$/.test(value) ? Number(value) : Date.parse(value));
+  const left = ms(a);
+  return !Number.isNaN(left) && left === ms(b);
+}
+
+/** A value as HubSpot answers it: text, with nothing as "". */
+function asText(value: unknown): string {
+  return value === undefined || value === null ? "" : String(value);
+}
+
 function toHubSpot(fields: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, value === null || value === undefined ? "" : String(value)]));
+  return Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, asText(value)]));
 }
 
 function failuresByKey(answer: BatchAnswer): Map<string, CrmError> {

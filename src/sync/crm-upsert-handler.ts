@@ -87,7 +87,7 @@ async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned:
                 ...(id ? { id } : {}),
                 associations: record.associate.flatMap((other) => {
                   const done = w.written.get(other);
-                  return done ? [done] : [];
+                  return done ? [{ object: done.object, id: done.id }] : [];
                 }),
               };
             }),
@@ -116,7 +116,7 @@ async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned:
       const result = results[index];
       if (!result || result.outcome === "failed") failures.set(w.job.id, result?.outcome === "failed" ? ownerRefusal(options, w, record.name, result.error) : new Error("no result"));
       else {
-        w.written.set(name, { object: record.object, id: result.id });
+        w.written.set(name, { object: record.object, id: result.id, ...(result.modstamp ? { modstamp: result.modstamp } : {}) });
         if (hash !== undefined) options.shared?.remember(record, hash, result.id);
       }
     });
@@ -138,7 +138,7 @@ async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned:
   for (const w of pending) {
     const { job, payload, written, links } = w;
     if (failures.has(job.id) || job.leadId === undefined) continue;
-    for (const [name, { id }] of written) {
+    for (const [name, { id, modstamp }] of written) {
       const link = links.get(name);
       const sellerRecord = payload.readBack?.name === name ? payload.records.find((r) => r.name === name) : undefined;
       // What we wrote of the fields sellers change: the change feed compares against it to drop our echo.
@@ -146,7 +146,9 @@ async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned:
       // ownerid@odata.bind and reads _ownerid_value): a seller's reassignment is told from it.
       const routedOwner = sellerRecord && w.routed?.owner && w.routedFields.has(name) && payload.owner?.readBackField ? { [payload.owner.readBackField]: w.routed.owner.id } : {};
       const pushed = sellerRecord ? { ...link?.lastPushedFields, ...payload.readBack?.kept, ...pick(sellerRecord.fields, payload.readBack?.fields ?? []), ...routedOwner } : undefined;
-      confirmations.push({ leadId: job.leadId, pair: payload.pair, crmObject: name, crmRecordId: id, pushedHash: payload.hash, ...(pushed ? { pushedFields: pushed } : {}) });
+      // The stamp our write left tells the change feed "nothing since" for the record sellers work in.
+      const stamped = modstamp && sellerRecord ? { crmModstamp: modstamp } : {};
+      confirmations.push({ leadId: job.leadId, pair: payload.pair, crmObject: name, crmRecordId: id, pushedHash: payload.hash, ...(pushed ? { pushedFields: pushed } : {}), ...stamped });
       if (sellerRecord && link?.status !== "confirmed" && payload.account) {
         references.push(externalReferenceJob(job.leadId, { account: payload.account, referralId: payload.referralId, pair: payload.pair, crmRecordId: id }, job.maxAttempts));
       }
@@ -345,7 +347,8 @@ interface Work {
   /** All its links for this pair (pending ones too), by mapping object name. */
   links: Map<string, CrmLink>;
   /** What this batch wrote, by mapping object name: the CRM object and id later objects associate with. */
-  written: Map<string, { object: string; id: string }>;
+  /** Each object written for the lead: its id, and the modification stamp the write left when the CRM said. */
+  written: Map<string, { object: string; id: string; modstamp?: string }>;
 }
 
 function pick(fields: Record<string, unknown>, names: string[]): Record<string, unknown> {

@@ -80,6 +80,7 @@ export async function pollSellerChanges(options: {
     ...(stored ? { cursor: overlapped(stored.value) } : {}),
     // Asked per page, for the records our own user touched last: never every link of the pair at once.
     lastPushed: (referralIds) => store.repos.crmLinks.pushedFieldsFor(pair.account, pair.pair, inbound.name, referralIds),
+    lastWritten: (referralIds) => store.repos.crmLinks.pushedModstampsFor(pair.account, pair.pair, inbound.name, referralIds),
   });
   let latest = stored?.value;
   for await (const page of feed) {

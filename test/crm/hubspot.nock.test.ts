@@ -97,6 +97,52 @@ describe("the requests @hubspot/api-client makes for the connector", () => {
     ]);
   });
 
+  it("a create answers the record's stamp; an update answers none (it may change nothing and show a seller's older stamp)", async () => {
+    nock(BASE)
+      .post("/crm/v3/objects/leads/batch/create")
+      .reply(201, { status: "COMPLETE", results: [{ id: "501", properties: { cosell_referral_id: "ref-1", hs_lastmodifieddate: "2026-11-24T10:00:00.123Z" }, createdAt: "x", updatedAt: "2026-11-24T10:00:00.123Z", archived: false }], startedAt: "x", completedAt: "x" })
+      .post("/crm/v3/objects/leads/batch/update")
+      .reply(200, { status: "COMPLETE", results: [{ id: "501", properties: { hs_lastmodifieddate: "2026-11-24T11:00:00.000Z" }, createdAt: "x", updatedAt: "2026-11-24T11:00:00.000Z", archived: false }], startedAt: "x", completedAt: "x" });
+    const lead = { key: "ref-1", fields: { hs_lead_name: "L" }, associations: [{ object: "contacts", id: "11" }] };
+    const c = connector();
+    expect(await c.upsert({ object: "leads", externalIdField: "cosell_referral_id", records: [lead] })).toEqual([{ key: "ref-1", outcome: "created", id: "501", modstamp: "2026-11-24T10:00:00.123Z" }]);
+    expect(await c.upsert({ object: "leads", externalIdField: "cosell_referral_id", records: [{ ...lead, id: "501" }] })).toEqual([{ key: "ref-1", outcome: "updated", id: "501" }]);
+  });
+
+  it("reads no history for records still showing the stamp and values our create left; the others' history is read as before", async () => {
+    const hit = (id: string, stamp: string) => ({ id, properties: { hs_lastmodifieddate: stamp, cosell_referral_id: `r${id}`, cosell_status: "won" }, createdAt: "x", updatedAt: "x", archived: false });
+    const read: string[][] = [];
+    nock(BASE)
+      .post("/crm/v3/objects/leads/search")
+      .reply(200, { total: 3, results: [hit("1", "1000"), hit("2", "1500"), hit("3", "2000")] })
+      .post("/crm/v3/objects/leads/search")
+      .reply(200, { total: 1, results: [hit("3", "2000")] })
+      .post("/crm/v3/objects/leads/batch/read", (body: { inputs: Array<{ id: string }> }) => {
+        read.push(body.inputs.map((input) => input.id));
+        return true;
+      })
+      .times(2)
+      .reply(200, (_uri, body) => ({
+        status: "COMPLETE",
+        results: (body as { inputs: Array<{ id: string }> }).inputs.map((input) => ({ id: input.id, properties: {}, propertiesWithHistory: { cosell_status: [{ value: "won", timestamp: "2026-11-24T10:00:00Z", sourceType: "CRM_UI" }] }, createdAt: "x", updatedAt: "x", archived: false })),
+        startedAt: "x",
+        completedAt: "x",
+      }));
+    // r1 still shows our create's stamp (as ISO text) and values; r2 shows our stamp but another
+    // value (a seller's save in the same millisecond); r3 we never wrote.
+    const asked: string[][] = [];
+    const lastWritten = async (ids: string[]) => {
+      asked.push(ids);
+      return new Map([["r1", new Date(1000).toISOString()], ["r2", "1500"]]);
+    };
+    const lastPushed = async () => new Map([["r1", { cosell_status: "won" }], ["r2", { cosell_status: "new" }]]);
+    const pages = [];
+    for await (const page of connector().changes({ object: "leads", externalIdField: "cosell_referral_id", fields: ["cosell_status"], since: new Date(500), lastWritten, lastPushed })) pages.push(page);
+    expect(read).toEqual([["2"], ["3"]]);
+    expect(asked).toEqual([["r1", "r2"], ["r3"]]);
+    expect(pages.flatMap((p) => p.changes.map((c) => c.id))).toEqual(["2", "3"]);
+  });
+
   it("a 429 becomes a typed, retryable error: a second's wait, doubling while they come in a row, up to the policy's window", async () => {
     const throttle = () => nock(BASE).post("/crm/v3/objects/companies/batch/upsert").reply(429, { status: "error", message: "You have reached your ten_secondly_rolling limit.", errorType: "RATE_LIMIT", policyName: "TEN_SECONDLY_ROLLING", category: "RATE_LIMITS" }, { "X-HubSpot-RateLimit-Interval-Milliseconds": "10000" });
     const c = connector();

@@ -62,6 +62,25 @@ describe("HubSpot connector against the sandbox", () => {
     expect(after.flatMap((p) => p.changes)).toEqual([]);
   });
 
+  it("reads no history for the leads it created and nobody touched since; a seller's later edit is still found", async () => {
+    const clock = new ManualClock("2026-11-24T10:00:00Z");
+    ({ sandbox, connector } = await startHubSpot({ clock }));
+    const written = await syncLeads(connector, 250);
+    const stamps = new Map(written.flatMap((r) => (r.outcome === "created" && r.modstamp ? [[r.key, r.modstamp] as const] : [])));
+    expect(stamps.size).toBe(250);
+    clock.advance(60_000);
+    const edited = written[7];
+    sandbox.editAsSeller("leads", [edited?.outcome === "created" ? edited.id : ""], { cosell_status: "accepted" });
+    const reads = () => sandbox.stats.byRoute["POST /crm/v3/objects/leads/batch/read"] ?? 0;
+    const before = reads();
+    const lastWritten = async (ids: string[]) => new Map(ids.flatMap((id) => (stamps.has(id) ? [[id, stamps.get(id) as string] as const] : [])));
+    const lastPushed = async (ids: string[]) => new Map(ids.map((id) => [id, { cosell_status: "new" }] as const));
+    const pages = await allChanges({ ...LEADS, since: new Date("2026-11-24T09:00:00Z"), lastWritten, lastPushed });
+    expect(pages.flatMap((p) => p.changes.map((c) => c.externalId))).toEqual(["ref-00007"]);
+    // The edited record's history alone is read: one call, not one per hundred records we wrote.
+    expect(reads() - before).toBe(1);
+  });
+
   it("returns 15,000 records edited with one timestamp exactly once, under the 10,000-result cap", async () => {
     const clock = new ManualClock("2026-11-24T10:00:00Z");
     ({ sandbox, connector } = await startHubSpot({ clock, rateLimit: 100_000 }));

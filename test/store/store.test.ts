@@ -39,7 +39,7 @@ describeEachStore("store", (kind) => {
   it("migrates once: a second run applies nothing", async () => {
     const again = await store.migrate();
     expect(again.applied).toEqual([]);
-    expect(again.current).toEqual(["001-initial", "002-outbox", "003-crm-link-sync-state", "004-local-closes", "005-reminders", "006-sync-runs", "007-schedule-leases", "008-outbox-lease-order", "009-crm-links-by-lead"]);
+    expect(again.current).toEqual(["001-initial", "002-outbox", "003-crm-link-sync-state", "004-local-closes", "005-reminders", "006-sync-runs", "007-schedule-leases", "008-outbox-lease-order", "009-crm-links-by-lead", "010-crm-links-pushed-modstamp"]);
   });
 
   it("saves a lead, round-trips every column, and skips an unchanged replay", async () => {
@@ -116,15 +116,25 @@ describeEachStore("store", (kind) => {
     expect((await store.repos.crmLinks.reserve(lead.id, "acme-sf", "Lead", later(1))).id).toBe(link.id);
 
     await store.repos.crmLinks.confirmPush(link.id, "00Q000000000001", "hash-1", later(2));
-    await store.repos.crmLinks.recordSeenModstamp(link.id, "2026-04-01T10:05:00.000Z", later(3));
     expect(await store.repos.crmLinks.findByRecordId("acme-sf", "Lead", "00Q000000000001")).toMatchObject({
       leadId: lead.id,
       status: "confirmed",
       lastPushedHash: "hash-1",
       lastPushedAt: later(2),
-      lastSeenCrmModstamp: "2026-04-01T10:05:00.000Z",
     });
     expect(await store.repos.crmLinks.forLead(lead.id)).toHaveLength(1);
+  });
+
+  it("keeps the modification stamp each write left, by referral id, and no stale one after a write without", async () => {
+    const { lead } = await store.repos.leads.save(leadInput(), T0);
+    const push = { leadId: lead.id, pair: "acme-hs", crmObject: "lead", crmRecordId: "901", pushedHash: "h1" };
+    await store.repos.crmLinks.confirmPushes([{ ...push, crmModstamp: "1796589875000" }], later(1));
+    expect(await store.repos.crmLinks.pushedModstampsFor("acme", "acme-hs", "lead", ["ref-1", "ref-2"])).toEqual(new Map([["ref-1", "1796589875000"]]));
+    expect(await store.repos.crmLinks.findByRecordId("acme-hs", "lead", "901")).toMatchObject({ lastPushedModstamp: "1796589875000" });
+    // Another pair's or object's links are not this one's.
+    expect(await store.repos.crmLinks.pushedModstampsFor("acme", "acme-hs", "contact", ["ref-1"])).toEqual(new Map());
+    await store.repos.crmLinks.confirmPushes([{ ...push, pushedHash: "h2", pushedFields: { status: "new" } }], later(2));
+    expect(await store.repos.crmLinks.pushedModstampsFor("acme", "acme-hs", "lead", ["ref-1"])).toEqual(new Map());
   });
 
   it("refuses a CRM link to a lead that does not exist", async () => {
@@ -203,7 +213,7 @@ describeEachStore("store", (kind) => {
       const store = await Store.open({ url: database.url });
       try {
         const report = await store.migrate();
-        expect(report.applied).toHaveLength(9);
+        expect(report.applied).toHaveLength(10);
       } finally {
         await store.close();
         await database.drop();
@@ -219,7 +229,7 @@ describeEachStore("store", (kind) => {
       const reports = await Promise.all(stores.map((s) => s.migrate()));
       // Every migration applied exactly once across the three.
       expect(reports.flatMap((r) => r.applied).sort()).toEqual([...(reports[0]?.current ?? [])].sort());
-      for (const report of reports) expect(report.current).toHaveLength(9);
+      for (const report of reports) expect(report.current).toHaveLength(10);
     } finally {
       await Promise.all(stores.map((s) => s.close()));
       await database.drop();

@@ -37,6 +37,9 @@ describeEachStore("inbound: Partner Center leads into HubSpot as company, contac
     ]);
     const ids = Object.fromEntries(links.map((l) => [l.crmObject, l.crmRecordId]));
     const written = hs.get("leads", ids.lead ?? "");
+    // The lead's link keeps the stamp its create left (the change feed's "nothing since"); the
+    // company's and contact's, which no change feed reads, keep none.
+    expect(Object.fromEntries(links.map((l) => [l.crmObject, l.lastPushedModstamp]))).toEqual({ company: undefined, contact: undefined, lead: written?.properties.hs_lastmodifieddate });
     expect(written?.properties.cosell_referral_id).toBe(referral?.id);
     expect(written?.associations.map((a) => `${a.toType}:${a.toId}`).sort()).toEqual([`companies:${ids.company}`, `contacts:${ids.contact}`]);
     expect(hs.get("companies", ids.company ?? "")?.properties.name).toBe(referral?.customerProfile?.name);

@@ -8,6 +8,7 @@ import * as syncRuns from "./006-sync-runs.js";
 import * as scheduleLeases from "./007-schedule-leases.js";
 import * as outboxLeaseOrder from "./008-outbox-lease-order.js";
 import * as crmLinksByLead from "./009-crm-links-by-lead.js";
+import * as crmLinksPushedModstamp from "./010-crm-links-pushed-modstamp.js";
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from compiled
@@ -23,6 +24,7 @@ const MIGRATIONS: ReadonlyArray<{ name: string; migration: Knex.Migration }> = [
   { name: "007-schedule-leases", migration: scheduleLeases },
   { name: "008-outbox-lease-order", migration: outboxLeaseOrder },
   { name: "009-crm-links-by-lead", migration: crmLinksByLead },
+  { name: "010-crm-links-pushed-modstamp", migration: crmLinksPushedModstamp },
 ];
 
 export const migrationSource: Knex.MigrationSource<{ name: string; migration: Knex.Migration }> = {

@@ -15,7 +15,8 @@ export interface CrmLink {
   status: "pending" | "confirmed";
   lastPushedHash?: string;
   lastPushedAt?: Date;
-  lastSeenCrmModstamp?: string;
+  /** The modification stamp our last write left on the record, when the CRM answers it (HubSpot). */
+  lastPushedModstamp?: string;
   /** The lifecycle (read-back) fields of our last write, as sent: a change equal to them is our echo. */
   lastPushedFields?: Record<string, unknown>;
   /** The seller's last edit of those fields, and when the CRM stamped it. */
@@ -36,6 +37,8 @@ export interface PushConfirmation {
   pushedHash: string;
   /** The lifecycle fields as written (read-back objects only). */
   pushedFields?: Record<string, unknown>;
+  /** The record's modification stamp as the write left it, when the CRM said. */
+  crmModstamp?: string;
 }
 
 export class CrmLinksRepository {
@@ -61,6 +64,7 @@ export class CrmLinksRepository {
       status: "confirmed",
       last_pushed_hash: pushedHash,
       last_pushed_at: now,
+      last_pushed_modstamp: null,
       ...(pushedFields ? { last_pushed_fields: JSON.stringify(pushedFields) } : {}),
       updated_at: now,
     });
@@ -83,11 +87,13 @@ export class CrmLinksRepository {
           status: "confirmed",
           last_pushed_hash: c.pushedHash,
           last_pushed_at: now,
+          // Always set: a stamp from an earlier write must not stand for this one.
+          last_pushed_modstamp: c.crmModstamp ?? null,
           ...(withFields ? { last_pushed_fields: JSON.stringify(c.pushedFields) } : {}),
           created_at: now,
           updated_at: now,
         }));
-      const merged = ["crm_record_id", "status", "last_pushed_hash", "last_pushed_at", ...(withFields ? ["last_pushed_fields"] : []), "updated_at"];
+      const merged = ["crm_record_id", "status", "last_pushed_hash", "last_pushed_at", "last_pushed_modstamp", ...(withFields ? ["last_pushed_fields"] : []), "updated_at"];
       for (let offset = 0; offset < rows.length; offset += 300) {
         await this.db("crm_links").insert(rows.slice(offset, offset + 300)).onConflict(["pair", "lead_id", "crm_object"]).merge(merged);
       }
@@ -105,16 +111,26 @@ export class CrmLinksRepository {
   }
 
   /**
-   * The fields last written to each record of one CRM object, by referral id: what a change feed
-   * compares a record against to tell our echo from a seller's edit.
-   */
-  /**
-   * What was last pushed to the given leads' records of one object, by referral id (a page of a
-   * change feed's worth). The leads are found first, then their links by lead: a join let SQLite
-   * walk every link of the pair for each page.
+   * The fields last written to each record of one CRM object, by referral id (a page of a change
+   * feed's worth): what a change feed compares a record against to tell our echo from a seller's edit.
    */
   async pushedFieldsFor(account: string, pair: string, crmObject: string, referralIds: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
-    const pushed = new Map<string, Record<string, unknown>>();
+    const raw = await this.#lastPushed(account, pair, crmObject, referralIds, "last_pushed_fields");
+    return new Map([...raw].map(([referralId, value]) => [referralId, parseJson(value) as Record<string, unknown>]));
+  }
+
+  /** The modification stamps our last writes left on each record of one CRM object, by referral id. */
+  async pushedModstampsFor(account: string, pair: string, crmObject: string, referralIds: readonly string[]): Promise<Map<string, string>> {
+    const raw = await this.#lastPushed(account, pair, crmObject, referralIds, "last_pushed_modstamp");
+    return new Map([...raw].map(([referralId, value]) => [referralId, String(value)]));
+  }
+
+  /**
+   * One column of the given leads' links of one object, by referral id. The leads are found first,
+   * then their links by lead: a join let SQLite walk every link of the pair for each page.
+   */
+  async #lastPushed(account: string, pair: string, crmObject: string, referralIds: readonly string[], column: "last_pushed_fields" | "last_pushed_modstamp"): Promise<Map<string, unknown>> {
+    const found = new Map<string, unknown>();
     for (let offset = 0; offset < referralIds.length; offset += 900) {
       const leads = (await this.db("leads").where({ account }).whereIn("referral_id", referralIds.slice(offset, offset + 900)).select("id", "referral_id")) as Array<{ id: number; referral_id: string }>;
       if (leads.length === 0) continue;
@@ -122,18 +138,14 @@ export class CrmLinksRepository {
       const rows = (await this.db("crm_links")
         .whereIn("lead_id", [...referralOf.keys()])
         .where({ pair, crm_object: crmObject })
-        .whereNotNull("last_pushed_fields")
-        .select("lead_id", "last_pushed_fields")) as Array<{ lead_id: number; last_pushed_fields: string }>;
+        .whereNotNull(column)
+        .select("lead_id", column)) as Array<Record<string, unknown>>;
       for (const row of rows) {
         const referralId = referralOf.get(Number(row.lead_id));
-        if (referralId !== undefined) pushed.set(referralId, parseJson(row.last_pushed_fields) as Record<string, unknown>);
+        if (referralId !== undefined) found.set(referralId, row[column]);
       }
     }
-    return pushed;
-  }
-
-  async recordSeenModstamp(linkId: number, modstamp: string, now: Date): Promise<void> {
-    await this.db("crm_links").where({ id: linkId }).update({ last_seen_crm_modstamp: modstamp, updated_at: now });
+    return found;
   }
 
   async find(leadId: number, pair: string, crmObject: string): Promise<CrmLink | undefined> {
@@ -172,7 +184,7 @@ function fromRow(row: Record<string, unknown>): CrmLink {
     status: row.status as CrmLink["status"],
     lastPushedHash: toOptional(row.last_pushed_hash as string | null),
     lastPushedAt: toOptionalDate(row.last_pushed_at),
-    lastSeenCrmModstamp: toOptional(row.last_seen_crm_modstamp as string | null),
+    lastPushedModstamp: toOptional(row.last_pushed_modstamp as string | null),
     ...(row.last_pushed_fields ? { lastPushedFields: parseJson(row.last_pushed_fields) as Record<string, unknown> } : {}),
     ...(row.seller_fields ? { sellerFields: parseJson(row.seller_fields) as Record<string, unknown> } : {}),
     ...(row.seller_changed_at ? { sellerChangedAt: toDate(row.seller_changed_at) } : {}),
