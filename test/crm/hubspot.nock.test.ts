@@ -6,6 +6,17 @@ import { silentLogger } from "../../src/log/logger.js";
 const BASE = "https://api.hubapi.com";
 const connector = () => new HubSpotConnector({ accessToken: "pat-na1-test", basePath: BASE, logger: silentLogger(), appId: "99" });
 
+/** A search hit: a lead with its stamp. */
+const hit = (id: string, stamp: string) => ({ id, properties: { hs_lastmodifieddate: stamp, cosell_referral_id: `r${id}`, cosell_status: "won" }, createdAt: "x", updatedAt: "x", archived: false });
+
+/** A batch read's answer: every record's status last set by a seller in the CRM's UI. */
+const sellersHistory = (_uri: string, body: unknown) => ({
+  status: "COMPLETE",
+  results: (body as { inputs: Array<{ id: string }> }).inputs.map((input) => ({ id: input.id, properties: {}, propertiesWithHistory: { cosell_status: [{ value: "won", timestamp: "2026-11-24T10:00:00Z", sourceType: "CRM_UI" }] }, createdAt: "x", updatedAt: "x", archived: false })),
+  startedAt: "x",
+  completedAt: "x",
+});
+
 beforeAll(() => {
   nock.disableNetConnect();
 });
@@ -61,7 +72,6 @@ describe("the requests @hubspot/api-client makes for the connector", () => {
 
   it("search paging: one sort, a GT page, then the newest stamp's ties by id with after", async () => {
     const searches: Array<Record<string, unknown>> = [];
-    const hit = (id: string, stamp: string) => ({ id, properties: { hs_lastmodifieddate: stamp, cosell_referral_id: `r${id}`, cosell_status: "won" }, createdAt: "x", updatedAt: "x", archived: false });
     nock(BASE)
       .post("/crm/v3/objects/leads/search", (body: Record<string, unknown>) => {
         searches.push(body);
@@ -75,12 +85,7 @@ describe("the requests @hubspot/api-client makes for the connector", () => {
       .reply(200, { total: 1, results: [hit("2", "2000")] })
       .post("/crm/v3/objects/leads/batch/read")
       .times(2)
-      .reply(200, (_uri, body) => ({
-        status: "COMPLETE",
-        results: (body as { inputs: Array<{ id: string }> }).inputs.map((input) => ({ id: input.id, properties: {}, propertiesWithHistory: { cosell_status: [{ value: "won", timestamp: "2026-11-24T10:00:00Z", sourceType: "CRM_UI" }] }, createdAt: "x", updatedAt: "x", archived: false })),
-        startedAt: "x",
-        completedAt: "x",
-      }));
+      .reply(200, sellersHistory);
     const pages = [];
     for await (const page of connector().changes({ object: "leads", externalIdField: "cosell_referral_id", fields: ["cosell_status"], since: new Date(500) })) pages.push(page);
     expect(searches[0]).toEqual({
@@ -110,7 +115,6 @@ describe("the requests @hubspot/api-client makes for the connector", () => {
   });
 
   it("reads no history for records still showing the stamp and values our create left; the others' history is read as before", async () => {
-    const hit = (id: string, stamp: string) => ({ id, properties: { hs_lastmodifieddate: stamp, cosell_referral_id: `r${id}`, cosell_status: "won" }, createdAt: "x", updatedAt: "x", archived: false });
     const read: string[][] = [];
     nock(BASE)
       .post("/crm/v3/objects/leads/search")
@@ -122,12 +126,7 @@ describe("the requests @hubspot/api-client makes for the connector", () => {
         return true;
       })
       .times(2)
-      .reply(200, (_uri, body) => ({
-        status: "COMPLETE",
-        results: (body as { inputs: Array<{ id: string }> }).inputs.map((input) => ({ id: input.id, properties: {}, propertiesWithHistory: { cosell_status: [{ value: "won", timestamp: "2026-11-24T10:00:00Z", sourceType: "CRM_UI" }] }, createdAt: "x", updatedAt: "x", archived: false })),
-        startedAt: "x",
-        completedAt: "x",
-      }));
+      .reply(200, sellersHistory);
     // r1 still shows our create's stamp (as ISO text) and values; r2 shows our stamp but another
     // value (a seller's save in the same millisecond); r3 we never wrote.
     const asked: string[][] = [];
