@@ -8,7 +8,7 @@ import type { Clock } from "../shared/clock.js";
 import { isTerminal } from "../domain/index.js";
 import { isCosellError } from "../shared/errors.js";
 import type { AdaptedReferral } from "../partner-center/adapter.js";
-import type { NewLeadEvent, Repositories, SavedLead, Store } from "../store/index.js";
+import type { LeadInput, NewLeadEvent, Repositories, SavedLead, Store } from "../store/index.js";
 import { leadInputFrom } from "./lead-record.js";
 
 /** Where the Partner Center change feed of one account stopped: the last record of the last page. */
@@ -90,8 +90,11 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
 
   for await (const page of options.client.listChanged({ ...(since ? { since } : {}), filter: options.filter ?? "direction eq 'Incoming'", ...(options.signal ? { signal: options.signal } : {}) })) {
     const now = options.clock.now();
+    // Read and hashed before the transaction: it holds the store (SQLite's one connection) only
+    // for the writes, not for work that needs none.
+    const prepared = prepareReferrals(options, page.items, programs);
     const counts = await options.store.transaction(async (repos) => {
-      const tally = await storeReferrals(repos, options, page.items, programs, now, options.full ? "reconciliation" : "poll");
+      const tally = await storeReferrals(repos, options, prepared, now, options.full ? "reconciliation" : "poll");
       const last = page.items[page.items.length - 1];
       if (last?.updatedDateTime) {
         const candidate: LeadCursor = { updatedAt: last.updatedDateTime, id: last.id };
@@ -121,9 +124,9 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
  */
 export async function pullReferral(options: PullLeadsOptions & { referralId: string }): Promise<PullReport> {
   const referral = await options.client.get(options.referralId);
-  const programs = keptPrograms(options);
+  const prepared = prepareReferrals(options, [referral], keptPrograms(options));
   const now = options.clock.now();
-  const tally = await options.store.transaction((repos) => storeReferrals(repos, options, [referral], programs, now, "webhook"));
+  const tally = await options.store.transaction((repos) => storeReferrals(repos, options, prepared, now, "webhook"));
   return { pages: 1, received: 1, ...tally };
 }
 
@@ -134,9 +137,17 @@ function keptPrograms(options: PullLeadsOptions): ReadonlySet<string> {
 
 type Tally = { created: number; updated: number; unchanged: number; skipped: number };
 
-async function storeReferrals(repos: Repositories, options: PullLeadsOptions, items: readonly WireReferral[], programs: ReadonlySet<string>, now: Date, cause: string): Promise<Tally> {
-  const tally: Tally = { created: 0, updated: 0, unchanged: 0, skipped: 0 };
+/** A page as the store takes it: the referrals kept, adapted, with their rows; how many were skipped. */
+interface PreparedPage {
+  kept: AdaptedReferral[];
+  inputs: LeadInput[];
+  skipped: number;
+}
+
+/** Adapts a page's referrals and builds their rows (hashes included): no store needed. */
+function prepareReferrals(options: PullLeadsOptions, items: readonly WireReferral[], programs: ReadonlySet<string>): PreparedPage {
   const kept: AdaptedReferral[] = [];
+  let skipped = 0;
   for (const item of items) {
     let adapted;
     try {
@@ -145,16 +156,22 @@ async function storeReferrals(repos: Repositories, options: PullLeadsOptions, it
       if (!isCosellError(error)) throw error;
       // A record Partner Center sent that this version cannot read: skipped, said once, the rest of the page kept.
       componentLogger(options.logger, "pull").warn({ code: error.code, referralId: item.id, err: error }, "skipped a referral that could not be read");
-      tally.skipped += 1;
+      skipped += 1;
       continue;
     }
     if (!programs.has(adapted.lead.program.toLowerCase())) {
-      tally.skipped += 1;
+      skipped += 1;
       continue;
     }
     kept.push(adapted);
   }
-  const saved = await repos.leads.saveMany(kept.map((adapted) => leadInputFrom(options.account, adapted)), now);
+  return { kept, inputs: kept.map((adapted) => leadInputFrom(options.account, adapted)), skipped };
+}
+
+async function storeReferrals(repos: Repositories, options: PullLeadsOptions, page: PreparedPage, now: Date, cause: string): Promise<Tally> {
+  const tally: Tally = { created: 0, updated: 0, unchanged: 0, skipped: page.skipped };
+  const { kept } = page;
+  const saved = await repos.leads.saveMany(page.inputs, now);
   const events: NewLeadEvent[] = [];
   const changed: PulledLead[] = [];
   for (const [index, lead] of saved.entries()) {
