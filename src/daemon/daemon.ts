@@ -236,7 +236,7 @@ export class Daemon {
   /** Closes every lead whose deadline has passed (what the sweep schedule runs). */
   async sweepNow(): Promise<SweepReport> {
     const { reminders, admin } = this.#config.deadlines;
-    const channels: ReminderChannels = { maxAttempts: this.#config.outbox.maxAttempts, mail: this.#mail !== undefined, teams: this.#teams !== undefined, records: (repos, leadId) => this.#leadRecords(repos, leadId) };
+    const channels: ReminderChannels = { maxAttempts: this.#config.outbox.maxAttempts, mail: this.#mail !== undefined, teams: this.#teams !== undefined, records: (repos, leadIds) => this.#leadRecords(repos, leadIds) };
     const report = await sweepDeadlines({ store: this.store, clock: this.#clock, logger: this.#root, pairs: (account) => this.#pairTargets(account), reminderLeadTimesMs: reminders, ...(admin ? { admin } : {}), channels });
     if (report.reminded > 0) this.#worker?.wake();
     await this.#deadlineTimer?.rearm();
@@ -420,18 +420,22 @@ export class Daemon {
     if (teams) this.#teams = await openTeams(teams, { logger: this.#root, clock: this.#clock });
   }
 
-  /** The lead's record in each pair's CRM: its link for reminders, and whether it takes a task. */
-  async #leadRecords(repos: Repositories, leadId: number): Promise<ReminderRecord[]> {
+  /** Each lead's record in each pair's CRM: its link for reminders, and whether it takes a task. */
+  async #leadRecords(repos: Repositories, leadIds: readonly number[]): Promise<Map<number, ReminderRecord[]>> {
     // Inside the sweep's transaction: SQLite has one connection, so the transaction's own.
-    const links = await repos.crmLinks.forLead(leadId);
-    const records: ReminderRecord[] = [];
-    for (const pair of this.#config.pairs.filter((p) => p.enabled)) {
-      const target = this.#pairTargets(pair.partnerCenter).find((t) => t.pair === pair.name)?.mapping.inboundTarget();
-      const link = links.find((l) => l.pair === pair.name && l.crmObject === target?.name && l.crmRecordId);
-      const connector = this.#crms.get(pair.crm)?.connector;
-      if (!link?.crmRecordId || !target || !connector) continue;
-      const url = connector.recordUrl?.(target.object, link.crmRecordId);
-      records.push({ pair: pair.name, crm: pair.crm, object: target.object, id: link.crmRecordId, ...(url ? { url } : {}), tasks: this.#config.deadlines.crmTasks && connector.createTask !== undefined });
+    const links = await repos.crmLinks.forLeads(leadIds);
+    const pairs = this.#config.pairs.filter((p) => p.enabled).map((pair) => ({ pair, target: this.#pairTargets(pair.partnerCenter).find((t) => t.pair === pair.name)?.mapping.inboundTarget(), connector: this.#crms.get(pair.crm)?.connector }));
+    const records = new Map<number, ReminderRecord[]>();
+    for (const leadId of leadIds) {
+      const list: ReminderRecord[] = [];
+      // In the config's order of pairs, as a notice lists them.
+      for (const { pair, target, connector } of pairs) {
+        const link = links.find((l) => l.leadId === leadId && l.pair === pair.name && l.crmObject === target?.name && l.crmRecordId);
+        if (!link?.crmRecordId || !target || !connector) continue;
+        const url = connector.recordUrl?.(target.object, link.crmRecordId);
+        list.push({ pair: pair.name, crm: pair.crm, object: target.object, id: link.crmRecordId, ...(url ? { url } : {}), tasks: this.#config.deadlines.crmTasks && connector.createTask !== undefined });
+      }
+      records.set(leadId, list);
     }
     return records;
   }

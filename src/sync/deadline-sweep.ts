@@ -4,12 +4,13 @@ import { DEFAULT_REMINDER_LEAD_TIMES_MS, remindersDue } from "../domain/index.js
 import { PARTNER_CENTER_LEAD_URL } from "../mapping/index.js";
 import { adaptReferral } from "../partner-center/adapter.js";
 import type { Clock } from "../shared/clock.js";
-import type { Store } from "../store/index.js";
+import type { LeadRecord, NewJob, NewLeadEvent, Store } from "../store/index.js";
 import { reminderKey } from "../store/index.js";
 import type { PairTarget } from "./enqueue-crm-upsert.js";
 import { enqueueCrmUpsert } from "./enqueue-crm-upsert.js";
 import type { ReminderChannels } from "./reminder-notice.js";
-import { describeLeadTime, enqueueReminderNotices } from "./reminder-notice.js";
+import type { ReminderRecord } from "./reminder-notice.js";
+import { describeLeadTime, reminderNoticeJobs } from "./reminder-notice.js";
 
 export const EXPIRED_REASON = "expired: not accepted within the 14-day window";
 export const LAPSED_REASON = "closed by the 60-day rule";
@@ -71,11 +72,14 @@ export async function sweepDeadlines(options: SweepOptions): Promise<SweepReport
 
 /** How many leads one reminder pass looks at; the rest wait for the next sweep (a minute). */
 const REMINDER_PAGE = 5_000;
+/** Leads whose reminders are recorded in one transaction. */
+const REMINDER_CHUNK = 100;
 
 /**
  * Each reminder once: the nearest lead time crossed is sent, earlier ones crossed at the same moment
  * (the daemon was down) are recorded as skipped. A lead accepted before its accept reminder came
- * has an act deadline now, so the accept reminders never fire.
+ * has an act deadline now, so the accept reminders never fire. A backfill can bring thousands due
+ * at once: they are recorded a hundred leads to a transaction, in a few statements each.
  */
 async function remind(options: SweepOptions, log: Logger): Promise<number> {
   const leadTimes = options.reminderLeadTimesMs ?? DEFAULT_REMINDER_LEAD_TIMES_MS;
@@ -85,25 +89,42 @@ async function remind(options: SweepOptions, log: Logger): Promise<number> {
   // read, and only a lead with a reminder to write is read whole.
   const due = await options.store.repos.leads.listDeadlinesBy(horizon, REMINDER_PAGE);
   const recorded = await options.store.repos.reminders.recordedFor([...new Set(due.map((d) => d.leadId))]);
+  const work = due
+    .map(({ leadId, deadline, at }) => ({ leadId, deadline, at, reminders: remindersDue({ kind: deadline, at }, leadTimes, now) }))
+    .filter(({ leadId, deadline, at, reminders }) => !reminders.every((reminder) => recorded.has(reminderKey({ leadId, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs }))));
   let sent = 0;
-  for (const { leadId, deadline, at } of due) {
-    const reminders = remindersDue({ kind: deadline, at }, leadTimes, now);
-    if (reminders.every((reminder) => recorded.has(reminderKey({ leadId, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs })))) continue;
-    const lead = await options.store.repos.leads.findById(leadId);
-    if (!lead) continue;
+  for (let offset = 0; offset < work.length; offset += REMINDER_CHUNK) {
+    const chunk = work.slice(offset, offset + REMINDER_CHUNK);
+    const leads = await options.store.repos.leads.findByIds(chunk.map((w) => w.leadId));
+    const said: Array<Record<string, unknown>> = [];
     await options.store.transaction(async (repos) => {
-      for (const reminder of reminders) {
-        const recorded = await repos.reminders.record({ leadId: lead.id, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs, outcome: reminder.outcome }, now);
-        if (!recorded || reminder.outcome !== "sent") continue;
-        sent += 1;
-        const to = lead.ownerEmail ?? options.admin ?? "unassigned";
-        const cause = `${deadline === "accept" ? "accept" : "act"} by ${at.toISOString()}: ${describeLeadTime(reminder.leadTimeMs)} left`;
-        const notice = { to, referralId: lead.referralId, name: lead.name, customer: adaptReferral(lead.raw).lead.customer.name, deadline, at: at.toISOString(), leadTimeMs: reminder.leadTimeMs, partnerCenterUrl: `${PARTNER_CENTER_LEAD_URL}${lead.referralId}` };
-        const channels = options.channels ? await enqueueReminderNotices(repos, lead.id, notice, options.channels, now) : [];
-        await repos.events.append({ leadId: lead.id, at: now, side: "daemon", kind: "reminder", cause, details: { deadline, at: at.toISOString(), leadTimeMs: reminder.leadTimeMs, to, channels } });
-        log.info({ referralId: lead.referralId, deadline, at: at.toISOString(), leadTime: describeLeadTime(reminder.leadTimeMs), to, channels }, "deadline reminder");
+      const fresh = await repos.reminders.recordMany(
+        chunk.flatMap(({ leadId, deadline, at, reminders }) => (leads.has(leadId) ? reminders.map((reminder) => ({ leadId, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs, outcome: reminder.outcome })) : [])),
+        now,
+      );
+      const toSend = chunk.filter(({ leadId, deadline, at, reminders }) => reminders.some((reminder) => reminder.outcome === "sent" && fresh.has(reminderKey({ leadId, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs }))));
+      const records = options.channels && toSend.length > 0 ? await options.channels.records(repos, toSend.map((w) => w.leadId)) : new Map<number, ReminderRecord[]>();
+      const jobs: NewJob[] = [];
+      const events: NewLeadEvent[] = [];
+      for (const { leadId, deadline, at, reminders } of toSend) {
+        const lead = leads.get(leadId) as LeadRecord;
+        for (const reminder of reminders) {
+          if (reminder.outcome !== "sent" || !fresh.has(reminderKey({ leadId, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs }))) continue;
+          const to = lead.ownerEmail ?? options.admin ?? "unassigned";
+          const cause = `${deadline === "accept" ? "accept" : "act"} by ${at.toISOString()}: ${describeLeadTime(reminder.leadTimeMs)} left`;
+          const notice = { to, referralId: lead.referralId, name: lead.name, customer: adaptReferral(lead.raw).lead.customer.name, deadline, at: at.toISOString(), leadTimeMs: reminder.leadTimeMs, partnerCenterUrl: `${PARTNER_CENTER_LEAD_URL}${lead.referralId}` };
+          const channels = options.channels ? reminderNoticeJobs(lead.id, notice, records.get(lead.id) ?? [], options.channels) : { jobs: [], sent: [] };
+          jobs.push(...channels.jobs);
+          events.push({ leadId: lead.id, at: now, side: "daemon", kind: "reminder", cause, details: { deadline, at: at.toISOString(), leadTimeMs: reminder.leadTimeMs, to, channels: channels.sent } });
+          said.push({ referralId: lead.referralId, deadline, at: at.toISOString(), leadTime: describeLeadTime(reminder.leadTimeMs), to, channels: channels.sent });
+        }
       }
+      if (jobs.length > 0) await repos.outbox.enqueueMany(jobs, now);
+      if (events.length > 0) await repos.events.appendMany(events);
     });
+    // Said once committed: a rolled-back chunk sent nothing.
+    for (const fields of said) log.info(fields, "deadline reminder");
+    sent += said.length;
   }
   return sent;
 }

@@ -1,4 +1,4 @@
-import type { Repositories } from "../store/index.js";
+import type { NewJob, Repositories } from "../store/index.js";
 
 export const NOTIFY_MAIL = "notify-mail";
 export const MAIL_TARGET = "notify:mail";
@@ -35,8 +35,8 @@ export interface ReminderChannels {
   maxAttempts: number;
   mail: boolean;
   teams: boolean;
-  /** The lead's CRM records (read inside the reminder's transaction). */
-  records: (repos: Repositories, leadId: number) => Promise<ReminderRecord[]>;
+  /** The CRM records of each lead, by lead id (read inside the reminders' transaction). */
+  records: (repos: Repositories, leadIds: readonly number[]) => Promise<Map<number, ReminderRecord[]>>;
 }
 
 export interface CrmTaskPayload {
@@ -49,30 +49,30 @@ export interface CrmTaskPayload {
 }
 
 /**
- * Queues the reminder on every channel in the transaction that records it, so each reminder goes
- * out once or not at all; each channel is an outbox target and retries and paces on its own. A
- * reminder past its deadline is moot: the deadline is each job's due-by.
+ * The jobs that carry a reminder on every channel, queued in the transaction that records it, so
+ * each reminder goes out once or not at all; each channel is an outbox target and retries and
+ * paces on its own. A reminder past its deadline is moot: the deadline is each job's due-by.
  */
-export async function enqueueReminderNotices(repos: Repositories, leadId: number, notice: Omit<ReminderNotice, "records">, channels: ReminderChannels, now: Date): Promise<string[]> {
-  const records = await channels.records(repos, leadId);
+export function reminderNoticeJobs(leadId: number, notice: Omit<ReminderNotice, "records">, records: readonly ReminderRecord[], channels: ReminderChannels): { jobs: NewJob[]; sent: string[] } {
   const full: ReminderNotice = { ...notice, records: records.flatMap((r) => (r.url ? [{ pair: r.pair, url: r.url }] : [])) };
   const dueBy = new Date(notice.at);
   const base = { leadId, dueBy, maxAttempts: channels.maxAttempts, coalesceKey: null };
+  const jobs: NewJob[] = [];
   const sent: string[] = [];
   if (channels.mail && notice.to !== "unassigned") {
-    await repos.outbox.enqueue({ ...base, target: MAIL_TARGET, kind: NOTIFY_MAIL, payload: full }, now);
+    jobs.push({ ...base, target: MAIL_TARGET, kind: NOTIFY_MAIL, payload: full });
     sent.push("mail");
   }
   if (channels.teams) {
-    await repos.outbox.enqueue({ ...base, target: TEAMS_TARGET, kind: NOTIFY_TEAMS, payload: full }, now);
+    jobs.push({ ...base, target: TEAMS_TARGET, kind: NOTIFY_TEAMS, payload: full });
     sent.push("teams");
   }
   for (const record of records.filter((r) => r.tasks)) {
     const payload: CrmTaskPayload = { notice: full, pair: record.pair, object: record.object, recordId: record.id, key: `${notice.referralId}:${notice.deadline}:${notice.at}:${notice.leadTimeMs}:${record.pair}` };
-    await repos.outbox.enqueue({ ...base, target: `crm:${record.crm}`, kind: CRM_TASK, payload }, now);
+    jobs.push({ ...base, target: `crm:${record.crm}`, kind: CRM_TASK, payload });
     sent.push(`task:${record.pair}`);
   }
-  return sent;
+  return { jobs, sent };
 }
 
 export function describeLeadTime(ms: number): string {

@@ -94,6 +94,17 @@ describeEachStore("store", (kind) => {
     await store.repos.reminders.record({ leadId: b.leadId, deadline: b.deadline, deadlineAt: b.at, leadTimeMs: 3_600_000, outcome: "sent" }, T0);
     const recorded = await store.repos.reminders.recordedFor(deadlines.map((d) => d.leadId));
     expect([...recorded]).toEqual([reminderKey({ leadId: b.leadId, deadline: "act", deadlineAt: b.at, leadTimeMs: 3_600_000 })]);
+    // Several at once: only the ones not recorded before come back as recorded now.
+    const [, a] = deadlines as [DueDeadline, DueDeadline];
+    const many = [
+      { leadId: b.leadId, deadline: b.deadline, deadlineAt: b.at, leadTimeMs: 3_600_000, outcome: "sent" as const },
+      { leadId: b.leadId, deadline: b.deadline, deadlineAt: b.at, leadTimeMs: 86_400_000, outcome: "skipped" as const },
+      { leadId: a.leadId, deadline: a.deadline, deadlineAt: a.at, leadTimeMs: 3_600_000, outcome: "sent" as const },
+    ];
+    const fresh = await store.repos.reminders.recordMany(many, T0);
+    expect([...fresh].sort()).toEqual(many.slice(1).map((r) => reminderKey(r)).sort());
+    expect(await store.repos.reminders.recordMany(many, T0)).toEqual(new Set());
+    expect(await store.repos.leads.findByIds([a.leadId, b.leadId, 999_999])).toEqual(new Map([[a.leadId, await store.repos.leads.findById(a.leadId)], [b.leadId, await store.repos.leads.findById(b.leadId)]]));
   });
 
   it("a transaction that throws leaves nothing behind", async () => {

@@ -177,6 +177,19 @@ export class LeadsRepository {
     return row ? fromRow(row) : undefined;
   }
 
+  /** Several leads by id, in one read per 900 (a reminder pass's worth). */
+  async findByIds(ids: readonly number[]): Promise<Map<number, LeadRecord>> {
+    const found = new Map<number, LeadRecord>();
+    for (let offset = 0; offset < ids.length; offset += 900) {
+      const rows = (await this.db("leads").whereIn("id", ids.slice(offset, offset + 900))) as Row[];
+      for (const row of rows) {
+        const lead = fromRow(row);
+        found.set(lead.id, lead);
+      }
+    }
+    return found;
+  }
+
   async findByReferralId(account: string, referralId: string): Promise<LeadRecord | undefined> {
     const row = await this.db("leads").where({ account, referral_id: referralId }).first();
     return row ? fromRow(row) : undefined;

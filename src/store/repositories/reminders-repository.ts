@@ -24,6 +24,20 @@ export class RemindersRepository {
     return inserted.length > 0;
   }
 
+  /**
+   * Records reminders at once; returns the `reminderKey`s of those this call recorded (the others
+   * were recorded already, by this process earlier or another replica).
+   */
+  async recordMany(reminders: ReadonlyArray<Omit<ReminderRecord, "id" | "createdAt">>, now: Date): Promise<Set<string>> {
+    const recorded = new Set<string>();
+    for (let offset = 0; offset < reminders.length; offset += 100) {
+      const rows = reminders.slice(offset, offset + 100).map((r) => ({ lead_id: r.leadId, deadline: r.deadline, deadline_at: r.deadlineAt, lead_time_ms: r.leadTimeMs, outcome: r.outcome, created_at: now }));
+      const inserted = (await this.db("reminders").insert(rows).onConflict(["lead_id", "deadline", "deadline_at", "lead_time_ms"]).ignore().returning(["lead_id", "deadline", "deadline_at", "lead_time_ms"])) as Array<Record<string, unknown>>;
+      for (const row of inserted) recorded.add(reminderKey({ leadId: toNumber(row.lead_id), deadline: row.deadline as ReminderRecord["deadline"], deadlineAt: toDate(row.deadline_at), leadTimeMs: toNumber(row.lead_time_ms) }));
+    }
+    return recorded;
+  }
+
   /** The reminders recorded for these leads, as `reminderKey`s: what a pass need not try again. */
   async recordedFor(leadIds: readonly number[]): Promise<Set<string>> {
     const keys = new Set<string>();
