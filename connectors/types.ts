@@ -57,10 +57,10 @@ export interface ChangesRequest {
    */
   lastPushed?: (externalIds: string[]) => Promise<ReadonlyMap<string, Record<string, unknown>>>;
   /**
-   * The modification stamps our last writes left on records, by external id (see UpsertResult): a
-   * record still showing ours was touched by nobody since, so its history need not be read.
+   * The stamps our creates left on records (see UpsertResult) and the fields they wrote, by external
+   * id: a record still showing both was touched by nobody since, so its history need not be read.
    */
-  lastWritten?: (externalIds: string[]) => Promise<ReadonlyMap<string, string>>;
+  lastWritten?: (externalIds: string[]) => Promise<ReadonlyMap<string, { modstamp: string; fields: Record<string, unknown> }>>;
 }
 
 /** One seller edit: the record's current values of the requested fields, and who changed it when. */

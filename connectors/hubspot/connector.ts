@@ -1,7 +1,6 @@
 import { Client } from "@hubspot/api-client";
 import type { Logger } from "../../src/log/logger.js";
 import { componentLogger } from "../../src/log/logger.js";
-import { pushedFor } from "../echo.js";
 import { countCall } from "../../src/shared/call-meter.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
 import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, CrmOwner, OwnerQuery, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
@@ -255,14 +254,10 @@ export class HubSpotConnector implements CrmConnector {
    */
   async #unsure(request: ChangesRequest, records: HubSpotObject[]): Promise<HubSpotObject[]> {
     if (!request.lastWritten) return records;
-    const keys = records.map((record) => record.properties[request.externalIdField] ?? undefined);
-    const written = await request.lastWritten([...new Set(keys.flatMap((key) => key ?? []))]);
-    if (written.size === 0) return records;
-    const pushed = await pushedFor(request, keys);
+    const written = await request.lastWritten([...new Set(records.flatMap((record) => record.properties[request.externalIdField] ?? []))]);
     return records.filter((record) => {
-      const key = record.properties[request.externalIdField] ?? "";
-      const values = pushed.get(key);
-      return !(values && sameInstant(written.get(key), record.properties.hs_lastmodifieddate) && request.fields.every((field) => !(field in values) || asText(values[field]) === asText(record.properties[field])));
+      const ours = written.get(record.properties[request.externalIdField] ?? "");
+      return !(ours && sameInstant(ours.modstamp, record.properties.hs_lastmodifieddate) && request.fields.every((field) => !(field in ours.fields) || asText(ours.fields[field]) === asText(record.properties[field])));
     });
   }
 

@@ -8,7 +8,7 @@ import { CosellError } from "../shared/errors.js";
 import { MappingRegistry } from "../mapping/index.js";
 import type { JobHandler } from "../queue/types.js";
 import { OutboxWorker } from "../queue/worker.js";
-import type { Repositories } from "../store/index.js";
+import type { CrmLink, Repositories } from "../store/index.js";
 import { redactUrl, Store } from "../store/index.js";
 import type { ScheduledTask } from "node-cron";
 import { schedule } from "node-cron";
@@ -425,12 +425,14 @@ export class Daemon {
     // Inside the sweep's transaction: SQLite has one connection, so the transaction's own.
     const links = await repos.crmLinks.forLeads(leadIds);
     const pairs = this.#config.pairs.filter((p) => p.enabled).map((pair) => ({ pair, target: this.#pairTargets(pair.partnerCenter).find((t) => t.pair === pair.name)?.mapping.inboundTarget(), connector: this.#crms.get(pair.crm)?.connector }));
+    const byLead = new Map<number, CrmLink[]>();
+    for (const link of links) byLead.set(link.leadId, [...(byLead.get(link.leadId) ?? []), link]);
     const records = new Map<number, ReminderRecord[]>();
     for (const leadId of leadIds) {
       const list: ReminderRecord[] = [];
       // In the config's order of pairs, as a notice lists them.
       for (const { pair, target, connector } of pairs) {
-        const link = links.find((l) => l.leadId === leadId && l.pair === pair.name && l.crmObject === target?.name && l.crmRecordId);
+        const link = byLead.get(leadId)?.find((l) => l.pair === pair.name && l.crmObject === target?.name && l.crmRecordId);
         if (!link?.crmRecordId || !target || !connector) continue;
         const url = connector.recordUrl?.(target.object, link.crmRecordId);
         list.push({ pair: pair.name, crm: pair.crm, object: target.object, id: link.crmRecordId, ...(url ? { url } : {}), tasks: this.#config.deadlines.crmTasks && connector.createTask !== undefined });

@@ -102,22 +102,19 @@ async function remind(options: SweepOptions, log: Logger): Promise<number> {
         chunk.flatMap(({ leadId, deadline, at, reminders }) => (leads.has(leadId) ? reminders.map((reminder) => ({ leadId, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs, outcome: reminder.outcome })) : [])),
         now,
       );
-      const toSend = chunk.filter(({ leadId, deadline, at, reminders }) => reminders.some((reminder) => reminder.outcome === "sent" && fresh.has(reminderKey({ leadId, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs }))));
-      const records = options.channels && toSend.length > 0 ? await options.channels.records(repos, toSend.map((w) => w.leadId)) : new Map<number, ReminderRecord[]>();
+      // The reminders this pass recorded and sends (a skipped one is only recorded).
+      const sending = chunk.flatMap(({ leadId, deadline, at, reminders }) => reminders.filter((reminder) => reminder.outcome === "sent" && fresh.has(reminderKey({ leadId, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs }))).map(({ leadTimeMs }) => ({ lead: leads.get(leadId) as LeadRecord, deadline, at, leadTimeMs })));
+      const records = options.channels && sending.length > 0 ? await options.channels.records(repos, [...new Set(sending.map((s) => s.lead.id))]) : new Map<number, ReminderRecord[]>();
       const jobs: NewJob[] = [];
       const events: NewLeadEvent[] = [];
-      for (const { leadId, deadline, at, reminders } of toSend) {
-        const lead = leads.get(leadId) as LeadRecord;
-        for (const reminder of reminders) {
-          if (reminder.outcome !== "sent" || !fresh.has(reminderKey({ leadId, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs }))) continue;
-          const to = lead.ownerEmail ?? options.admin ?? "unassigned";
-          const cause = `${deadline === "accept" ? "accept" : "act"} by ${at.toISOString()}: ${describeLeadTime(reminder.leadTimeMs)} left`;
-          const notice = { to, referralId: lead.referralId, name: lead.name, customer: adaptReferral(lead.raw).lead.customer.name, deadline, at: at.toISOString(), leadTimeMs: reminder.leadTimeMs, partnerCenterUrl: `${PARTNER_CENTER_LEAD_URL}${lead.referralId}` };
-          const channels = options.channels ? reminderNoticeJobs(lead.id, notice, records.get(lead.id) ?? [], options.channels) : { jobs: [], sent: [] };
-          jobs.push(...channels.jobs);
-          events.push({ leadId: lead.id, at: now, side: "daemon", kind: "reminder", cause, details: { deadline, at: at.toISOString(), leadTimeMs: reminder.leadTimeMs, to, channels: channels.sent } });
-          said.push({ referralId: lead.referralId, deadline, at: at.toISOString(), leadTime: describeLeadTime(reminder.leadTimeMs), to, channels: channels.sent });
-        }
+      for (const { lead, deadline, at, leadTimeMs } of sending) {
+        const to = lead.ownerEmail ?? options.admin ?? "unassigned";
+        const cause = `${deadline === "accept" ? "accept" : "act"} by ${at.toISOString()}: ${describeLeadTime(leadTimeMs)} left`;
+        const notice = { to, referralId: lead.referralId, name: lead.name, customer: adaptReferral(lead.raw).lead.customer.name, deadline, at: at.toISOString(), leadTimeMs, partnerCenterUrl: `${PARTNER_CENTER_LEAD_URL}${lead.referralId}` };
+        const channels = options.channels ? reminderNoticeJobs(lead.id, notice, records.get(lead.id) ?? [], options.channels) : { jobs: [], sent: [] };
+        jobs.push(...channels.jobs);
+        events.push({ leadId: lead.id, at: now, side: "daemon", kind: "reminder", cause, details: { deadline, at: at.toISOString(), leadTimeMs, to, channels: channels.sent } });
+        said.push({ referralId: lead.referralId, deadline, at: at.toISOString(), leadTime: describeLeadTime(leadTimeMs), to, channels: channels.sent });
       }
       if (jobs.length > 0) await repos.outbox.enqueueMany(jobs, now);
       if (events.length > 0) await repos.events.appendMany(events);

@@ -73,9 +73,8 @@ describe("HubSpot connector against the sandbox", () => {
     sandbox.editAsSeller("leads", [edited?.outcome === "created" ? edited.id : ""], { cosell_status: "accepted" });
     const reads = () => sandbox.stats.byRoute["POST /crm/v3/objects/leads/batch/read"] ?? 0;
     const before = reads();
-    const lastWritten = async (ids: string[]) => new Map(ids.flatMap((id) => (stamps.has(id) ? [[id, stamps.get(id) as string] as const] : [])));
-    const lastPushed = async (ids: string[]) => new Map(ids.map((id) => [id, { cosell_status: "new" }] as const));
-    const pages = await allChanges({ ...LEADS, since: new Date("2026-11-24T09:00:00Z"), lastWritten, lastPushed });
+    const lastWritten = async (ids: string[]) => new Map(ids.flatMap((id) => (stamps.has(id) ? [[id, { modstamp: stamps.get(id) as string, fields: { cosell_status: "new" } }] as const] : [])));
+    const pages = await allChanges({ ...LEADS, since: new Date("2026-11-24T09:00:00Z"), lastWritten });
     expect(pages.flatMap((p) => p.changes.map((c) => c.externalId))).toEqual(["ref-00007"]);
     // The edited record's history alone is read: one call, not one per hundred records we wrote.
     expect(reads() - before).toBe(1);

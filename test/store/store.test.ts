@@ -139,8 +139,9 @@ describeEachStore("store", (kind) => {
   it("keeps the modification stamp each write left, by referral id, and no stale one after a write without", async () => {
     const { lead } = await store.repos.leads.save(leadInput(), T0);
     const push = { leadId: lead.id, pair: "acme-hs", crmObject: "lead", crmRecordId: "901", pushedHash: "h1" };
-    await store.repos.crmLinks.confirmPushes([{ ...push, crmModstamp: "1796589875000" }], later(1));
-    expect(await store.repos.crmLinks.pushedModstampsFor("acme", "acme-hs", "lead", ["ref-1", "ref-2"])).toEqual(new Map([["ref-1", "1796589875000"]]));
+    await store.repos.crmLinks.confirmPushes([{ ...push, crmModstamp: "1796589875000", pushedFields: { status: "new" } }], later(1));
+    // With the fields that write left, in the same read.
+    expect(await store.repos.crmLinks.pushedModstampsFor("acme", "acme-hs", "lead", ["ref-1", "ref-2"])).toEqual(new Map([["ref-1", { modstamp: "1796589875000", fields: { status: "new" } }]]));
     expect(await store.repos.crmLinks.findByRecordId("acme-hs", "lead", "901")).toMatchObject({ lastPushedModstamp: "1796589875000" });
     // Another pair's or object's links are not this one's.
     expect(await store.repos.crmLinks.pushedModstampsFor("acme", "acme-hs", "contact", ["ref-1"])).toEqual(new Map());

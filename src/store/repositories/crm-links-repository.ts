@@ -115,22 +115,26 @@ export class CrmLinksRepository {
    * feed's worth): what a change feed compares a record against to tell our echo from a seller's edit.
    */
   async pushedFieldsFor(account: string, pair: string, crmObject: string, referralIds: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
-    const raw = await this.#lastPushed(account, pair, crmObject, referralIds, "last_pushed_fields");
-    return new Map([...raw].map(([referralId, value]) => [referralId, parseJson(value) as Record<string, unknown>]));
-  }
-
-  /** The modification stamps our last writes left on each record of one CRM object, by referral id. */
-  async pushedModstampsFor(account: string, pair: string, crmObject: string, referralIds: readonly string[]): Promise<Map<string, string>> {
-    const raw = await this.#lastPushed(account, pair, crmObject, referralIds, "last_pushed_modstamp");
-    return new Map([...raw].map(([referralId, value]) => [referralId, String(value)]));
+    const rows = await this.#lastPushed(account, pair, crmObject, referralIds, "last_pushed_fields");
+    return new Map([...rows].map(([referralId, row]) => [referralId, parseJson(row.last_pushed_fields) as Record<string, unknown>]));
   }
 
   /**
-   * One column of the given leads' links of one object, by referral id. The leads are found first,
-   * then their links by lead: a join let SQLite walk every link of the pair for each page.
+   * The stamp our create left on each record of one CRM object that still carries one, with the
+   * fields it wrote, by referral id: in one read, what a change feed needs to skip a record's history.
    */
-  async #lastPushed(account: string, pair: string, crmObject: string, referralIds: readonly string[], column: "last_pushed_fields" | "last_pushed_modstamp"): Promise<Map<string, unknown>> {
-    const found = new Map<string, unknown>();
+  async pushedModstampsFor(account: string, pair: string, crmObject: string, referralIds: readonly string[]): Promise<Map<string, { modstamp: string; fields: Record<string, unknown> }>> {
+    const rows = await this.#lastPushed(account, pair, crmObject, referralIds, "last_pushed_modstamp", ["last_pushed_fields"]);
+    return new Map([...rows].map(([referralId, row]) => [referralId, { modstamp: String(row.last_pushed_modstamp), fields: (row.last_pushed_fields ? parseJson(row.last_pushed_fields) : {}) as Record<string, unknown> }]));
+  }
+
+  /**
+   * The given leads' links of one object that have `column` set, by referral id, with `column` and
+   * `also`. The leads are found first, then their links by lead: a join let SQLite walk every link
+   * of the pair for each page.
+   */
+  async #lastPushed(account: string, pair: string, crmObject: string, referralIds: readonly string[], column: "last_pushed_fields" | "last_pushed_modstamp", also: string[] = []): Promise<Map<string, Record<string, unknown>>> {
+    const found = new Map<string, Record<string, unknown>>();
     for (let offset = 0; offset < referralIds.length; offset += 900) {
       const leads = (await this.db("leads").where({ account }).whereIn("referral_id", referralIds.slice(offset, offset + 900)).select("id", "referral_id")) as Array<{ id: number; referral_id: string }>;
       if (leads.length === 0) continue;
@@ -139,10 +143,10 @@ export class CrmLinksRepository {
         .whereIn("lead_id", [...referralOf.keys()])
         .where({ pair, crm_object: crmObject })
         .whereNotNull(column)
-        .select("lead_id", column)) as Array<Record<string, unknown>>;
+        .select("lead_id", column, ...also)) as Array<Record<string, unknown>>;
       for (const row of rows) {
         const referralId = referralOf.get(Number(row.lead_id));
-        if (referralId !== undefined) found.set(referralId, row[column]);
+        if (referralId !== undefined) found.set(referralId, row);
       }
     }
     return found;
