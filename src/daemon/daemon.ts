@@ -550,7 +550,7 @@ export class Daemon {
   async #pullFreshness(): Promise<ReadinessCheck[]> {
     let runs;
     try {
-      runs = await this.store.repos.syncRuns.all();
+      runs = await this.store.reads.syncRuns.all();
     } catch (error) {
       return [{ name: "pulls", ok: false, detail: `pull health unreadable: ${(error as Error).message}` }];
     }

@@ -65,7 +65,7 @@ export class StatusSource implements OutboxObserver {
   async snapshot(): Promise<StatusSnapshot> {
     const { config, clock } = this.#options;
     const store = this.#options.store();
-    const repos = store.repos;
+    const repos = store.reads;
     const now = clock.now();
     const runs = await repos.syncRuns.all();
     const run = (kind: string, name: string) => runs.find((r) => r.kind === kind && r.name === name);
@@ -129,7 +129,7 @@ export class StatusSource implements OutboxObserver {
   }
 
   async lead(id: number): Promise<LeadView | undefined> {
-    const repos = this.#options.store().repos;
+    const repos = this.#options.store().reads;
     const lead = await repos.leads.findById(id);
     if (!lead) return undefined;
     const links = await repos.crmLinks.forLead(id);

@@ -248,7 +248,7 @@ export class OutboxWorker {
     const lingerLeft = (this.#waitingSince.get(target) ?? now) + lingerMs - now;
     if (quietLeft <= 0 || lingerLeft <= 0) return 0;
     const at = this.#clock.now();
-    const { due, urgent } = await this.#options.store.repos.outbox.countDue(target, at, settings.batchSize, new Date(at.getTime() + (this.#options.urgentWindowMs ?? DEFAULT_URGENT_WINDOW_MS)));
+    const { due, urgent } = await this.#options.store.reads.outbox.countDue(target, at, settings.batchSize, new Date(at.getTime() + (this.#options.urgentWindowMs ?? DEFAULT_URGENT_WINDOW_MS)));
     // Nothing due yet while a producer is busy is the start of a batch too: a page committing as
     // this looked would otherwise be leased alone the moment it lands.
     return due < settings.batchSize && !urgent ? Math.min(quietLeft, lingerLeft) : 0;

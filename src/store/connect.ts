@@ -103,6 +103,35 @@ export function connect(options: StoreOptions, logger?: Logger): { knex: Knex; k
   return { knex, kind };
 }
 
+/**
+ * A second SQLite connection for reads that need no transaction (a batch's links, the lookahead,
+ * the status page): WAL lets it read beside the writer, so such a read no longer queues behind
+ * every write transaction of the one writing connection, nor holds one up. `query_only` makes a
+ * write sent here fail loudly instead of taking the write lock from the writer. None for
+ * PostgreSQL (its pool already reads in parallel) or an in-memory SQLite store (a second
+ * connection would open a second, empty database).
+ */
+export function connectReader(options: StoreOptions, logger?: Logger): Knex | undefined {
+  if (storeKind(options.url) !== "sqlite") return undefined;
+  const location = options.url.slice("sqlite:".length);
+  if (location === ":memory:") return undefined;
+  const filename = resolve(options.cwd ?? process.cwd(), location);
+  const pragmas = [`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)};`, "PRAGMA query_only = ON;"].join(" ");
+  return knexFactory({
+    client: "sqlite3",
+    connection: { filename },
+    useNullAsDefault: true,
+    log: knexLog(logger),
+    pool: {
+      min: 0,
+      max: 1,
+      afterCreate: (conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) => {
+        execPragmas(conn, pragmas, Date.now() + (options.busyTimeoutMs ?? 5000), done);
+      },
+    },
+  });
+}
+
 /** A store URL fit for logs and error messages. */
 export function redactUrl(url: string): string {
   return url.replace(/(\/\/[^/:@]*:)[^@/]*@/, "$1***@");

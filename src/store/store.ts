@@ -2,7 +2,7 @@ import type { Knex } from "knex";
 import type { Logger } from "../log/logger.js";
 import { CosellError } from "../shared/errors.js";
 import type { StoreKind, StoreOptions } from "./connect.js";
-import { connect, redactUrl } from "./connect.js";
+import { connect, connectReader, redactUrl } from "./connect.js";
 import { MIGRATION_TABLE, migrationSource } from "./migrations/index.js";
 
 /** The advisory lock PostgreSQL replicas take turns migrating under. */
@@ -52,24 +52,34 @@ export interface MigrationReport {
 export class Store {
   readonly kind: StoreKind;
   readonly repos: Repositories;
+  /**
+   * The same repositories for reads that need no transaction and may see the last commit (a
+   * batch's links, the lookahead, counts, the status page). On a SQLite file they go through a
+   * second, read-only connection, so they neither wait behind nor hold up the write transactions
+   * of the one writing connection; elsewhere they are `repos`. A write sent here fails.
+   */
+  readonly reads: Repositories;
   readonly #knex: Knex;
+  readonly #reader: Knex | undefined;
   readonly #url: string;
 
-  private constructor(knex: Knex, kind: StoreKind, url: string) {
+  private constructor(knex: Knex, kind: StoreKind, url: string, reader?: Knex) {
     this.#knex = knex;
+    this.#reader = reader;
     this.kind = kind;
     this.#url = url;
     this.repos = repositories(knex, kind);
+    this.reads = reader ? repositories(reader, kind) : this.repos;
   }
 
   /** Opens the store and checks it answers; fails with STORE_UNAVAILABLE and what to check. */
   static async open(options: StoreOptions, logger?: Logger): Promise<Store> {
     const { knex, kind } = connect(options, logger);
-    const store = new Store(knex, kind, options.url);
+    const store = new Store(knex, kind, options.url, connectReader(options, logger));
     try {
       await store.ping();
     } catch (error) {
-      await knex.destroy().catch(() => undefined);
+      await store.close().catch(() => undefined);
       throw new CosellError(
         "STORE_UNAVAILABLE",
         `Cannot open the store at ${redactUrl(options.url)}: ${(error as Error).message}. Check store.url, that the database is running and reachable, and that the service user may write there.`,
@@ -160,6 +170,6 @@ export class Store {
   }
 
   async close(): Promise<void> {
-    await this.#knex.destroy();
+    await Promise.all([this.#knex.destroy(), this.#reader?.destroy()]);
   }
 }

@@ -44,7 +44,7 @@ async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned:
   // One read of the batch's links serves the "already written" check, the known ids, and the
   // links the confirmations update.
   const byLead = new Map<number, CrmLink[]>();
-  for (const link of await options.store.repos.crmLinks.forLeads(jobs.flatMap((job) => (job.leadId === undefined ? [] : [job.leadId])))) {
+  for (const link of await options.store.reads.crmLinks.forLeads(jobs.flatMap((job) => (job.leadId === undefined ? [] : [job.leadId])))) {
     const list = byLead.get(link.leadId);
     if (list) list.push(link);
     else byLead.set(link.leadId, [link]);

@@ -47,7 +47,7 @@ export async function sweepDeadlines(options: SweepOptions): Promise<SweepReport
   const report: SweepReport = { expired: 0, lapsed: 0, reminded: 0 };
   for (;;) {
     const now = options.clock.now();
-    const due = await options.store.repos.leads.listDueBy(now, options.batch ?? 200);
+    const due = await options.store.reads.leads.listDueBy(now, options.batch ?? 200);
     if (due.length === 0) break;
     const before = report.expired + report.lapsed;
     await options.store.transaction(async (repos) => {
@@ -87,15 +87,15 @@ async function remind(options: SweepOptions, log: Logger): Promise<number> {
   const horizon = new Date(now.getTime() + Math.max(...leadTimes));
   // Most deadlines a pass sees were reminded of in an earlier pass: those are told apart in one
   // read, and only a lead with a reminder to write is read whole.
-  const due = await options.store.repos.leads.listDeadlinesBy(horizon, REMINDER_PAGE);
-  const recorded = await options.store.repos.reminders.recordedFor([...new Set(due.map((d) => d.leadId))]);
+  const due = await options.store.reads.leads.listDeadlinesBy(horizon, REMINDER_PAGE);
+  const recorded = await options.store.reads.reminders.recordedFor([...new Set(due.map((d) => d.leadId))]);
   const work = due
     .map(({ leadId, deadline, at }) => ({ leadId, deadline, at, reminders: remindersDue({ kind: deadline, at }, leadTimes, now) }))
     .filter(({ leadId, deadline, at, reminders }) => !reminders.every((reminder) => recorded.has(reminderKey({ leadId, deadline, deadlineAt: at, leadTimeMs: reminder.leadTimeMs }))));
   let sent = 0;
   for (let offset = 0; offset < work.length; offset += REMINDER_CHUNK) {
     const chunk = work.slice(offset, offset + REMINDER_CHUNK);
-    const leads = await options.store.repos.leads.findByIds(chunk.map((w) => w.leadId));
+    const leads = await options.store.reads.leads.findByIds(chunk.map((w) => w.leadId));
     const said: Array<Record<string, unknown>> = [];
     await options.store.transaction(async (repos) => {
       const fresh = await repos.reminders.recordMany(

@@ -36,7 +36,7 @@ async function writeOnce(options: { store: Store; clock: Clock; clients: Map<str
   const payload = job.payload as ExternalReferencePayload;
   const client = options.clients.get(payload.account);
   if (!client) throw new CosellError("SYNC_UNKNOWN_ACCOUNT", `No Partner Center account "${payload.account}" is open in this daemon; drop the job with \`cosell-sync outbox drop ${job.id}\`.`);
-  const lead = await options.store.repos.leads.findByReferralId(payload.account, payload.referralId);
+  const lead = await options.store.reads.leads.findByReferralId(payload.account, payload.referralId);
   if (!lead) throw new CosellError("SYNC_LEAD_UNKNOWN", `Lead ${payload.referralId} is not in the store of account ${payload.account}.`);
   let referral: WireReferral = parseReferral(lead.raw);
   for (let round = 0; round < 4; round += 1) {

@@ -64,7 +64,7 @@ async function pushOne(options: PcPushOptions, job: OutboxJob): Promise<JobOutco
   if (!account) throw new CosellError("SYNC_UNKNOWN_ACCOUNT", `No Partner Center account "${payload.account}" is open in this daemon; was it removed from the config? Drop the job with \`cosell-sync outbox drop ${job.id}\`.`);
   const pair = account.pairs().find((p) => p.pair === payload.pair);
   if (!pair) throw new CosellError("SYNC_UNKNOWN_PAIR", `The pair "${payload.pair}" is not enabled; enable it or drop the job with \`cosell-sync outbox drop ${job.id}\`.`);
-  const lead = await options.store.repos.leads.findByReferralId(payload.account, payload.referralId);
+  const lead = await options.store.reads.leads.findByReferralId(payload.account, payload.referralId);
   if (!lead) throw new CosellError("SYNC_LEAD_UNKNOWN", `Lead ${payload.referralId} is not in the store of account ${payload.account}.`);
   const asked = payload.changed ? Object.fromEntries(payload.changed.filter((field) => field in payload.fields).map((field) => [field, payload.fields[field]])) : payload.fields;
   const intent = pair.mapping.inbound(asked);

@@ -79,8 +79,8 @@ export async function pollSellerChanges(options: {
     fields,
     ...(stored ? { cursor: overlapped(stored.value) } : {}),
     // Asked per page, for the records our own user touched last: never every link of the pair at once.
-    lastPushed: (referralIds) => store.repos.crmLinks.pushedFieldsFor(pair.account, pair.pair, inbound.name, referralIds),
-    lastWritten: (referralIds) => store.repos.crmLinks.pushedModstampsFor(pair.account, pair.pair, inbound.name, referralIds),
+    lastPushed: (referralIds) => store.reads.crmLinks.pushedFieldsFor(pair.account, pair.pair, inbound.name, referralIds),
+    lastWritten: (referralIds) => store.reads.crmLinks.pushedModstampsFor(pair.account, pair.pair, inbound.name, referralIds),
   });
   let latest = stored?.value;
   for await (const page of feed) {

@@ -7,6 +7,7 @@ import { JOINT_PLANNING } from "../partner-center/wire.js";
 import type { Clock } from "../shared/clock.js";
 import { isTerminal } from "../domain/index.js";
 import { isCosellError } from "../shared/errors.js";
+import { readAhead } from "../shared/read-ahead.js";
 import type { AdaptedReferral } from "../partner-center/adapter.js";
 import type { LeadInput, NewLeadEvent, Repositories, SavedLead, Store } from "../store/index.js";
 import { leadInputFrom } from "./lead-record.js";
@@ -88,7 +89,10 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
   const report: PullReport = { pages: 0, received: 0, created: 0, updated: 0, unchanged: 0, skipped: 0, ...(stored ? { cursor: stored.value } : {}) };
   log.info({ since: since?.toISOString() ?? "beginning", cursor: stored?.value }, "pull started");
 
-  for await (const page of options.client.listChanged({ ...(since ? { since } : {}), filter: options.filter ?? "direction eq 'Incoming'", ...(options.signal ? { signal: options.signal } : {}) })) {
+  // The next page is fetched while this one is stored: the HTTP round trip and the transaction
+  // overlap. Pages still commit one at a time, in order, so the cursor never passes a lost page.
+  const pages = readAhead(options.client.listChanged({ ...(since ? { since } : {}), filter: options.filter ?? "direction eq 'Incoming'", ...(options.signal ? { signal: options.signal } : {}) }));
+  for await (const page of pages) {
     const now = options.clock.now();
     // Read and hashed before the transaction: it holds the store (SQLite's one connection) only
     // for the writes, not for work that needs none.

@@ -66,7 +66,7 @@ export class SharedLookahead {
     const cache = this.#cache;
     let looked = 0;
     for (let size = this.#window; chosen.length < room; size = Math.min(size * 2, this.#maxWindow)) {
-      const jobs = (await this.#store.repos.outbox.upcoming(this.#target, size)).slice(looked);
+      const jobs = (await this.#store.reads.outbox.upcoming(this.#target, size)).slice(looked);
       await this.#read(jobs);
       for (const job of jobs) {
         for (const candidate of this.#parsed.get(job.id)?.candidates ?? []) {
@@ -90,9 +90,9 @@ export class SharedLookahead {
     const fresh = jobs.filter((job) => job.kind === CRM_UPSERT && this.#parsed.get(job.id)?.version !== job.version);
     if (fresh.length === 0) return;
     const store = this.#store;
-    const payloads = await store.repos.outbox.payloads(fresh.map((job) => job.id));
+    const payloads = await store.reads.outbox.payloads(fresh.map((job) => job.id));
     const leadIds = fresh.flatMap((job) => (job.leadId === undefined ? [] : [job.leadId]));
-    const linked = new Set((await store.repos.crmLinks.forLeads(leadIds)).map((link) => `${link.leadId}|${link.pair}|${link.crmObject}`));
+    const linked = new Set((await store.reads.crmLinks.forLeads(leadIds)).map((link) => `${link.leadId}|${link.pair}|${link.crmObject}`));
     for (const job of fresh) {
       const found = payloads.get(job.id);
       if (!found) continue;

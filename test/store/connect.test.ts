@@ -53,3 +53,44 @@ describe("store connection", () => {
     expect((error as Error).message).not.toContain("topsecret");
   });
 });
+
+describe("the store's read connection", () => {
+  it("on a SQLite file, reads what was committed without waiting behind an open write transaction, and refuses writes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cosell-reads-"));
+    const store = await Store.open({ url: `sqlite:${join(dir, "r.db")}`, busyTimeoutMs: 200 });
+    try {
+      await store.migrate();
+      const at = new Date("2026-12-01T00:00:00Z");
+      await store.repos.cursors.save("scope", "name", { n: 1 }, at);
+      expect(store.reads).not.toBe(store.repos);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let inside!: () => void;
+      const entered = new Promise<void>((resolve) => (inside = resolve));
+      const writing = store.transaction(async (repos) => {
+        await repos.cursors.save("scope", "name", { n: 2 }, at);
+        inside();
+        await held;
+      });
+      await entered;
+      // The writer holds its one connection; the read goes beside it and sees the last commit.
+      expect((await store.reads.cursors.get<{ n: number }>("scope", "name"))?.value).toEqual({ n: 1 });
+      release();
+      await writing;
+      expect((await store.reads.cursors.get<{ n: number }>("scope", "name"))?.value).toEqual({ n: 2 });
+      await expect(store.reads.cursors.save("scope", "name", { n: 3 }, at)).rejects.toThrow(/readonly|read-only/i);
+      expect((await store.repos.cursors.get<{ n: number }>("scope", "name"))?.value).toEqual({ n: 2 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("in memory, reads through the one connection (a second would open an empty database)", async () => {
+    const store = await Store.open({ url: "sqlite::memory:" });
+    try {
+      expect(store.reads).toBe(store.repos);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { readAhead } from "../../src/shared/read-ahead.js";
+
+/** A source that logs when each item is asked for and handed out. */
+function source(items: number[], log: string[], failAt?: number) {
+  return {
+    closed: false,
+    async *[Symbol.asyncIterator]() {
+      try {
+        for (const item of items) {
+          log.push(`fetch ${item}`);
+          await Promise.resolve();
+          if (item === failAt) throw new Error(`page ${item} failed`);
+          yield item;
+        }
+      } finally {
+        this.closed = true;
+      }
+    },
+  };
+}
+
+describe("readAhead", () => {
+  it("asks for the next item while the consumer still works on the current one, in order", async () => {
+    const log: string[] = [];
+    const seen: number[] = [];
+    for await (const item of readAhead(source([1, 2, 3], log))) {
+      await new Promise((resolve) => setImmediate(resolve));
+      log.push(`stored ${item}`);
+      seen.push(item);
+    }
+    expect(seen).toEqual([1, 2, 3]);
+    // Page 2 is fetched before page 1 is stored: the round trip overlaps the store.
+    expect(log.indexOf("fetch 2")).toBeLessThan(log.indexOf("stored 1"));
+    expect(log.indexOf("fetch 3")).toBeLessThan(log.indexOf("stored 2"));
+  });
+
+  it("raises a read-ahead failure where its item would be consumed, after the items before it", async () => {
+    const log: string[] = [];
+    const seen: number[] = [];
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const run = async () => {
+        for await (const item of readAhead(source([1, 2, 3], log, 2))) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          seen.push(item);
+        }
+      };
+      await expect(run()).rejects.toThrow("page 2 failed");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(seen).toEqual([1]);
+    expect(unhandled).toEqual([]);
+  });
+
+  it("closes the source when the consumer stops early", async () => {
+    const log: string[] = [];
+    const items = source([1, 2, 3, 4], log);
+    for await (const item of readAhead(items)) if (item === 2) break;
+    expect(items.closed).toBe(true);
+    expect(log).not.toContain("fetch 4");
+  });
+});
