@@ -13,7 +13,7 @@ import { redactUrl, Store } from "../store/index.js";
 import type { ScheduledTask } from "node-cron";
 import { schedule } from "node-cron";
 import type { CrmConnector } from "../../connectors/types.js";
-import { CRM_UPSERT } from "../sync/enqueue-crm-upsert.js";
+import { CRM_UPSERT, crmTarget } from "../sync/enqueue-crm-upsert.js";
 import { crmUpsertByTarget } from "../sync/crm-target-handler.js";
 import { DEFAULT_OWNER_TTL_MS, OwnerDirectory } from "../routing/owner-directory.js";
 import { externalReferenceHandler, PC_EXTERNAL_REFERENCE } from "../sync/external-reference.js";
@@ -268,7 +268,7 @@ export class Daemon {
    * Runs the due jobs of each target (every CRM and Partner Center by default) until none is left
    * to lease (jobs backing off for later stay queued); returns how many ran per target.
    */
-  async drainOutbox(targets: string[] = [...[...this.#crms.keys()].map((name) => `crm:${name}`), PARTNER_CENTER_TARGET, ...(this.#mail ? [MAIL_TARGET] : []), ...(this.#teams ? [TEAMS_TARGET] : [])]): Promise<Record<string, number>> {
+  async drainOutbox(targets: string[] = [...[...this.#crms.keys()].map((name) => crmTarget(name)), PARTNER_CENTER_TARGET, ...(this.#mail ? [MAIL_TARGET] : []), ...(this.#teams ? [TEAMS_TARGET] : [])]): Promise<Record<string, number>> {
     const ran: Record<string, number> = {};
     for (const target of targets) {
       ran[target] = 0;
@@ -305,11 +305,11 @@ export class Daemon {
     this.#worker = new OutboxWorker({
       store,
       handlers: {
-        [CRM_UPSERT]: crmUpsertByTarget({ connectors: new Map([...this.#crms].map(([name, opened]) => [`crm:${name}`, opened.connector])), store, clock: this.#clock, logger: this.#root, owners: (pair) => (this.#config.pairs.find((p) => p.name === pair)?.routing ? this.#owners.get(pair) : undefined) }),
+        [CRM_UPSERT]: crmUpsertByTarget({ connectors: new Map([...this.#crms].map(([name, opened]) => [crmTarget(name), opened.connector])), store, clock: this.#clock, logger: this.#root, owners: (pair) => (this.#config.pairs.find((p) => p.name === pair)?.routing ? this.#owners.get(pair) : undefined) }),
         [PC_PUSH]: pcPushHandler({ store, clock: this.#clock, logger: this.#root, accounts: this.#accounts(), onQueued: () => this.#worker?.wake() }),
         ...(this.#mail ? { [NOTIFY_MAIL]: reminderMailHandler(this.#mail.mail) } : {}),
         ...(this.#teams ? { [NOTIFY_TEAMS]: reminderTeamsHandler(this.#teams.teams, this.#teams.timeZone) } : {}),
-        [CRM_TASK]: crmTaskByTarget({ connectors: new Map([...this.#crms].map(([name, opened]) => [`crm:${name}`, opened.connector])), store, clock: this.#clock, logger: this.#root }),
+        [CRM_TASK]: crmTaskByTarget({ connectors: new Map([...this.#crms].map(([name, opened]) => [crmTarget(name), opened.connector])), store, clock: this.#clock, logger: this.#root }),
         [PC_EXTERNAL_REFERENCE]: externalReferenceHandler({ store, clock: this.#clock, clients: new Map([...this.#partnerCenters].map(([name, opened]) => [name, opened.client])) }),
         ...this.#handlers,
       },
@@ -324,7 +324,7 @@ export class Daemon {
       observer: this.#status,
     });
     const worker = this.#worker;
-    for (const [name, calls] of this.#openingCalls) if (calls > 0) worker.pacer(`crm:${name}`).take(calls);
+    for (const [name, calls] of this.#openingCalls) if (calls > 0) worker.pacer(crmTarget(name)).take(calls);
     const onRun = (kind: string, name: string, ok: boolean) => this.#status.runRecorded(kind, name, ok);
     this.#inbound = new InboundSync({ store, clock: this.#clock, logger: this.#root, accounts: this.#accounts(), onQueued: (more) => worker.wake(more), onRun, runClock: this.#opsClock });
     this.#outbound = new OutboundSync({
@@ -337,7 +337,7 @@ export class Daemon {
       runClock: this.#opsClock,
       // A poll's calls wait their turn with the writes (at most one HubSpot window each) instead
       // of earning a 429 that stops them all.
-      pace: (crm) => worker.paceCall(`crm:${crm}`, 10_000),
+      pace: (crm) => worker.paceCall(crmTarget(crm), 10_000),
     });
     if (this.#serveHttp) {
       try {
@@ -411,7 +411,7 @@ export class Daemon {
     for (const pair of pairs) {
       const connector = this.#crms.get(pair.crm)?.connector;
       // Lookups wait for the CRM's rate with its writes, whichever job makes them.
-      const pace = () => this.#worker?.paceCall(`crm:${pair.crm}`, 10_000) ?? Promise.resolve(undefined);
+      const pace = () => this.#worker?.paceCall(crmTarget(pair.crm), 10_000) ?? Promise.resolve(undefined);
       if (connector?.findOwner) this.#owners.set(pair.name, new OwnerDirectory({ connector, clock: this.#clock, ttlMs: pair.routing?.cacheTtl ?? DEFAULT_OWNER_TTL_MS, crmName: pair.crm, pace }));
     }
     const mail = this.#config.notify.mail;

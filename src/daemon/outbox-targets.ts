@@ -1,3 +1,4 @@
+import { crmTarget } from "../sync/enqueue-crm-upsert.js";
 import type { Config } from "../config/index.js";
 import type { TargetSettings } from "../queue/types.js";
 
@@ -35,7 +36,7 @@ function crmDefaults(crm: Config["crms"][string]): TargetSettings {
 
 export function outboxTargets(config: Config): Record<string, TargetSettings> {
   const targets: Record<string, TargetSettings> = { "partner-center": PARTNER_CENTER, "notify:mail": NOTIFY, "notify:teams": TEAMS };
-  for (const [name, crm] of Object.entries(config.crms)) targets[`crm:${name}`] = crmDefaults(crm);
+  for (const [name, crm] of Object.entries(config.crms)) targets[crmTarget(name)] = crmDefaults(crm);
   for (const [target, override] of Object.entries(config.outbox.targets)) {
     const base = targets[target] ?? NOTIFY;
     targets[target] = {

@@ -1,3 +1,4 @@
+import { crmTarget } from "../sync/enqueue-crm-upsert.js";
 import { createTask } from "node-cron";
 import type { Config } from "../config/index.js";
 import type { LeadView, StatusSnapshot, TargetStatus } from "../http/status-model.js";
@@ -162,7 +163,7 @@ export class StatusSource implements OutboxObserver {
       targets.push({ target: `partner-center:${account}`, requests: calls.requests, throttled: calls.throttled });
     }
     for (const [name, connector] of this.#options.crms()) {
-      const target = `crm:${name}`;
+      const target = crmTarget(name);
       const rate = connector.rateInfo();
       targets.push({
         target,

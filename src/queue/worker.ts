@@ -101,7 +101,8 @@ export class OutboxWorker {
   readonly #inFlight = new Set<number>();
   readonly #running = new Set<Promise<void>>();
   readonly #abort = new AbortController();
-  readonly #wakers = new Set<() => void>();
+  /** Who waits to be woken, and for which target (none: woken by any wake). */
+  readonly #wakers = new Map<() => void, string | undefined>();
   #loops: Promise<void>[] = [];
   #stopping = false;
   #lastWakeAt = Number.NEGATIVE_INFINITY;
@@ -154,11 +155,14 @@ export class OutboxWorker {
    * has more on its way (a pull with pages left): a partial batch then waits for them (within its
    * linger) through a pause longer than the quiet spell, and goes as soon as the last page is in.
    */
-  wake(options: { more?: boolean } = {}): void {
+  wake(options: { more?: boolean; targets?: readonly string[] } = {}): void {
     this.#lastWakeAt = this.#now();
     if (options.more !== undefined) this.#moreUntil = options.more ? this.#lastWakeAt + MORE_MS : 0;
-    for (const target of Object.keys(this.#options.targets)) if (!this.#waitingSince.has(target)) this.#waitingSince.set(target, this.#lastWakeAt);
-    for (const wake of [...this.#wakers]) wake();
+    // Only the targets that were given work look now: a backfill's every page would otherwise
+    // send each idle target to lease nothing, a write transaction each time.
+    const named = options.targets ? new Set(options.targets) : undefined;
+    for (const target of Object.keys(this.#options.targets)) if ((!named || named.has(target)) && !this.#waitingSince.has(target)) this.#waitingSince.set(target, this.#lastWakeAt);
+    for (const [wake, target] of [...this.#wakers]) if (!named || target === undefined || named.has(target)) wake();
   }
 
   /**
@@ -201,29 +205,29 @@ export class OutboxWorker {
     while (!this.#stopping) {
       const wait = pacer.waitMs();
       if (wait > 0) {
-        await this.#idle(Math.min(wait, pollMs * 5));
+        await this.#idle(Math.min(wait, pollMs * 5), target);
         continue;
       }
       if (queue.pending >= settings.concurrency) {
-        await Promise.race([new Promise((resolve) => queue.once("next", resolve)), this.#idlePromise(pollMs)]);
+        await Promise.race([new Promise((resolve) => queue.once("next", resolve)), this.#idle(pollMs, target)]);
         continue;
       }
       let jobs: OutboxJob[];
       try {
         const linger = await this.#lingerMs(target, settings);
         if (linger > 0) {
-          await this.#idle(linger);
+          await this.#idle(linger, target);
           continue;
         }
         this.#waitingSince.delete(target);
         jobs = await this.#lease(target, settings.batchSize);
       } catch (error) {
         this.#log.error({ err: error, target }, "leasing failed; retrying after the poll interval");
-        await this.#idle(pollMs);
+        await this.#idle(pollMs, target);
         continue;
       }
       if (jobs.length === 0) {
-        await this.#idle(pollMs);
+        await this.#idle(pollMs, target);
         continue;
       }
       const run = queue.add(() => this.#run(target, jobs));
@@ -315,7 +319,7 @@ export class OutboxWorker {
         // producer still has on its way, to fill a call that would go part-full.
         const at = this.#clock.now().getTime() + (this.#options.urgentWindowMs ?? DEFAULT_URGENT_WINDOW_MS);
         const holdUntil = this.#now() + (group.some((job) => job.dueBy !== undefined && job.dueBy.getTime() <= at) ? 0 : (this.#options.targets[target]?.lingerMs ?? 0));
-        const awaitMore = () => this.#awaitMore(holdUntil - this.#now());
+        const awaitMore = () => this.#awaitMore(holdUntil - this.#now(), target);
         try {
           const context = { signal: this.#abort.signal, logger: this.#log.child({ job: group.length === 1 ? group[0]?.id : `${group.length} jobs` }), awaitMore };
           const { value: result, calls } = await metered(() => handler.handle(group, context), gate).finally(firstAnswered);
@@ -457,16 +461,13 @@ export class OutboxWorker {
    * While a producer says more is coming, waits for its next enqueue (at most `ms`, and no longer
    * than a producer's pause is trusted): true when one came or may still come.
    */
-  #awaitMore(ms: number): Promise<boolean> {
+  #awaitMore(ms: number, target: string): Promise<boolean> {
     if (this.#stopping || ms <= 0 || this.#moreUntil <= this.#now()) return Promise.resolve(false);
-    return this.#idlePromise(Math.min(ms, MORE_MS)).then(() => !this.#stopping);
+    return this.#idle(Math.min(ms, MORE_MS), target).then(() => !this.#stopping);
   }
 
-  #idle(ms: number): Promise<void> {
-    return this.#idlePromise(ms);
-  }
-
-  #idlePromise(ms: number): Promise<void> {
+  /** Waits `ms`, or until a wake that names `target` (or names none). */
+  #idle(ms: number, target?: string): Promise<void> {
     if (this.#stopping) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = () => {
@@ -475,7 +476,7 @@ export class OutboxWorker {
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.#wakers.add(done);
+      this.#wakers.set(done, target);
     });
   }
 }

@@ -42,6 +42,11 @@ export interface OwnerPlan {
 /** What a job carries of a mapped record: the rule descriptions stay with the mapping. */
 export type QueuedRecord = Omit<MappedRecord, "produced">;
 
+/** The outbox target of a CRM's writes. */
+export function crmTarget(crm: string): string {
+  return `crm:${crm}`;
+}
+
 export interface PairTarget {
   pair: string;
   crm: string;
@@ -113,7 +118,7 @@ function planUpsert(target: PairTarget, lead: LeadRecord, adapted: AdaptedReferr
   return {
     job: {
       pair: target.pair,
-      target: `crm:${target.crm}`,
+      target: crmTarget(target.crm),
       kind: CRM_UPSERT,
       leadId: lead.id,
       payload: {

@@ -4,7 +4,7 @@ import type { ReferralClient } from "../partner-center/client.js";
 import type { Clock } from "../shared/clock.js";
 import type { Store } from "../store/index.js";
 import type { PairTarget } from "./enqueue-crm-upsert.js";
-import { enqueueCrmUpserts } from "./enqueue-crm-upsert.js";
+import { crmTarget, enqueueCrmUpserts } from "./enqueue-crm-upsert.js";
 import type { PullReport } from "./pull-leads.js";
 import { pullChangedLeads, pullReferral } from "./pull-leads.js";
 import type { RunObserver } from "./record-run.js";
@@ -29,9 +29,11 @@ export interface InboundSyncOptions {
   runClock?: Clock;
   /** Told how each pull went (metrics). */
   onRun?: RunObserver;
-  /** After a pull queued upserts (the daemon wakes its outbox worker). */
-  /** Jobs were queued; `more` says whether the pull has pages left (see OutboxWorker#wake). */
-  onQueued?: (options?: { more?: boolean }) => void;
+  /**
+   * Jobs were queued for `targets` (the daemon wakes those of its outbox worker); `more` says
+   * whether the pull has pages left (see OutboxWorker#wake).
+   */
+  onQueued?: (options: { more?: boolean; targets: string[] }) => void;
 }
 
 /**
@@ -82,13 +84,18 @@ export class InboundSync {
         for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now, "webhook");
       },
     });
-    if (queued > 0) this.#options.onQueued?.();
+    if (queued > 0) this.#options.onQueued?.({ targets: this.#crmTargets(account) });
     return report;
   }
 
   /** Waits for every pull in flight (a stop lets them reach a page boundary and commit). */
   async settle(): Promise<void> {
     await Promise.all([this.#runs.settle(), this.#reconciles.settle()]);
+  }
+
+  /** The outbox targets a pull of this account feeds: its pairs' CRMs. */
+  #crmTargets(account: string): string[] {
+    return [...new Set(this.#source(account).pairs().map((pair) => crmTarget(pair.crm)))];
   }
 
   #source(account: string): InboundAccount {
@@ -114,7 +121,7 @@ export class InboundSync {
       // A backfill's first pages are written to the CRM while later ones are still being read.
       // A partial CRM batch waits for the next page rather than going part-full between two.
       onPage: (_report, more) => {
-        if (queued > woken || !more) this.#options.onQueued?.({ more });
+        if (queued > woken || !more) this.#options.onQueued?.({ more, targets: this.#crmTargets(account) });
         woken = queued;
       },
     });

@@ -1,3 +1,4 @@
+import { crmTarget } from "./enqueue-crm-upsert.js";
 import type { NewJob, Repositories } from "../store/index.js";
 
 export const NOTIFY_MAIL = "notify-mail";
@@ -69,7 +70,7 @@ export function reminderNoticeJobs(leadId: number, notice: Omit<ReminderNotice, 
   }
   for (const record of records.filter((r) => r.tasks)) {
     const payload: CrmTaskPayload = { notice: full, pair: record.pair, object: record.object, recordId: record.id, key: `${notice.referralId}:${notice.deadline}:${notice.at}:${notice.leadTimeMs}:${record.pair}` };
-    jobs.push({ ...base, target: `crm:${record.crm}`, kind: CRM_TASK, payload });
+    jobs.push({ ...base, target: crmTarget(record.crm), kind: CRM_TASK, payload });
     sent.push(`task:${record.pair}`);
   }
   return { jobs, sent };
