@@ -1,5 +1,5 @@
 import type { Logger } from "../log/logger.js";
-import type { OutboxJob } from "../store/index.js";
+import type { OutboxJob, Repositories } from "../store/index.js";
 import type { RateInfo } from "./pacer.js";
 
 export type JobOutcome = { ok: true } | { ok: false; error: unknown };
@@ -14,6 +14,13 @@ export interface BatchResult {
    * paces counted calls one by one as they go, and charges these after.
    */
   requests?: number;
+  /**
+   * What the batch records of its work (links to the records written, follow-up jobs, timeline
+   * entries): run in the transaction that settles its jobs, so the two land together and the batch
+   * costs one write transaction, not two. Should it fail, the batch's jobs are settled as failed
+   * (to retry) without it.
+   */
+  commit?: (repos: Repositories) => Promise<void>;
 }
 
 /**

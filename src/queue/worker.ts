@@ -14,7 +14,7 @@ import { DEFAULT_BACKOFF, planRetry } from "./backoff.js";
 import type { PacerSettings } from "./pacer.js";
 import { Pacer } from "./pacer.js";
 import { isShutdown, shutdownRefusal } from "./shutdown.js";
-import type { JobHandler, JobOutcome, TargetSettings } from "./types.js";
+import type { BatchResult, JobHandler, JobOutcome, TargetSettings } from "./types.js";
 
 export interface WorkerOptions {
   store: Store;
@@ -285,6 +285,7 @@ export class OutboxWorker {
     }, Math.max(50, Math.floor(leaseMs / 3)));
     heartbeat.unref();
     const outcomes = new Map<number, JobOutcome>();
+    const commits: Array<{ group: OutboxJob[]; commit: NonNullable<BatchResult["commit"]> }> = [];
     try {
       const byKind = new Map<string, OutboxJob[]>();
       for (const job of jobs) byKind.set(job.kind, [...(byKind.get(job.kind) ?? []), job]);
@@ -331,6 +332,7 @@ export class OutboxWorker {
             this.#options.observer?.requests(target, unpaced);
           }
           group.forEach((job, index) => outcomes.set(job.id, result.outcomes[index] ?? { ok: false, error: new CosellError("OUTBOX_HANDLER_INCOMPLETE", "The handler reported no outcome for this job.", { retryable: true }) }));
+          if (result.commit) commits.push({ group, commit: result.commit });
         } catch (error) {
           const failure = error instanceof CosellError ? error : new CosellError("OUTBOX_HANDLER_CRASHED", `The handler threw: ${(error as Error).message}`, { retryable: true, cause: error });
           for (const job of group) outcomes.set(job.id, { ok: false, error: failure });
@@ -339,7 +341,16 @@ export class OutboxWorker {
     } finally {
       clearInterval(heartbeat);
     }
-    await this.#settle(target, jobs, outcomes);
+    try {
+      await this.#settle(target, jobs, outcomes, commits);
+    } catch (error) {
+      if (commits.length === 0) throw error;
+      // What the batch would have recorded did not land: its jobs retry, settled without it.
+      const failure = new CosellError("OUTBOX_COMMIT_FAILED", `Recording the batch's results failed: ${(error as Error).message}. Its jobs retry; if this repeats, check the store (disk space, permissions).`, { retryable: true, cause: error });
+      this.#log.error({ err: error, target }, "recording a batch's results failed; its jobs retry");
+      for (const { group } of commits) for (const job of group) outcomes.set(job.id, { ok: false, error: failure });
+      await this.#settle(target, jobs, outcomes, []);
+    }
   }
 
   /**
@@ -364,13 +375,14 @@ export class OutboxWorker {
     }
   }
 
-  async #settle(target: string, jobs: OutboxJob[], outcomes: Map<number, JobOutcome>): Promise<void> {
+  async #settle(target: string, jobs: OutboxJob[], outcomes: Map<number, JobOutcome>, commits: ReadonlyArray<{ commit: NonNullable<BatchResult["commit"]> }>): Promise<void> {
     const pacer = this.pacer(target);
     const now = this.#clock.now();
     const escalations: Array<{ job: OutboxJob; reason: string }> = [];
     const settlements: Array<[OutboxJob, JobSettlement, string?]> = [];
     let healthy = false;
     await this.#options.store.transaction(async (repos) => {
+      for (const { commit } of commits) await commit(repos);
       const succeeded = jobs.filter((job) => outcomes.get(job.id)?.ok === true).map((job) => job.id);
       if (succeeded.length > 0) {
         healthy = true;

@@ -4,7 +4,7 @@ import type { OwnerDirectory, RoutedOwner } from "../routing/owner-directory.js"
 import type { BatchResult, HandlerContext, JobHandler, JobOutcome } from "../queue/types.js";
 import { CosellError } from "../shared/errors.js";
 import type { Clock } from "../shared/clock.js";
-import type { CrmLink, NewJob, NewLeadEvent, OutboxJob, PushConfirmation, Store } from "../store/index.js";
+import type { CrmLink, NewJob, NewLeadEvent, OutboxJob, PushConfirmation, Repositories, Store } from "../store/index.js";
 import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
 import { externalReferenceJob } from "./external-reference.js";
 import type { AheadRecord, SharedLookahead } from "./shared-lookahead.js";
@@ -175,13 +175,14 @@ async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned:
       });
     }
   }
-  await options.store.transaction(async (repos) => {
+  const outcomes: JobOutcome[] = jobs.map((job) => (failures.has(job.id) ? { ok: false, error: failures.get(job.id) } : { ok: true }));
+  // Recorded in the transaction that settles the batch's jobs: one write transaction per batch.
+  const commit = async (repos: Repositories) => {
     await repos.crmLinks.confirmPushes(confirmations, now);
     if (references.length > 0) await repos.outbox.enqueueMany(references, now);
     await repos.events.appendMany(events);
-  });
-  const outcomes: JobOutcome[] = jobs.map((job) => (failures.has(job.id) ? { ok: false, error: failures.get(job.id) } : { ok: true }));
-  return { outcomes, rate: options.connector.rateInfo() };
+  };
+  return { outcomes, rate: options.connector.rateInfo(), commit };
 }
 
 /**

@@ -2,7 +2,7 @@ import pg from "pg";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/logger.js";
 import { PER_JOB_BATCH, perJob } from "../../src/queue/per-job.js";
-import type { JobHandler, JobOutcome } from "../../src/queue/types.js";
+import type { BatchResult, JobHandler, JobOutcome } from "../../src/queue/types.js";
 import { OutboxWorker } from "../../src/queue/worker.js";
 import { ManualClock, WarpClock } from "../../src/shared/clock.js";
 import { countCall } from "../../src/shared/call-meter.js";
@@ -510,5 +510,41 @@ describeEachStore("outbox", (kind) => {
       ["pending", "OUTBOX_HANDLER_CRASHED"],
     ]);
     expect(w.counters).toMatchObject({ leased: 2, retried: 2 });
+  });
+
+  /** A worker whose handler succeeds and records `commit` of its batch. */
+  function committing(commit: NonNullable<BatchResult["commit"]>) {
+    return worker(() => [], { handlers: { "crm-upsert": { handle: async (jobs) => ({ outcomes: jobs.map(() => ({ ok: true as const })), commit }) } } });
+  }
+
+  it("records what a batch commits in the transaction that settles its jobs", async () => {
+    await enqueue({ coalesceKey: null });
+    const seen: string[] = [];
+    const w = committing(async (repos) => {
+      await repos.cursors.save("batch", "recorded", { jobs: 1 }, clock.now());
+      // The jobs are still running here: done lands with the record, in one transaction.
+      seen.push(...(await repos.outbox.list()).map((j) => j.state));
+    });
+    expect(await w.runOnce(TARGET)).toBe(1);
+    expect(seen).toEqual(["running"]);
+    expect((await store.repos.cursors.get("batch", "recorded"))?.value).toEqual({ jobs: 1 });
+    expect((await store.repos.outbox.list()).map((j) => j.state)).toEqual(["done"]);
+  });
+
+  it("a batch whose record fails to land retries its jobs, and nothing of the record is left", async () => {
+    await enqueue({ coalesceKey: null });
+    await enqueue({ coalesceKey: null });
+    const w = committing(async (repos) => {
+      await repos.cursors.save("batch", "recorded", { jobs: 2 }, clock.now());
+      throw new Error("disk I/O error");
+    });
+    expect(await w.runOnce(TARGET)).toBe(2);
+    expect(await store.repos.cursors.get("batch", "recorded")).toBeUndefined();
+    const jobs = await store.repos.outbox.list();
+    expect(jobs.map((j) => [j.state, j.lastErrorCode, j.attempts])).toEqual([
+      ["pending", "OUTBOX_COMMIT_FAILED", 1],
+      ["pending", "OUTBOX_COMMIT_FAILED", 1],
+    ]);
+    expect(w.counters).toMatchObject({ leased: 2, retried: 2, done: 0 });
   });
 });
