@@ -6,7 +6,10 @@ import type { TargetSettings } from "../queue/types.js";
  * Pacing per outbox target: sensible defaults from each service's published limits, overridden by
  * `outbox.targets` in the config.
  */
-const PARTNER_CENTER: TargetSettings = { concurrency: 4, batchSize: 1, requestsPerInterval: 10, intervalMs: 1_000 };
+// Partner Center takes one referral per call; a batch of five is leased and settled in one
+// transaction each (a backfill's write-backs are thousands), and the earliest deadline is leased
+// first, so an urgent push waits at most for a batch slot, about half a second at 10 calls a second.
+const PARTNER_CENTER: TargetSettings = { concurrency: 4, batchSize: 5, requestsPerInterval: 10, intervalMs: 1_000 };
 const NOTIFY: TargetSettings = { concurrency: 2, batchSize: 1, requestsPerInterval: 4, intervalMs: 1_000 };
 // The Teams connector behind a Workflows post takes 100 calls a minute per connection.
 const TEAMS: TargetSettings = { concurrency: 2, batchSize: 1, requestsPerInterval: 100, intervalMs: 60_000 };

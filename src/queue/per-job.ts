@@ -1,9 +1,12 @@
 import type { OutboxJob } from "../store/index.js";
 import type { RateInfo } from "./pacer.js";
-import type { JobHandler, JobOutcome } from "./types.js";
+import type { BatchResult, JobHandler, JobOutcome } from "./types.js";
 
-/** A job's outcome, and how many requests it took when more than one. */
-export type CountedOutcome = JobOutcome & { requests?: number };
+/**
+ * A job's outcome, how many requests it took when more than one, and what it records once the
+ * batch settles (see BatchResult.commit).
+ */
+export type CountedOutcome = JobOutcome & { requests?: number; commit?: NonNullable<BatchResult["commit"]> };
 
 /**
  * A handler for targets that take a request or a few per job (Partner Center patches, mail, CRM
@@ -21,11 +24,13 @@ export function perJob(run: (job: OutboxJob) => Promise<CountedOutcome>, options
     maxJobs: PER_JOB_BATCH,
     async handle(jobs) {
       const outcomes: JobOutcome[] = [];
+      const commits: Array<NonNullable<BatchResult["commit"]>> = [];
       let requests = 0;
       for (const job of jobs) {
         try {
-          const { requests: made, ...outcome } = await run(job);
+          const { requests: made, commit, ...outcome } = await run(job);
           outcomes.push(outcome as JobOutcome);
+          if (commit) commits.push(commit);
           requests += made ?? 1;
         } catch (error) {
           outcomes.push({ ok: false, error });
@@ -33,7 +38,10 @@ export function perJob(run: (job: OutboxJob) => Promise<CountedOutcome>, options
         }
       }
       const rate = jobs[0] ? options.rate?.(jobs[0]) : undefined;
-      return { outcomes, requests, ...(rate ? { rate } : {}) };
+      const commit: BatchResult["commit"] = commits.length === 0 ? undefined : async (repos) => {
+        for (const each of commits) await each(repos);
+      };
+      return { outcomes, requests, ...(rate ? { rate } : {}), ...(commit ? { commit } : {}) };
     },
   };
 }

@@ -531,6 +531,21 @@ describeEachStore("outbox", (kind) => {
     expect((await store.repos.outbox.list()).map((j) => j.state)).toEqual(["done"]);
   });
 
+  it("a one-job-at-a-time batch records what each successful job commits, together, as it settles", async () => {
+    for (const n of [1, 2, 3]) await enqueue({ coalesceKey: null, payload: { n } });
+    const handler = perJob(async (job) => {
+      const n = (job.payload as { n: number }).n;
+      if (n === 2) throw new CosellError("PC_UNAVAILABLE", "down", { retryable: true });
+      return { ok: true, commit: (repos) => repos.cursors.save("job", String(n), { n }, clock.now()) };
+    });
+    const w = worker(() => [], { handlers: { "crm-upsert": handler } });
+    expect(await w.runOnce(TARGET)).toBe(3);
+    expect((await store.repos.cursors.get("job", "1"))?.value).toEqual({ n: 1 });
+    expect(await store.repos.cursors.get("job", "2")).toBeUndefined();
+    expect((await store.repos.cursors.get("job", "3"))?.value).toEqual({ n: 3 });
+    expect((await store.repos.outbox.list()).map((j) => j.state).sort()).toEqual(["done", "done", "pending"]);
+  });
+
   it("a batch whose record fails to land retries its jobs, and nothing of the record is left", async () => {
     await enqueue({ coalesceKey: null });
     await enqueue({ coalesceKey: null });
