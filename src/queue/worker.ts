@@ -220,6 +220,13 @@ export class OutboxWorker {
           continue;
         }
         this.#waitingSince.delete(target);
+        // Nothing to lease is found on the read connection, not in a write transaction: an idle
+        // target's every look would otherwise queue behind (and hold up) the store's writes.
+        const now = this.#clock.now();
+        if (!(await this.#options.store.reads.outbox.hasDue(target, now, this.#options.rateClock?.now() ?? now))) {
+          await this.#idle(pollMs, target);
+          continue;
+        }
         jobs = await this.#lease(target, settings.batchSize);
       } catch (error) {
         this.#log.error({ err: error, target }, "leasing failed; retrying after the poll interval");

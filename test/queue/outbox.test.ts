@@ -512,6 +512,24 @@ describeEachStore("outbox", (kind) => {
     expect(w.counters).toMatchObject({ leased: 2, retried: 2 });
   });
 
+  it("tells whether a lease would find anything: a due pending job, or a running one whose lease ran out", async () => {
+    const has = () => store.reads.outbox.hasDue(TARGET, clock.now());
+    expect(await has()).toBe(false);
+    await enqueue({ coalesceKey: null, runAt: new Date(clock.now().getTime() + 60_000) });
+    await enqueue({ coalesceKey: null, target: "crm:other" });
+    // Not due yet, or another target's.
+    expect(await has()).toBe(false);
+    clock.advance(60_000);
+    expect(await has()).toBe(true);
+    const [leased] = await store.transaction((repos) => repos.outbox.lease({ owner: "w", target: TARGET, limit: 1, leaseMs: 30_000, now: clock.now() }));
+    expect(leased).toBeDefined();
+    // Running on a live lease: nothing to lease.
+    expect(await has()).toBe(false);
+    clock.advance(30_000);
+    expect(await has()).toBe(true);
+    expect(await store.reads.outbox.hasDue(TARGET, clock.now(), new Date(clock.now().getTime() - 1))).toBe(false);
+  });
+
   /** A worker whose handler succeeds and records `commit` of its batch. */
   function committing(commit: NonNullable<BatchResult["commit"]>) {
     return worker(() => [], { handlers: { "crm-upsert": { handle: async (jobs) => ({ outcomes: jobs.map(() => ({ ok: true as const })), commit }) } } });

@@ -17,12 +17,14 @@ describeEachStore("outbox wake", (kind) => {
   let worker: OutboxWorker;
   const handled: string[] = [];
   const clock = new ManualClock("2026-06-01T12:00:00Z");
+  const looks = vi.spyOn(OutboxRepository.prototype, "hasDue");
   const leases = vi.spyOn(OutboxRepository.prototype, "lease");
 
   beforeEach(async () => {
     database = await createTestDatabase(kind);
     store = await openMigratedStore(database);
     handled.length = 0;
+    looks.mockClear();
     leases.mockClear();
     const settings = { concurrency: 1, batchSize: 10, requestsPerInterval: 1000, intervalMs: 1000 };
     worker = new OutboxWorker({
@@ -42,28 +44,32 @@ describeEachStore("outbox wake", (kind) => {
     await database.drop();
   });
 
+  const lookedAt = () => looks.mock.calls.map(([target]) => target);
   const leasedTargets = () => leases.mock.calls.map(([request]) => request.target);
-  const leasesDone = async () => {
-    await Promise.allSettled(leases.mock.results.map((result) => result.value));
+  const settled = async () => {
+    await Promise.allSettled([...looks.mock.results, ...leases.mock.results].map((result) => result.value));
   };
 
-  it("a wake naming targets sends only those to lease; a wake naming none sends all", async () => {
+  it("a wake naming targets sends only those to look; a wake naming none sends all; looking at an empty queue leases nothing", async () => {
     worker.start();
     // Each target looks once as it starts, then waits for a wake.
-    await until("the first looks", async () => (new Set(leasedTargets()).size === 2 ? true : undefined), 10_000);
-    await leasesDone();
-    leases.mockClear();
+    await until("the first looks", async () => (new Set(lookedAt()).size === 2 ? true : undefined), 10_000);
+    await settled();
+    // Both queues were empty: neither opened a write transaction to lease nothing.
+    expect(leasedTargets()).toEqual([]);
+    looks.mockClear();
 
     await store.transaction((repos) => repos.outbox.enqueueMany([{ target: CRM, kind: "work", payload: {}, coalesceKey: null, maxAttempts: 3 }], clock.now()));
     worker.wake({ targets: [CRM] });
     await until("the CRM job", async () => (handled.length === 1 ? true : undefined), 10_000);
-    await leasesDone();
-    // Partner Center had nothing new and was not asked to look: no empty write transaction for it.
+    await settled();
+    // Partner Center had nothing new and was not asked to look.
+    expect(new Set(lookedAt())).toEqual(new Set([CRM]));
     expect(new Set(leasedTargets())).toEqual(new Set([CRM]));
 
-    leases.mockClear();
+    looks.mockClear();
     worker.wake();
-    await until("both targets look", async () => (new Set(leasedTargets()).size === 2 ? true : undefined), 10_000);
+    await until("both targets look", async () => (new Set(lookedAt()).size === 2 ? true : undefined), 10_000);
     expect(handled).toEqual([CRM]);
   });
 });

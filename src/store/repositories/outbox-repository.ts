@@ -266,6 +266,18 @@ export class OutboxRepository {
   }
 
   /**
+   * Whether a lease of this target would find anything: a pending job due by `now`, or a running
+   * one whose lease ran out by `leaseNow` (its worker died). Two bounded reads, no lock: an idle
+   * target asks this instead of opening a write transaction to lease nothing.
+   */
+  async hasDue(target: string, now: Date, leaseNow: Date = now): Promise<boolean> {
+    const pending = await this.db("outbox_jobs").select("id").where({ target, state: "pending" }).andWhere("run_at", "<=", now).first();
+    if (pending) return true;
+    const expired = await this.db("outbox_jobs").select("id").where({ target, state: "running" }).andWhere("lease_expires_at", "<=", leaseNow).first();
+    return expired !== undefined;
+  }
+
+  /**
    * Pending jobs of a target due by `now`, counted up to `limit` (enough to tell a full batch), and
    * whether one serves a deadline before `urgentBefore` (it goes at once, full batch or not).
    */
