@@ -92,6 +92,37 @@ describe("HubSpot connector against the sandbox", () => {
     expect(new Set(ids).size).toBe(15_000);
   });
 
+  it("a change feed's search (found through the write log) answers what a scan of every record answers, page by page", async () => {
+    const clock = new ManualClock("2026-11-24T10:00:00Z");
+    ({ sandbox, connector } = await startHubSpot({ clock, rateLimit: 100_000 }));
+    const written = await connector.upsert({ object: "contacts", externalIdField: "email", records: Array.from({ length: 300 }, (_, i) => ({ key: `c${i}@x.example`, fields: { firstname: "A" } })) });
+    const ids = written.map((r) => (r.outcome === "failed" ? "" : r.id));
+    clock.advance(60_000);
+    // Rewritten records (their first log entries go stale), some twice, some at one shared stamp.
+    sandbox.editAsSeller("contacts", ids.filter((_, i) => i % 3 === 0), { jobtitle: "CIO" });
+    sandbox.editAsSeller("contacts", ids.filter((_, i) => i % 6 === 0), { jobtitle: "CTO" });
+    clock.advance(1_000);
+    sandbox.editAsSeller("contacts", ids.slice(0, 5), { jobtitle: "CEO" });
+    const search = async (filterGroups: unknown[], after?: string) => {
+      const response = await fetch(`${sandbox.url}/crm/v3/objects/contacts/search`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${sandbox.appToken}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ filterGroups, sorts: [{ propertyName: "hs_lastmodifieddate", direction: "ASCENDING" }], properties: ["jobtitle"], limit: 40, ...(after ? { after } : {}) }),
+      });
+      return (await response.json()) as { total: number; results: Array<{ id: string; properties: Record<string, string> }>; paging?: { next: { after: string } } };
+    };
+    for (const [operator, value] of [["GTE", "2026-11-24T10:01:00Z"], ["GT", String(Date.parse("2026-11-24T10:01:00Z"))], ["GTE", "0"]] as const) {
+      const since = { propertyName: "hs_lastmodifieddate", operator, value: String(Number.isNaN(Number(value)) ? Date.parse(value) : value) };
+      // Two identical groups are the same question, but take the scan.
+      const viaLog = await search([{ filters: [since] }]);
+      const viaScan = await search([{ filters: [since] }, { filters: [since] }]);
+      expect(viaLog.total).toBe(viaScan.total);
+      expect(viaLog.results).toEqual(viaScan.results);
+      expect((await search([{ filters: [since] }], viaLog.paging?.next.after)).results).toEqual((await search([{ filters: [since] }, { filters: [since] }], viaScan.paging?.next.after)).results);
+    }
+    expect((await search([{ filters: [{ propertyName: "hs_lastmodifieddate", operator: "GTE", value: String(Date.parse("2026-11-24T10:01:00Z")) }] }])).total).toBe(103);
+  });
+
   it("refuses what HubSpot refuses: two sorts, paging past 10,000, a lead without a contact, upsert on a non-unique property", async () => {
     ({ sandbox, connector } = await startHubSpot());
     const call = async (path: string, body: unknown) => {

@@ -107,6 +107,7 @@ export class HubSpotSandbox {
   readonly #objects = new Map<ObjectType, Map<string, StoredObject>>();
   /** Lookup indexes by "type\0property": value → id. */
   readonly #indexes = new Map<string, Map<string, string>>();
+  readonly #modifiedLog = new Map<ObjectType, Array<{ at: number; record: StoredObject }>>();
   readonly #types = new WeakMap<StoredObject, ObjectType>();
   readonly #properties = new Map<ObjectType, PropertySpec[]>();
   readonly #groups = new Map<ObjectType, Set<string>>();
@@ -423,6 +424,49 @@ export class HubSpotSandbox {
     };
   }
 
+  /** The write log of a type: each write's stamp and record, in stamp order (stamps never go back). */
+  #modified(type: ObjectType | undefined): Array<{ at: number; record: StoredObject }> {
+    const key = type ?? "contacts";
+    let log = this.#modifiedLog.get(key);
+    if (!log) this.#modifiedLog.set(key, (log = []));
+    // Entries a later write replaced pile up; past twice the records, the log is rebuilt.
+    if (log.length > 2 * this.count(key) + 1_000) {
+      const live = log.filter(({ at, record }) => String(at) === record.properties.hs_lastmodifieddate && this.get(key, record.id) === record);
+      log.splice(0, log.length, ...live);
+    }
+    return log;
+  }
+
+  /**
+   * A change feed's search (one filter group with hs_lastmodifieddate GT/GTE a time) looks only at
+   * the records written since, found in the write log: a scan of every record per page made the
+   * poll beside a 100,000-lead backfill the sandbox's heaviest work. Undefined: scan everything.
+   */
+  #modifiedSince(type: ObjectType, groups: Array<{ filters?: Array<{ propertyName: string; operator: string; value?: string }> }>): StoredObject[] | undefined {
+    if (groups.length !== 1) return undefined;
+    const since = (groups[0]?.filters ?? []).find((filter) => filter.propertyName === "hs_lastmodifieddate" && (filter.operator === "GT" || filter.operator === "GTE") && filter.value !== undefined);
+    if (!since) return undefined;
+    const from = ordered(since.value ?? null);
+    const log = this.#modified(type);
+    let low = 0;
+    let high = log.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((log[middle]?.at ?? 0) < from) low = middle + 1;
+      else high = middle;
+    }
+    const seen = new Set<StoredObject>();
+    const found: StoredObject[] = [];
+    for (let index = low; index < log.length; index += 1) {
+      const { at, record } = log[index] as { at: number; record: StoredObject };
+      // An entry a later write replaced, or a record gone since, is not the record's last write.
+      if (String(at) !== record.properties.hs_lastmodifieddate || seen.has(record) || this.get(type, record.id) !== record) continue;
+      seen.add(record);
+      found.push(record);
+    }
+    return found;
+  }
+
   #search(type: ObjectType, body: Record<string, unknown>): unknown {
     const sorts = Array.isArray(body.sorts) ? (body.sorts as Array<{ propertyName: string; direction?: string }>) : [];
     if (sorts.length > 1) throw new HubSpotError(400, "VALIDATION_ERROR", "There was a problem with the request: only one sort is supported.");
@@ -432,15 +476,18 @@ export class HubSpotSandbox {
     const groups = Array.isArray(body.filterGroups) ? (body.filterGroups as Array<{ filters?: Array<{ propertyName: string; operator: string; value?: string; values?: string[] }> }>) : [];
     const matches = (record: StoredObject) =>
       groups.length === 0 || groups.some((group) => (group.filters ?? []).every((filter) => compare(record.properties[filter.propertyName] ?? null, filter.operator, filter.value, filter.values)));
-    let found = this.all(type).filter(matches);
     const sort = sorts[0];
     const sortBy = sort?.propertyName ?? "hs_object_id";
     const descending = sort?.direction === "DESCENDING";
+    const found = (this.#modifiedSince(type, groups) ?? this.all(type)).filter(matches);
     // Ties keep HubSpot's own order, which is not the id order a client would need to page on.
-    found = found.sort((a, b) => {
-      const difference = ordered(a.properties[sortBy] ?? null) - ordered(b.properties[sortBy] ?? null);
-      return descending ? -difference : difference || (sortBy === "hs_object_id" ? 0 : hashOrder(a.id) - hashOrder(b.id));
+    // Each record's sort value is read once, not once per comparison.
+    const keyed = found.map((record) => ({ record, key: ordered(record.properties[sortBy] ?? null), tie: sortBy === "hs_object_id" ? 0 : hashOrder(record.id) }));
+    keyed.sort((a, b) => {
+      const difference = a.key - b.key;
+      return descending ? -difference : difference || a.tie - b.tie;
     });
+    found.splice(0, found.length, ...keyed.map(({ record }) => record));
     const props = Array.isArray(body.properties) ? (body.properties as string[]) : undefined;
     const page = found.slice(after, after + limit).map((record) => this.#present(record, props));
     const next = after + limit < found.length ? { paging: { next: { after: String(after + limit), link: "" } } } : {};
@@ -551,6 +598,11 @@ export class HubSpotSandbox {
       (record.history[name] ??= []).unshift(entry);
     }
     record.properties.hs_lastmodifieddate = ms;
+    const log = this.#modified(this.#types.get(record));
+    const at = Number(ms);
+    // Stamps never go back (#stamp); should one, the log still stays in stamp order.
+    if ((log[log.length - 1]?.at ?? at) <= at) log.push({ at, record });
+    else log.splice(log.findIndex((entry) => entry.at > at), 0, { at, record });
     record.properties.hs_updated_by_user_id = caller.kind === "user" ? String(caller.userId) : null;
     record.updatedAt = stamp;
   }
