@@ -351,10 +351,11 @@ export class OutboxWorker {
     try {
       await this.#settle(target, jobs, outcomes, commits);
     } catch (error) {
-      if (commits.length === 0) throw error;
-      // What the batch would have recorded did not land: its jobs retry, settled without it.
-      const failure = new CosellError("OUTBOX_COMMIT_FAILED", `Recording the batch's results failed: ${(error as Error).message}. Its jobs retry; if this repeats, check the store (disk space, permissions).`, { retryable: true, cause: error });
-      this.#log.error({ err: error, target }, "recording a batch's results failed; its jobs retry");
+      if (!(error instanceof CommitFailure)) throw error;
+      // What the batch would have recorded did not land (the transaction rolled back before any
+      // settlement): its jobs retry, settled without it.
+      const failure = new CosellError("OUTBOX_COMMIT_FAILED", `Recording the batch's results failed: ${(error.cause as Error).message}. Its jobs retry; if this repeats, check the store (disk space, permissions).`, { retryable: true, cause: error.cause });
+      this.#log.error({ err: error.cause, target }, "recording a batch's results failed; its jobs retry");
       for (const { group } of commits) for (const job of group) outcomes.set(job.id, { ok: false, error: failure });
       await this.#settle(target, jobs, outcomes, []);
     }
@@ -389,7 +390,13 @@ export class OutboxWorker {
     const settlements: Array<[OutboxJob, JobSettlement, string?]> = [];
     let healthy = false;
     await this.#options.store.transaction(async (repos) => {
-      for (const { commit } of commits) await commit(repos);
+      for (const { commit } of commits) {
+        try {
+          await commit(repos);
+        } catch (error) {
+          throw new CommitFailure(error);
+        }
+      }
       const succeeded = jobs.filter((job) => outcomes.get(job.id)?.ok === true).map((job) => job.id);
       if (succeeded.length > 0) {
         healthy = true;
@@ -497,5 +504,12 @@ export class OutboxWorker {
       const timer = setTimeout(done, ms);
       this.#wakers.set(done, target);
     });
+  }
+}
+
+/** A batch's commit failed: its settle transaction rolled back before anything was settled. */
+class CommitFailure extends Error {
+  constructor(cause: unknown) {
+    super("a batch's commit failed", { cause });
   }
 }
