@@ -59,8 +59,15 @@ async function writeOnce(options: { store: Store; clock: Clock; clients: Map<str
   throw new CosellError("PC_PUSH_CONTENDED", `Lead ${payload.referralId} kept changing while its CRM id was written back; retried later.`, { retryable: true });
 }
 
+/**
+ * Stores Partner Center's answer, unless a pull stored a later version of the referral while the
+ * batch ran: that one is kept, not rolled back.
+ */
 async function save(repos: Repositories, clock: Clock, payload: ExternalReferencePayload, leadId: number, referral: WireReferral): Promise<void> {
   const now = clock.now();
-  const saved = await repos.leads.save(leadInputFrom(payload.account, adaptReferral(referral)), now);
+  const input = leadInputFrom(payload.account, adaptReferral(referral));
+  const current = await repos.leads.findByReferralId(payload.account, payload.referralId);
+  const later = current !== undefined && current.remoteUpdatedAt.getTime() > input.remoteUpdatedAt.getTime();
+  const saved = later ? { outcome: "updated" } : await repos.leads.save(input, now);
   if (saved.outcome === "updated") await repos.events.append({ leadId, pair: payload.pair, at: now, side: "partner-center", kind: "external-reference-written", cause: `Partner Center now names ${payload.pair}'s record ${payload.crmRecordId}`, details: { eTag: referral.eTag } });
 }
