@@ -8,7 +8,8 @@ import { CosellError } from "../shared/errors.js";
 import { MappingRegistry } from "../mapping/index.js";
 import type { JobHandler } from "../queue/types.js";
 import { OutboxWorker } from "../queue/worker.js";
-import type { CrmLink, Repositories } from "../store/index.js";
+import type { Repositories } from "../store/index.js";
+import { groupBy } from "../shared/group-by.js";
 import { redactUrl, Store } from "../store/index.js";
 import type { ScheduledTask } from "node-cron";
 import { schedule } from "node-cron";
@@ -425,8 +426,7 @@ export class Daemon {
     // Inside the sweep's transaction: SQLite has one connection, so the transaction's own.
     const links = await repos.crmLinks.forLeads(leadIds);
     const pairs = this.#config.pairs.filter((p) => p.enabled).map((pair) => ({ pair, target: this.#pairTargets(pair.partnerCenter).find((t) => t.pair === pair.name)?.mapping.inboundTarget(), connector: this.#crms.get(pair.crm)?.connector }));
-    const byLead = new Map<number, CrmLink[]>();
-    for (const link of links) byLead.set(link.leadId, [...(byLead.get(link.leadId) ?? []), link]);
+    const byLead = groupBy(links, (link) => link.leadId);
     const records = new Map<number, ReminderRecord[]>();
     for (const leadId of leadIds) {
       const list: ReminderRecord[] = [];

@@ -2,6 +2,7 @@ import type { DataverseSandbox } from "../../connectors/dynamics/sandbox/server.
 import { HubSpotSandbox } from "../../connectors/hubspot/sandbox/server.js";
 import { SalesforceSandbox } from "../../connectors/salesforce/sandbox/server.js";
 import { CosellError } from "../shared/errors.js";
+import { groupBy } from "../shared/group-by.js";
 import { PARTNER_SELLERS } from "../../connectors/sandbox-people.js";
 
 export type SellerState = "new" | "accepted" | "won" | "lost" | "declined" | "converted";
@@ -59,12 +60,6 @@ const SALESFORCE_STATUS: Record<SellerState, string> = { new: "New", accepted: "
 function stateOf(value: unknown, table: Record<SellerState, unknown>): SellerState | "other" {
   const found = (Object.keys(table) as SellerState[]).find((state) => String(table[state]) === String(value));
   return found ?? "other";
-}
-
-function groupBy<T>(items: T[], key: (item: T) => string, value: (item: T) => string): Map<string, string[]> {
-  const groups = new Map<string, string[]>();
-  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), value(item)]);
-  return groups;
 }
 
 async function expectOk(res: Response, what: string): Promise<void> {

@@ -3,6 +3,7 @@ import type { Logger } from "../log/logger.js";
 import type { OwnerDirectory, RoutedOwner } from "../routing/owner-directory.js";
 import type { BatchResult, HandlerContext, JobHandler, JobOutcome } from "../queue/types.js";
 import { CosellError } from "../shared/errors.js";
+import { groupBy } from "../shared/group-by.js";
 import type { Clock } from "../shared/clock.js";
 import type { CrmLink, NewJob, NewLeadEvent, OutboxJob, PushConfirmation, Repositories, Store } from "../store/index.js";
 import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
@@ -43,12 +44,7 @@ export function crmUpsertHandler(options: CrmUpsertOptions): JobHandler {
 async function upsertBatch(options: CrmUpsertOptions, jobs: OutboxJob[], warned: Set<string>, awaitMore?: () => Promise<boolean>): Promise<BatchResult> {
   // One read of the batch's links serves the "already written" check, the known ids, and the
   // links the confirmations update.
-  const byLead = new Map<number, CrmLink[]>();
-  for (const link of await options.store.reads.crmLinks.forLeads(jobs.flatMap((job) => (job.leadId === undefined ? [] : [job.leadId])))) {
-    const list = byLead.get(link.leadId);
-    if (list) list.push(link);
-    else byLead.set(link.leadId, [link]);
-  }
+  const byLead = groupBy(await options.store.reads.crmLinks.forLeads(jobs.flatMap((job) => (job.leadId === undefined ? [] : [job.leadId]))), (link) => link.leadId);
   const work: Work[] = [];
   for (const job of jobs) {
     const payload = job.payload as CrmUpsertPayload;
@@ -347,8 +343,10 @@ interface Work {
   known: Map<string, CrmLink>;
   /** All its links for this pair (pending ones too), by mapping object name. */
   links: Map<string, CrmLink>;
-  /** What this batch wrote, by mapping object name: the CRM object and id later objects associate with. */
-  /** Each object written for the lead: its id, and the modification stamp the write left when the CRM said. */
+  /**
+   * What this batch wrote, by mapping object name: the CRM object and id later objects associate
+   * with, and the modification stamp the write left when the CRM said.
+   */
   written: Map<string, { object: string; id: string; modstamp?: string }>;
 }
 

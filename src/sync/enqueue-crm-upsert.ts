@@ -7,6 +7,7 @@ import type { AdaptedReferral } from "../partner-center/adapter.js";
 import type { CompiledMapping, MappedRecord } from "../mapping/index.js";
 import { mappingSource } from "../mapping/index.js";
 import { contentHash } from "../shared/content-hash.js";
+import { groupBy } from "../shared/group-by.js";
 import type { CrmLink, LeadRecord, NewJob, NewLeadEvent, Repositories } from "../store/index.js";
 
 export const CRM_UPSERT = "crm-upsert";
@@ -78,13 +79,7 @@ export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, 
 export async function enqueueCrmUpserts(repos: Repositories, target: PairTarget, stored: readonly StoredLead[], now: Date, cause?: string): Promise<number> {
   if (stored.length === 0) return 0;
   const links = await repos.crmLinks.forLeads(stored.map(({ saved }) => saved.lead.id));
-  const byLead = new Map<number, CrmLink[]>();
-  for (const link of links) {
-    if (link.pair !== target.pair) continue;
-    const list = byLead.get(link.leadId);
-    if (list) list.push(link);
-    else byLead.set(link.leadId, [link]);
-  }
+  const byLead = groupBy(links.filter((link) => link.pair === target.pair), (link) => link.leadId);
   const jobs: NewJob[] = [];
   const events: NewLeadEvent[] = [];
   for (const { saved, adapted } of stored) {

@@ -44,12 +44,14 @@ describe("readAhead", () => {
     try {
       const run = async () => {
         for await (const item of readAhead(source([1, 2, 3], log, 2))) {
-          await new Promise((resolve) => setTimeout(resolve, 5));
+          // A turn of the event loop: the read-ahead of page 2 fails meanwhile.
+          await new Promise((resolve) => setImmediate(resolve));
           seen.push(item);
         }
       };
       await expect(run()).rejects.toThrow("page 2 failed");
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      // Unhandled rejections are reported after the microtasks drain.
+      await new Promise((resolve) => setImmediate(resolve));
     } finally {
       process.off("unhandledRejection", onUnhandled);
     }

@@ -25,6 +25,12 @@ interface HistoryEntry {
   updatedByUserId?: number;
 }
 
+/** One write of a record: the stamp it left, for the change feed's search. */
+interface WriteEntry {
+  at: number;
+  record: StoredObject;
+}
+
 interface StoredObject {
   id: string;
   properties: Record<string, string | null>;
@@ -107,7 +113,8 @@ export class HubSpotSandbox {
   readonly #objects = new Map<ObjectType, Map<string, StoredObject>>();
   /** Lookup indexes by "type\0property": value → id. */
   readonly #indexes = new Map<string, Map<string, string>>();
-  readonly #modifiedLog = new Map<ObjectType, Array<{ at: number; record: StoredObject }>>();
+  /** Per type, each write's stamp and record, in stamp order (see #modifiedSince). */
+  readonly #modifiedLog = new Map<ObjectType, WriteEntry[]>();
   readonly #types = new WeakMap<StoredObject, ObjectType>();
   readonly #properties = new Map<ObjectType, PropertySpec[]>();
   readonly #groups = new Map<ObjectType, Set<string>>();
@@ -424,17 +431,19 @@ export class HubSpotSandbox {
     };
   }
 
-  /** The write log of a type: each write's stamp and record, in stamp order (stamps never go back). */
-  #modified(type: ObjectType | undefined): Array<{ at: number; record: StoredObject }> {
-    const key = type ?? "contacts";
-    let log = this.#modifiedLog.get(key);
-    if (!log) this.#modifiedLog.set(key, (log = []));
-    // Entries a later write replaced pile up; past twice the records, the log is rebuilt.
-    if (log.length > 2 * this.count(key) + 1_000) {
-      const live = log.filter(({ at, record }) => String(at) === record.properties.hs_lastmodifieddate && this.get(key, record.id) === record);
-      log.splice(0, log.length, ...live);
-    }
-    return log;
+  /** Adds a write to its type's log, kept in stamp order (stamps never go back, see #stamp). */
+  #logWrite(type: ObjectType, entry: WriteEntry): void {
+    let log = this.#modifiedLog.get(type) ?? [];
+    // Entries a later write replaced pile up; past twice the records, the log keeps only the last.
+    if (log.length > 2 * this.count(type) + 1_000) log = log.filter((kept) => this.#isLastWrite(type, kept));
+    if ((log[log.length - 1]?.at ?? entry.at) <= entry.at) log.push(entry);
+    else log.splice(log.findIndex((kept) => kept.at > entry.at), 0, entry);
+    this.#modifiedLog.set(type, log);
+  }
+
+  /** Whether a log entry is its record's last write, and the record is still there. */
+  #isLastWrite(type: ObjectType, { at, record }: WriteEntry): boolean {
+    return String(at) === record.properties.hs_lastmodifieddate && this.get(type, record.id) === record;
   }
 
   /**
@@ -447,7 +456,7 @@ export class HubSpotSandbox {
     const since = (groups[0]?.filters ?? []).find((filter) => filter.propertyName === "hs_lastmodifieddate" && (filter.operator === "GT" || filter.operator === "GTE") && filter.value !== undefined);
     if (!since) return undefined;
     const from = ordered(since.value ?? null);
-    const log = this.#modified(type);
+    const log = this.#modifiedLog.get(type) ?? [];
     let low = 0;
     let high = log.length;
     while (low < high) {
@@ -457,12 +466,11 @@ export class HubSpotSandbox {
     }
     const seen = new Set<StoredObject>();
     const found: StoredObject[] = [];
-    for (let index = low; index < log.length; index += 1) {
-      const { at, record } = log[index] as { at: number; record: StoredObject };
-      // An entry a later write replaced, or a record gone since, is not the record's last write.
-      if (String(at) !== record.properties.hs_lastmodifieddate || seen.has(record) || this.get(type, record.id) !== record) continue;
-      seen.add(record);
-      found.push(record);
+    for (const entry of log.slice(low)) {
+      // An entry a later write replaced, or a record gone since, is passed over.
+      if (seen.has(entry.record) || !this.#isLastWrite(type, entry)) continue;
+      seen.add(entry.record);
+      found.push(entry.record);
     }
     return found;
   }
@@ -479,15 +487,14 @@ export class HubSpotSandbox {
     const sort = sorts[0];
     const sortBy = sort?.propertyName ?? "hs_object_id";
     const descending = sort?.direction === "DESCENDING";
-    const found = (this.#modifiedSince(type, groups) ?? this.all(type)).filter(matches);
     // Ties keep HubSpot's own order, which is not the id order a client would need to page on.
     // Each record's sort value is read once, not once per comparison.
-    const keyed = found.map((record) => ({ record, key: ordered(record.properties[sortBy] ?? null), tie: sortBy === "hs_object_id" ? 0 : hashOrder(record.id) }));
+    const keyed = (this.#modifiedSince(type, groups) ?? this.all(type)).filter(matches).map((record) => ({ record, key: ordered(record.properties[sortBy] ?? null), tie: sortBy === "hs_object_id" ? 0 : hashOrder(record.id) }));
     keyed.sort((a, b) => {
       const difference = a.key - b.key;
       return descending ? -difference : difference || a.tie - b.tie;
     });
-    found.splice(0, found.length, ...keyed.map(({ record }) => record));
+    const found = keyed.map(({ record }) => record);
     const props = Array.isArray(body.properties) ? (body.properties as string[]) : undefined;
     const page = found.slice(after, after + limit).map((record) => this.#present(record, props));
     const next = after + limit < found.length ? { paging: { next: { after: String(after + limit), link: "" } } } : {};
@@ -598,11 +605,8 @@ export class HubSpotSandbox {
       (record.history[name] ??= []).unshift(entry);
     }
     record.properties.hs_lastmodifieddate = ms;
-    const log = this.#modified(this.#types.get(record));
-    const at = Number(ms);
-    // Stamps never go back (#stamp); should one, the log still stays in stamp order.
-    if ((log[log.length - 1]?.at ?? at) <= at) log.push({ at, record });
-    else log.splice(log.findIndex((entry) => entry.at > at), 0, { at, record });
+    const type = this.#types.get(record);
+    if (type) this.#logWrite(type, { at: Number(ms), record });
     record.properties.hs_updated_by_user_id = caller.kind === "user" ? String(caller.userId) : null;
     record.updatedAt = stamp;
   }
