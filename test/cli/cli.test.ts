@@ -103,10 +103,10 @@ describe("db migrate", () => {
     const { file, dbFile } = tempConfig();
     const first = await runCli(["db", "migrate", "--config", file]);
     expect(first).toMatchObject({ code: 0 });
-    expect(first.stdout).toContain("Applied 10 migration(s)");
+    expect(first.stdout).toContain("Applied 11 migration(s)");
     expect(existsSync(dbFile)).toBe(true);
     const second = await runCli(["db", "migrate", "--config", file, "--json"]);
-    expect(JSON.parse(second.stdout)).toEqual({ ok: true, store: "sqlite", applied: [], current: ["001-initial", "002-outbox", "003-crm-link-sync-state", "004-local-closes", "005-reminders", "006-sync-runs", "007-schedule-leases", "008-outbox-lease-order", "009-crm-links-by-lead", "010-crm-links-pushed-modstamp"] });
+    expect(JSON.parse(second.stdout)).toEqual({ ok: true, store: "sqlite", applied: [], current: ["001-initial", "002-outbox", "003-crm-link-sync-state", "004-local-closes", "005-reminders", "006-sync-runs", "007-schedule-leases", "008-outbox-lease-order", "009-crm-links-by-lead", "010-crm-links-pushed-modstamp", "011-lean-indexes"] });
   });
 
   it("exits 69 when the store cannot be reached", async () => {

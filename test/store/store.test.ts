@@ -39,7 +39,7 @@ describeEachStore("store", (kind) => {
   it("migrates once: a second run applies nothing", async () => {
     const again = await store.migrate();
     expect(again.applied).toEqual([]);
-    expect(again.current).toEqual(["001-initial", "002-outbox", "003-crm-link-sync-state", "004-local-closes", "005-reminders", "006-sync-runs", "007-schedule-leases", "008-outbox-lease-order", "009-crm-links-by-lead", "010-crm-links-pushed-modstamp"]);
+    expect(again.current).toEqual(["001-initial", "002-outbox", "003-crm-link-sync-state", "004-local-closes", "005-reminders", "006-sync-runs", "007-schedule-leases", "008-outbox-lease-order", "009-crm-links-by-lead", "010-crm-links-pushed-modstamp", "011-lean-indexes"]);
   });
 
   it("saves a lead, round-trips every column, and skips an unchanged replay", async () => {
@@ -225,7 +225,7 @@ describeEachStore("store", (kind) => {
       const store = await Store.open({ url: database.url });
       try {
         const report = await store.migrate();
-        expect(report.applied).toHaveLength(10);
+        expect(report.applied).toHaveLength(11);
       } finally {
         await store.close();
         await database.drop();
@@ -241,7 +241,7 @@ describeEachStore("store", (kind) => {
       const reports = await Promise.all(stores.map((s) => s.migrate()));
       // Every migration applied exactly once across the three.
       expect(reports.flatMap((r) => r.applied).sort()).toEqual([...(reports[0]?.current ?? [])].sort());
-      for (const report of reports) expect(report.current).toHaveLength(10);
+      for (const report of reports) expect(report.current).toHaveLength(11);
     } finally {
       await Promise.all(stores.map((s) => s.close()));
       await database.drop();

@@ -9,6 +9,7 @@ import * as scheduleLeases from "./007-schedule-leases.js";
 import * as outboxLeaseOrder from "./008-outbox-lease-order.js";
 import * as crmLinksByLead from "./009-crm-links-by-lead.js";
 import * as crmLinksPushedModstamp from "./010-crm-links-pushed-modstamp.js";
+import * as leanIndexes from "./011-lean-indexes.js";
 
 /**
  * Migrations are listed here rather than discovered on disk, so the same list runs from compiled
@@ -25,6 +26,7 @@ const MIGRATIONS: ReadonlyArray<{ name: string; migration: Knex.Migration }> = [
   { name: "008-outbox-lease-order", migration: outboxLeaseOrder },
   { name: "009-crm-links-by-lead", migration: crmLinksByLead },
   { name: "010-crm-links-pushed-modstamp", migration: crmLinksPushedModstamp },
+  { name: "011-lean-indexes", migration: leanIndexes },
 ];
 
 export const migrationSource: Knex.MigrationSource<{ name: string; migration: Knex.Migration }> = {

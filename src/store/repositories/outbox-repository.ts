@@ -106,6 +106,11 @@ export interface OutboxStats {
 }
 
 const OPEN: JobState[] = ["pending", "running"];
+/**
+ * A literal, not a bound value: SQLite uses the partial indexes of pending jobs (one per key, the
+ * lease order) only when the query says `state = 'pending'` itself.
+ */
+const PENDING = "state = 'pending'";
 /** Jobs per statement: 15 columns a row stays far below SQLite's bound-variable limit. */
 const ENQUEUE_CHUNK = 500;
 
@@ -156,7 +161,7 @@ export class OutboxRepository {
     const coalesceKey = coalesceKeyOf(job);
     for (let attempt = 0; ; attempt += 1) {
       if (coalesceKey) {
-        const pending = await this.db("outbox_jobs").where({ coalesce_key: coalesceKey, state: "pending" }).first();
+        const pending = await this.db("outbox_jobs").where({ coalesce_key: coalesceKey }).whereRaw(PENDING).first();
         if (pending) return this.#coalesce(pending as Record<string, unknown>, job, now);
       }
       try {
@@ -185,7 +190,10 @@ export class OutboxRepository {
     }
     const pending = new Map<string, Record<string, unknown>>();
     for (let offset = 0; offset < named.length; offset += ENQUEUE_CHUNK) {
-      const rows = (await this.db("outbox_jobs").where({ state: "pending" }).whereIn("coalesce_key", named.slice(offset, offset + ENQUEUE_CHUNK))) as Array<Record<string, unknown>>;
+      // Without statistics SQLite rates one look-up per key above a walk of the `state` indexes,
+      // which here means every pending job; INDEXED BY keeps it to the keys.
+      const pendingByKey = this.dialect === "sqlite" ? this.db.raw("outbox_jobs INDEXED BY outbox_jobs_one_pending_per_key") : "outbox_jobs";
+      const rows = (await this.db.select("*").from(pendingByKey).whereRaw(PENDING).whereIn("coalesce_key", named.slice(offset, offset + ENQUEUE_CHUNK))) as Array<Record<string, unknown>>;
       for (const row of rows) pending.set(String(row.coalesce_key), row);
     }
     const fresh: Array<{ job: NewJob; row: Record<string, unknown> }> = [];
@@ -252,7 +260,7 @@ export class OutboxRepository {
     // `+column` keeps SQLite (which has no statistics here) from picking the run_at index and sorting;
     // PostgreSQL's planner has statistics and no such operator on timestamps.
     const runAt = this.dialect === "sqlite" ? "+j.run_at <= ?" : "j.run_at <= ?";
-    const query = this.#siblingFree(this.db("outbox_jobs as j").select("j.*").where({ "j.target": request.target, "j.state": "pending" }).whereRaw(runAt, [request.now]), request.leaseNow ?? request.now).limit(request.limit);
+    const query = this.#siblingFree(this.db("outbox_jobs as j").select("j.*").where({ "j.target": request.target }).whereRaw("j.state = 'pending'").whereRaw(runAt, [request.now]), request.leaseNow ?? request.now).limit(request.limit);
     if (this.dialect === "postgres") query.forUpdate("j").skipLocked();
     return query;
   }
@@ -260,8 +268,11 @@ export class OutboxRepository {
   /** Jobs of one key run one at a time: none whose key has another job running on a live lease. */
   #siblingFree(query: Knex.QueryBuilder, now: Date): Knex.QueryBuilder {
     const leaseLive = this.dialect === "sqlite" ? "+r.lease_expires_at > ?" : "r.lease_expires_at > ?";
+    // SQLite without statistics ties this index with any other on `state` and may scan every running
+    // job per candidate; INDEXED BY settles it (and fails loudly should the index ever not apply).
+    const running = this.dialect === "sqlite" ? this.db.raw("outbox_jobs AS r INDEXED BY outbox_jobs_running_per_key") : "outbox_jobs as r";
     return query.whereNotExists((sibling) =>
-      sibling.select(this.db.raw("1")).from("outbox_jobs as r").whereRaw("r.coalesce_key = j.coalesce_key").andWhere("r.state", "running").andWhereRaw("r.id <> j.id").andWhereRaw(leaseLive, [now]),
+      sibling.select(this.db.raw("1")).from(running).whereRaw("r.coalesce_key = j.coalesce_key").andWhereRaw("r.state = 'running'").andWhereRaw("r.id <> j.id").andWhereRaw(leaseLive, [now]),
     );
   }
 
@@ -324,7 +335,7 @@ export class OutboxRepository {
       }
       if (job.state === "running") {
         // A worker died holding this job. A newer pending job for the same key makes it obsolete.
-        if (job.coalesceKey && (await this.db("outbox_jobs").where({ coalesce_key: job.coalesceKey, state: "pending" }).first())) {
+        if (job.coalesceKey && (await this.db("outbox_jobs").where({ coalesce_key: job.coalesceKey }).whereRaw(PENDING).first())) {
           await this.db("outbox_jobs").where({ id: job.id }).update({ state: "superseded", lease_owner: null, lease_expires_at: null, finished_at: now, updated_at: now });
           continue;
         }
@@ -363,7 +374,7 @@ export class OutboxRepository {
    */
   async upcoming(target: string, limit: number): Promise<UpcomingJob[]> {
     const columns = ["id", "kind", "pair", "lead_id", "idempotency_key", "due_by", "priority", "run_at"];
-    const base = () => this.db("outbox_jobs").select(columns).where({ target, state: "pending", attempts: 0 }).limit(limit);
+    const base = () => this.db("outbox_jobs").select(columns).where({ target, attempts: 0 }).whereRaw(PENDING).limit(limit);
     const dated = await base().whereNotNull("due_by").orderBy([
       { column: "due_by", order: "asc" },
       { column: "priority", order: "desc" },
@@ -429,7 +440,7 @@ export class OutboxRepository {
     if (!current) return undefined;
     // A newer job for the same key was queued while this one ran: it carries the latest, and there
     // is one pending job per key. This one is superseded rather than queued beside it.
-    const newer = settlement.outcome === "retry" && current.coalesce_key !== null && (await this.db("outbox_jobs").where({ coalesce_key: current.coalesce_key, state: "pending" }).first());
+    const newer = settlement.outcome === "retry" && current.coalesce_key !== null && (await this.db("outbox_jobs").where({ coalesce_key: current.coalesce_key }).whereRaw(PENDING).first());
     const state = newer ? "superseded" : settlement.outcome === "retry" ? "pending" : "dead";
     await this.db("outbox_jobs")
       .where({ id })
