@@ -8,7 +8,7 @@ import type { CompiledMapping, MappedRecord } from "../mapping/index.js";
 import { mappingSource } from "../mapping/index.js";
 import { contentHash } from "../shared/content-hash.js";
 import { groupBy } from "../shared/group-by.js";
-import type { CrmLink, LeadRecord, NewJob, NewLeadEvent, Repositories } from "../store/index.js";
+import type { CrmLink, LeadRecord, NewJob, NewLeadEvent, Repositories, SaveOutcome } from "../store/index.js";
 
 export const CRM_UPSERT = "crm-upsert";
 
@@ -59,7 +59,8 @@ export interface PairTarget {
 
 /** A stored lead to map: what the store holds and what Partner Center sent. */
 export interface StoredLead {
-  saved: { lead: LeadRecord };
+  /** `created`: stored by this very transaction, so no CRM link can name it yet. */
+  saved: { lead: LeadRecord; outcome?: SaveOutcome };
   adapted: AdaptedReferral;
 }
 
@@ -74,11 +75,13 @@ export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, 
 
 /**
  * `enqueueCrmUpsert` for a page of leads in a few statements (their links read at once, the jobs
- * and timeline entries written at once); returns how many upserts were queued.
+ * and timeline entries written at once); returns how many upserts were queued. Given `timeline`,
+ * the entries go there for the caller to write with its own.
  */
-export async function enqueueCrmUpserts(repos: Repositories, target: PairTarget, stored: readonly StoredLead[], now: Date, cause?: string): Promise<number> {
+export async function enqueueCrmUpserts(repos: Repositories, target: PairTarget, stored: readonly StoredLead[], now: Date, cause?: string, timeline?: NewLeadEvent[]): Promise<number> {
   if (stored.length === 0) return 0;
-  const links = await repos.crmLinks.forLeads(stored.map(({ saved }) => saved.lead.id));
+  const known = stored.filter(({ saved }) => saved.outcome !== "created").map(({ saved }) => saved.lead.id);
+  const links = known.length > 0 ? await repos.crmLinks.forLeads(known) : [];
   const byLead = groupBy(links.filter((link) => link.pair === target.pair), (link) => link.leadId);
   const jobs: NewJob[] = [];
   const events: NewLeadEvent[] = [];
@@ -88,7 +91,8 @@ export async function enqueueCrmUpserts(repos: Repositories, target: PairTarget,
     if (planned.event) events.push(planned.event);
   }
   if (jobs.length > 0) await repos.outbox.enqueueMany(jobs, now);
-  if (events.length > 0) await repos.events.appendMany(events);
+  if (timeline) timeline.push(...events);
+  else if (events.length > 0) await repos.events.appendMany(events);
   return jobs.length;
 }
 

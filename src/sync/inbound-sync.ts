@@ -80,8 +80,8 @@ export class InboundSync {
       store: this.#options.store,
       clock: this.#options.clock,
       logger: this.#options.logger,
-      onStored: async (repos, stored, now) => {
-        for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now, "webhook");
+      onStored: async (repos, stored, now, timeline) => {
+        for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now, "webhook", timeline);
       },
     });
     if (queued > 0) this.#options.onQueued?.({ targets: this.#crmTargets(account) });
@@ -115,8 +115,8 @@ export class InboundSync {
       clock: this.#options.clock,
       logger: this.#options.logger,
       full,
-      onStored: async (repos, stored, now) => {
-        for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now);
+      onStored: async (repos, stored, now, timeline) => {
+        for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now, undefined, timeline);
       },
       // A backfill's first pages are written to the CRM while later ones are still being read.
       // A partial CRM batch waits for the next page rather than going part-full between two.

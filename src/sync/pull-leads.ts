@@ -50,9 +50,10 @@ export interface PullLeadsOptions {
   /**
    * Called with every new or changed lead of a page (every lead, in a reconciliation pass) inside
    * the page's transaction, so what it writes (an upsert for each CRM of the pair) commits or rolls
-   * back with the leads themselves.
+   * back with the leads themselves. Timeline entries it pushes to `timeline` are written after the
+   * page's own, in the same statement (any it writes itself would land before them).
    */
-  onStored?: (repos: Repositories, stored: PulledLead[], now: Date) => Promise<void>;
+  onStored?: (repos: Repositories, stored: PulledLead[], now: Date, timeline: NewLeadEvent[]) => Promise<void>;
   /** Called after each page is durable (progress, tests). */
   /** After each page's commit; `more` says whether pages are left. */
   onPage?: (report: PullReport, more: boolean) => void;
@@ -196,8 +197,8 @@ async function storeReferrals(repos: Repositories, options: PullLeadsOptions, pa
     // lead again (a mapping edited since, an effect dropped by hand).
     if (lead.outcome !== "unchanged" || cause === "reconciliation") changed.push({ saved: lead, adapted });
   }
+  if (changed.length > 0) await options.onStored?.(repos, changed, now, events);
   await repos.events.appendMany(events);
-  if (changed.length > 0) await options.onStored?.(repos, changed, now);
   return tally;
 }
 

@@ -70,8 +70,8 @@ export async function startInboundRig(options: { kind: StoreKind; clock: ManualC
         store,
         clock: options.clock,
         logger: silentLogger(),
-        onStored: async (repos, stored, now) => {
-          await enqueueCrmUpserts(repos, { pair: options.pair, crm: options.crm, mapping, maxAttempts: 5 }, stored, now);
+        onStored: async (repos, stored, now, timeline) => {
+          await enqueueCrmUpserts(repos, { pair: options.pair, crm: options.crm, mapping, maxAttempts: 5 }, stored, now, undefined, timeline);
         },
       }),
     drain: async () => {

@@ -72,4 +72,28 @@ describeEachStore("Partner Center write-back of the CRM id", (kind) => {
     expect(kept.externalReferenceId).toBe("crm-42");
     expect(await timeline()).toContain("external-reference-written");
   });
+
+  it("stores a whole batch's answers as it settles, each with its timeline entry, beside a job that failed", async () => {
+    const [first, second, unknown] = sandbox.generate(3, { acceptedShare: 0 });
+    const more = [first, second].filter((referral) => referral !== undefined);
+    const jobs = await store.transaction(async (repos) => {
+      for (const [n, referral] of more.entries()) {
+        const saved = await repos.leads.save(leadInputFrom("pc", adaptReferral(sandbox.referrals.get(referral.id))), clock.now());
+        await repos.outbox.enqueue(externalReferenceJob(saved.lead.id, { account: "pc", referralId: referral.id, pair: "p", crmRecordId: `crm-${n}` }, 5), clock.now());
+      }
+      // An account this daemon does not know: the job fails, the others' answers are stored.
+      const orphan = await repos.leads.save(leadInputFrom("pc", adaptReferral(sandbox.referrals.get(unknown?.id ?? ""))), clock.now());
+      await repos.outbox.enqueue(externalReferenceJob(orphan.lead.id, { account: "elsewhere", referralId: unknown?.id ?? "", pair: "q", crmRecordId: "crm-x" }, 5), clock.now());
+      return repos.outbox.lease({ owner: "test", target: "partner-center", limit: 10, leaseMs: 60_000, now: clock.now() });
+    });
+    const result = await handler.handle([job, ...jobs], context);
+    expect(result.outcomes.map((outcome) => outcome.ok)).toEqual([true, true, true, false]);
+    await store.transaction(async (repos) => result.commit?.(repos));
+    expect((await stored()).externalReferenceId).toBe("crm-42");
+    for (const [n, referral] of more.entries()) {
+      const lead = await store.repos.leads.findByReferralId("pc", referral.id);
+      expect(parseReferral(lead?.raw).externalReferenceId).toBe(`crm-${n}`);
+      expect((await store.repos.events.timeline(lead?.id ?? 0)).map((event) => event.kind)).toContain("external-reference-written");
+    }
+  });
 });

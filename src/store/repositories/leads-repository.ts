@@ -47,6 +47,16 @@ export interface SavedLead {
   previousHash?: string;
   /** The stored state before this save, when the daemon had closed the lead itself. */
   localClose?: { state: LeadState; at: Date; reason?: string };
+  /** Left as stored: it is a later version of the referral than the one given (`keepNewer`). */
+  newerKept?: true;
+}
+
+export interface SaveOptions {
+  /**
+   * A stored version Partner Center changed later than the given one is kept (an answer to our own
+   * write arriving after a pull stored what followed it), instead of being replaced.
+   */
+  keepNewer?: boolean;
 }
 
 export interface DueDeadline {
@@ -98,11 +108,11 @@ export class LeadsRepository {
    * of what is stored, one insert of the new leads, an update per changed one. A page naming the
    * same referral twice is stored one lead at a time, so the second sees the first.
    */
-  async saveMany(inputs: readonly LeadInput[], now: Date): Promise<SavedLead[]> {
+  async saveMany(inputs: readonly LeadInput[], now: Date, options: SaveOptions = {}): Promise<SavedLead[]> {
     const keys = inputs.map((input) => leadKey(input.account, input.referralId));
     if (new Set(keys).size !== keys.length && inputs.length > 1) {
       const one: SavedLead[] = [];
-      for (const input of inputs) one.push(...(await this.saveMany([input], now)));
+      for (const input of inputs) one.push(...(await this.saveMany([input], now, options)));
       return one;
     }
     const existing = await this.#findMany(inputs);
@@ -110,12 +120,11 @@ export class LeadsRepository {
     const ids = new Map<string, number>();
     for (let offset = 0; offset < fresh.length; offset += SAVE_CHUNK) {
       const chunk = fresh.slice(offset, offset + SAVE_CHUNK);
-      // Ids are read back by key: the order of a multi-row RETURNING is not promised.
-      await this.db("leads").insert(chunk.map((input) => ({ ...toRow(input), created_at: now, updated_at: now })));
-      for (const [account, referralIds] of byAccount(chunk)) {
-        const rows = (await this.db("leads").select("id", "referral_id").where({ account }).whereIn("referral_id", referralIds)) as Row[];
-        for (const row of rows) ids.set(leadKey(account, String(row.referral_id)), toNumber(row.id));
-      }
+      // Each id comes back with its key: the order of a multi-row RETURNING is not promised.
+      const rows = (await this.db("leads")
+        .insert(chunk.map((input) => ({ ...toRow(input), created_at: now, updated_at: now })))
+        .returning(["id", "account", "referral_id"])) as Row[];
+      for (const row of rows) ids.set(leadKey(String(row.account), String(row.referral_id)), toNumber(row.id));
     }
     const saved: SavedLead[] = [];
     for (const input of inputs) {
@@ -127,7 +136,8 @@ export class LeadsRepository {
         saved.push({ lead: { ...input, id, createdAt: now, updatedAt: now }, outcome: "created" });
         continue;
       }
-      saved.push(await this.#update(stored, input, now));
+      if (options.keepNewer && stored.remoteUpdatedAt.getTime() > input.remoteUpdatedAt.getTime()) saved.push({ lead: stored, outcome: "unchanged", previousHash: stored.contentHash, newerKept: true });
+      else saved.push(await this.#update(stored, input, now));
     }
     return saved;
   }
