@@ -70,7 +70,7 @@ export interface StoredLead {
  * payload that did not change (a replay, an overlap re-read) enqueues nothing.
  */
 export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, saved: { lead: LeadRecord }, adapted: AdaptedReferral, now: Date, cause?: string): Promise<boolean> {
-  return (await enqueueCrmUpserts(repos, target, [{ saved, adapted }], now, cause)) > 0;
+  return (await enqueueCrmUpserts(repos, target, [{ saved, adapted }], now, cause === undefined ? {} : { cause })) > 0;
 }
 
 /**
@@ -78,7 +78,8 @@ export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, 
  * and timeline entries written at once); returns how many upserts were queued. Given `timeline`,
  * the entries go there for the caller to write with its own.
  */
-export async function enqueueCrmUpserts(repos: Repositories, target: PairTarget, stored: readonly StoredLead[], now: Date, cause?: string, timeline?: NewLeadEvent[]): Promise<number> {
+export async function enqueueCrmUpserts(repos: Repositories, target: PairTarget, stored: readonly StoredLead[], now: Date, options: { cause?: string; timeline?: NewLeadEvent[] } = {}): Promise<number> {
+  const { cause, timeline } = options;
   if (stored.length === 0) return 0;
   const known = stored.filter(({ saved }) => saved.outcome !== "created").map(({ saved }) => saved.lead.id);
   const links = known.length > 0 ? await repos.crmLinks.forLeads(known) : [];

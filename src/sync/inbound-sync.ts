@@ -81,7 +81,7 @@ export class InboundSync {
       clock: this.#options.clock,
       logger: this.#options.logger,
       onStored: async (repos, stored, now, timeline) => {
-        for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now, "webhook", timeline);
+        for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now, { cause: "webhook", timeline });
       },
     });
     if (queued > 0) this.#options.onQueued?.({ targets: this.#crmTargets(account) });
@@ -116,7 +116,7 @@ export class InboundSync {
       logger: this.#options.logger,
       full,
       onStored: async (repos, stored, now, timeline) => {
-        for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now, undefined, timeline);
+        for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now, { timeline });
       },
       // A backfill's first pages are written to the CRM while later ones are still being read.
       // A partial CRM batch waits for the next page rather than going part-full between two.

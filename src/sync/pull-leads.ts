@@ -54,7 +54,6 @@ export interface PullLeadsOptions {
    * page's own, in the same statement (any it writes itself would land before them).
    */
   onStored?: (repos: Repositories, stored: PulledLead[], now: Date, timeline: NewLeadEvent[]) => Promise<void>;
-  /** Called after each page is durable (progress, tests). */
   /** After each page's commit; `more` says whether pages are left. */
   onPage?: (report: PullReport, more: boolean) => void;
 }

@@ -71,7 +71,7 @@ export async function startInboundRig(options: { kind: StoreKind; clock: ManualC
         clock: options.clock,
         logger: silentLogger(),
         onStored: async (repos, stored, now, timeline) => {
-          await enqueueCrmUpserts(repos, { pair: options.pair, crm: options.crm, mapping, maxAttempts: 5 }, stored, now, undefined, timeline);
+          await enqueueCrmUpserts(repos, { pair: options.pair, crm: options.crm, mapping, maxAttempts: 5 }, stored, now, { timeline });
         },
       }),
     drain: async () => {

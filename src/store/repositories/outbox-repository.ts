@@ -260,7 +260,7 @@ export class OutboxRepository {
     // `+column` keeps SQLite (which has no statistics here) from picking the run_at index and sorting;
     // PostgreSQL's planner has statistics and no such operator on timestamps.
     const runAt = this.dialect === "sqlite" ? "+j.run_at <= ?" : "j.run_at <= ?";
-    const query = this.#siblingFree(this.db("outbox_jobs as j").select("j.*").where({ "j.target": request.target }).whereRaw("j.state = 'pending'").whereRaw(runAt, [request.now]), request.leaseNow ?? request.now).limit(request.limit);
+    const query = this.#siblingFree(this.db("outbox_jobs as j").select("j.*").where({ "j.target": request.target }).whereRaw(`j.${PENDING}`).whereRaw(runAt, [request.now]), request.leaseNow ?? request.now).limit(request.limit);
     if (this.dialect === "postgres") query.forUpdate("j").skipLocked();
     return query;
   }
