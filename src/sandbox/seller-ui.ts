@@ -146,7 +146,7 @@ export function sellerUiFor(sandbox: SalesforceSandbox | HubSpotSandbox | Datave
     ownerField: "ownerid@odata.bind",
     colleagues: () => sandbox.users.filter((u) => !u.isdisabled && sellerEmails.has(u.internalemailaddress ?? "")).map((u) => ({ id: u.systemuserid, email: u.internalemailaddress ?? "", value: `/systemusers(${u.systemuserid})` })),
     taskCount: () => sandbox.tasks.size,
-    read: (id) => ({ ...sandbox.rows.find((row) => row.leadid === id) }),
+    read: (id) => ({ ...sandbox.row(id) }),
     save: async (id, values) => {
       const token = sandbox.entra.issueAccessToken({ kind: "user", clientId: sandbox.app.clientId, audience: sandbox.url, user: { oid: seller.oid, upn: seller.upn } });
       const res = await fetch(`${sandbox.url}/api/data/v9.2/leads(${id})`, {

@@ -212,7 +212,6 @@ export class DataverseSandbox {
     return sandbox;
   }
 
-  /** The organisation URL (and token audience). */
   /** Assigns a lead to a user, as the Assign button does (tests of owner-bound work use it). */
   assign(leadid: string, systemuserId: string): void {
     const row = this.#rows.get(leadid);
@@ -226,6 +225,7 @@ export class DataverseSandbox {
     return row ? { id: String(row.values._ownerid_value), type: row.ownerType } : undefined;
   }
 
+  /** The organisation URL (and token audience). */
   get url(): string {
     return this.#url;
   }
@@ -242,6 +242,12 @@ export class DataverseSandbox {
 
   get rows(): Array<Record<string, unknown>> {
     return [...this.#rows.values()].map((row) => ({ leadid: row.leadid, ...row.values }));
+  }
+
+  /** One lead as `rows` shows it, by id (a checker reading every lead one by one would copy the table each time). */
+  row(leadid: string): Record<string, unknown> | undefined {
+    const row = this.#rows.get(leadid);
+    return row ? { leadid: row.leadid, ...row.values } : undefined;
   }
 
   /** A seller editing a lead in the Dynamics UI. */

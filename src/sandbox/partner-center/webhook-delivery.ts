@@ -1,4 +1,5 @@
-import { sign } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { createPrivateKey, sign } from "node:crypto";
 import type { Logger } from "../../log/logger.js";
 import type { WireReferral } from "../../partner-center/wire.js";
 import type { Clock } from "../../shared/clock.js";
@@ -32,6 +33,8 @@ export class WebhookDelivery {
   #registration: Registration | undefined;
   readonly #queue: Delivery[] = [];
   readonly stats = { queued: 0, delivered: 0, failedAttempts: 0, dropped: 0, droppedByFault: 0 };
+  /** Parsed once: parsing the PEM for every delivery took as long as the signature itself. */
+  readonly #signingKey: KeyObject;
 
   constructor(
     private readonly options: {
@@ -45,7 +48,9 @@ export class WebhookDelivery {
       retryDelaysMs?: number[];
       logger?: Logger;
     },
-  ) {}
+  ) {
+    this.#signingKey = createPrivateKey(options.signingKeyPem);
+  }
 
   get registration(): Registration | undefined {
     return this.#registration ? structuredClone(this.#registration) : undefined;
@@ -90,7 +95,7 @@ export class WebhookDelivery {
   }
 
   async #attempt(delivery: Delivery): Promise<void> {
-    const signature = sign("sha256", Buffer.from(delivery.body), this.options.signingKeyPem).toString("base64");
+    const signature = sign("sha256", Buffer.from(delivery.body), this.#signingKey).toString("base64");
     let ok: boolean;
     try {
       const response = await fetch(delivery.url, {
