@@ -1,5 +1,4 @@
-import { LRUCache } from "lru-cache";
-import type { Store, UpcomingJob } from "../store/index.js";
+import type { QueuePosition, Store, UpcomingJob } from "../store/index.js";
 import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
 import { CRM_UPSERT } from "./enqueue-crm-upsert.js";
 import type { SharedRecordCache } from "./shared-record-cache.js";
@@ -16,6 +15,12 @@ import { fieldsHash } from "./shared-record-cache.js";
  * own record, none whose owner routing sets, none associating others) of leads never written to
  * this CRM, from jobs not tried yet. Each is taken once; a write that fails is the job's own to
  * retry. Reads are cheap: the queue order without payloads, and each job's payload parsed once.
+ *
+ * Each look reads the front of the queue (the jobs leased next) and goes on from where the last
+ * look stopped, not from the front again: the records of the front's jobs are mostly taken by then,
+ * and re-reading thousands of them per call cost more than the calls saved. What was read past the
+ * front earlier may have run or been replaced since, so its jobs are checked, by version, before
+ * their records are offered: a replaced payload's older fields are never written.
  */
 export interface AheadRecord {
   record: QueuedRecord;
@@ -37,14 +42,22 @@ interface Candidate extends AheadRecord {
   taken: boolean;
 }
 
+/** A job read from the queue: its place and version then, and the shared records of that version. */
+interface Known {
+  job: UpcomingJob;
+  candidates: Candidate[];
+}
+
 export class SharedLookahead {
   readonly #store: Store;
   readonly #target: string;
   readonly #cache: SharedRecordCache;
   readonly #window: number;
   readonly #maxWindow: number;
-  /** Each upcoming job's shared records, by job id, for the payload version they were read from. */
-  readonly #parsed: LRUCache<number, { version: string; candidates: Candidate[] }>;
+  /** The jobs read and not yet leased, front and beyond, in the order they were read. */
+  readonly #known = new Map<number, Known>();
+  /** Where the last read past the front stopped. */
+  #cursor: QueuePosition | undefined;
 
   constructor(options: SharedLookaheadOptions) {
     this.#store = options.store;
@@ -52,7 +65,6 @@ export class SharedLookahead {
     this.#cache = options.cache;
     this.#window = options.window ?? 400;
     this.#maxWindow = Math.max(this.#window, options.maxWindow ?? 3_200);
-    this.#parsed = new LRUCache({ max: this.#maxWindow });
   }
 
   /**
@@ -61,33 +73,85 @@ export class SharedLookahead {
    * already carries.
    */
   async fill(name: string, room: number, keys: ReadonlySet<string>): Promise<AheadRecord[]> {
-    const chosen: AheadRecord[] = [];
     const carried = new Set(keys);
-    const cache = this.#cache;
-    let looked = 0;
-    for (let size = this.#window; chosen.length < room; size = Math.min(size * 2, this.#maxWindow)) {
-      const jobs = (await this.#store.reads.outbox.upcoming(this.#target, size)).slice(looked);
+    const outbox = this.#store.reads.outbox;
+    const front = await outbox.upcoming(this.#target, this.#window);
+    await this.#read(front);
+    this.#forgetPassed(front);
+    const chosen = this.#choose(front, name, room, carried);
+    if (chosen.length >= room || front.length < this.#window) return chosen.map(withoutJob);
+
+    const inFront = new Set(front.map((job) => job.id));
+    const earlier = [...this.#known.values()].filter(({ job }) => !inFront.has(job.id)).map(({ job }) => job);
+    chosen.push(...(await this.#stillStanding(this.#choose(earlier, name, room - chosen.length, carried), carried)));
+    let seen = front.length + earlier.length;
+    let position = later(this.#cursor, front.at(-1));
+    for (let size = this.#window; chosen.length < room && seen < this.#maxWindow; size *= 2) {
+      const asked = Math.min(size, this.#maxWindow - seen);
+      const jobs = await outbox.upcoming(this.#target, asked, position);
       await this.#read(jobs);
-      for (const job of jobs) {
-        for (const candidate of this.#parsed.get(job.id)?.candidates ?? []) {
-          const { record, hash } = candidate;
-          if (candidate.taken || record.name !== name || carried.has(record.externalId)) continue;
-          if (cache.unchanged(record, hash) !== undefined || cache.inFlight(record, hash)) continue;
-          candidate.taken = true;
-          carried.add(record.externalId);
-          chosen.push({ record, hash });
-          if (chosen.length >= room) return chosen;
-        }
+      chosen.push(...this.#choose(jobs, name, room - chosen.length, carried));
+      seen += jobs.length;
+      position = jobs.at(-1) ?? position;
+      if (jobs.length < asked) break;
+    }
+    this.#cursor = position;
+    return chosen.map(withoutJob);
+  }
+
+  /** Up to `room` records of `name` not taken, carried, written or under way, from these jobs; each is marked taken. */
+  #choose(jobs: readonly UpcomingJob[], name: string, room: number, carried: Set<string>): Array<AheadRecord & { jobId: number }> {
+    const chosen: Array<AheadRecord & { jobId: number }> = [];
+    const cache = this.#cache;
+    for (const job of jobs) {
+      for (const candidate of this.#known.get(job.id)?.candidates ?? []) {
+        if (chosen.length >= room) return chosen;
+        const { record, hash } = candidate;
+        if (candidate.taken || record.name !== name || carried.has(record.externalId)) continue;
+        if (cache.unchanged(record, hash) !== undefined || cache.inFlight(record, hash)) continue;
+        candidate.taken = true;
+        carried.add(record.externalId);
+        chosen.push({ record, hash, jobId: job.id });
       }
-      looked += jobs.length;
-      if (looked < size || size >= this.#maxWindow) break;
     }
     return chosen;
   }
 
+  /**
+   * Of records read from jobs past the front earlier, those whose job is still queued, untried, at
+   * that version; the others' jobs are forgotten (a newer payload is read when it comes to the front).
+   */
+  async #stillStanding(unchecked: Array<AheadRecord & { jobId: number }>, carried: Set<string>): Promise<Array<AheadRecord & { jobId: number }>> {
+    if (unchecked.length === 0) return [];
+    const versions = new Map(unchecked.map(({ jobId }) => [jobId, this.#known.get(jobId)?.job.version ?? ""]));
+    const standing = await this.#store.reads.outbox.stillUpcoming(versions);
+    for (const id of versions.keys()) if (!standing.has(id)) this.#known.delete(id);
+    for (const { record, jobId } of unchecked) if (!standing.has(jobId)) carried.delete(record.externalId);
+    return unchecked.filter(({ jobId }) => standing.has(jobId));
+  }
+
+  /**
+   * Forgets jobs the front has passed (leased, or moved by a newer payload): those not in it that
+   * were at or before its last place. When the front holds the whole queue, nothing lies beyond it.
+   */
+  #forgetPassed(front: readonly UpcomingJob[]): void {
+    const inFront = new Set(front.map((job) => job.id));
+    const last = front.at(-1);
+    const whole = front.length < this.#window;
+    if (whole) this.#cursor = undefined;
+    for (const [id, { job }] of this.#known) {
+      if (inFront.has(id)) continue;
+      if (whole || !last || compareAt(job, last) <= 0) this.#known.delete(id);
+    }
+  }
+
   /** Parses the shared records of jobs not seen yet (or replaced by a newer payload since). */
   async #read(jobs: UpcomingJob[]): Promise<void> {
-    const fresh = jobs.filter((job) => job.kind === CRM_UPSERT && this.#parsed.get(job.id)?.version !== job.version);
+    const fresh = jobs.filter((job) => job.kind === CRM_UPSERT && this.#known.get(job.id)?.job.version !== job.version);
+    for (const job of jobs) {
+      const known = this.#known.get(job.id);
+      if (known && known.job.version === job.version) known.job = job;
+    }
     if (fresh.length === 0) return;
     const store = this.#store;
     const payloads = await store.reads.outbox.payloads(fresh.map((job) => job.id));
@@ -100,9 +164,22 @@ export class SharedLookahead {
       const candidates = payload.records
         .filter((record) => isShared(payload, record) && !linked.has(`${job.leadId}|${payload.pair}|${record.name}`))
         .map((record) => ({ record, hash: fieldsHash(record.fields), taken: false }));
-      this.#parsed.set(job.id, { version: found.version, candidates });
+      this.#known.set(job.id, { job: { ...job, version: found.version }, candidates });
     }
   }
+}
+
+/** The lease order of two places: earliest deadline (undated last), higher priority, earlier due time, lower id. */
+function compareAt(a: QueuePosition, b: QueuePosition): number {
+  const due = (at: QueuePosition) => at.dueBy?.getTime() ?? Number.POSITIVE_INFINITY;
+  return due(a) - due(b) || b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || a.id - b.id;
+}
+
+const withoutJob = ({ record, hash }: AheadRecord): AheadRecord => ({ record, hash });
+
+function later(a: QueuePosition | undefined, b: QueuePosition | undefined): QueuePosition | undefined {
+  if (!a || !b) return a ?? b;
+  return compareAt(a, b) >= 0 ? a : b;
 }
 
 /** A record several leads may share and no seller owns: not the lead's own, not routed, associating nothing. */

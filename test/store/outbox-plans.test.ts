@@ -58,10 +58,17 @@ describe("outbox query plans [sqlite]", () => {
     // The due jobs along the lease order, each checked against the few running jobs of its key.
     expect(leasePlans[0]).toMatch(/SEARCH j USING INDEX outbox_jobs_lease_order \(target=\?.*SEARCH r USING INDEX outbox_jobs_running_per_key \(coalesce_key=\?\)/);
 
-    const upcomingPlans = await plansOf((outbox) => outbox.upcoming(TARGET, 10));
+    const at = { id: 5, dueBy: new Date("2026-12-01T00:00:00Z"), priority: 0, runAt: new Date("2026-11-24T00:00:00Z") };
+    const upcomingPlans = [
+      ...(await plansOf((outbox) => outbox.upcoming(TARGET, 10))),
+      ...(await plansOf((outbox) => outbox.upcoming(TARGET, 10, at))),
+      ...(await plansOf((outbox) => outbox.upcoming(TARGET, 10, { ...at, dueBy: undefined }))),
+    ];
+    expect(upcomingPlans[2]).toMatch(/USING INDEX outbox_jobs_lease_order \(target=\? AND due_by>\?\)/);
+    const standingPlans = await plansOf((outbox) => outbox.stillUpcoming(new Map([[1, "v"]])));
     for (const found of upcomingPlans) expect(found).toContain("USING INDEX outbox_jobs_lease_order");
 
-    const all = [...enqueuePlans, ...leasePlans, ...upcomingPlans];
+    const all = [...enqueuePlans, ...leasePlans, ...upcomingPlans, ...standingPlans];
     for (const found of all) {
       expect(found).not.toMatch(/SCAN (outbox_jobs|j|r)\b/);
       expect(found).not.toContain("state_last_error_code");

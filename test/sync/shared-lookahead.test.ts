@@ -1,4 +1,4 @@
-import { beforeEach, expect, it } from "vitest";
+import { beforeEach, expect, it, vi } from "vitest";
 import { contentHash } from "../../src/shared/content-hash.js";
 import type { LeadInput, NewJob, Store } from "../../src/store/index.js";
 import type { CrmUpsertPayload, QueuedRecord } from "../../src/sync/enqueue-crm-upsert.js";
@@ -103,5 +103,24 @@ describeEachStore("shared records looked ahead at in the queue", (kind) => {
     }
     expect(keys(await new SharedLookahead({ store, target: TARGET, cache, window: 1, maxWindow: 4 }).fill("company", 5, new Set()))).toEqual([]);
     expect(keys(await new SharedLookahead({ store, target: TARGET, cache, window: 1, maxWindow: 8 }).fill("company", 5, new Set()))).toEqual(["c-4", "c-5"]);
+  });
+
+  it("goes on past where it stopped, and offers what it read there only while the job still stands at that version", async () => {
+    const outbox = store.repos.outbox;
+    const ids: number[] = [];
+    for (let n = 0; n < 4; n += 1) ids.push((await outbox.enqueue(job(`r-${n}`, [record("company", `c-${n}`), record("contact", `p-${n}@contoso.test`)], { dueBy: days(n + 1) }), T0)).id);
+    const ahead = new SharedLookahead({ store, target: TARGET, cache, window: 1, maxWindow: 8 });
+    expect(keys(await ahead.fill("company", 4, new Set()))).toEqual(["c-0", "c-1", "c-2", "c-3"]);
+    // The contact of r-2 changes while its job waits past the front.
+    await outbox.enqueue(job("r-2", [record("company", "c-2"), record("contact", "p-2@contoso.test", { fields: { name: "Ada Renamed" } })], { dueBy: days(3) }), T0);
+    const upcoming = vi.spyOn(store.reads.outbox, "upcoming");
+    expect(keys(await ahead.fill("contact", 4, new Set()))).toEqual(["p-0@contoso.test", "p-1@contoso.test", "p-3@contoso.test"]);
+    // The front, then on past the last job read before: the jobs between are not read again.
+    expect(upcoming.mock.calls.map(([, , after]) => after?.id)).toEqual([undefined, ids[3]]);
+    // r-2's newer contact is offered once r-2 reaches the front, with its new fields.
+    const leased = await store.transaction((repos) => repos.outbox.lease({ owner: "w", target: TARGET, limit: 2, leaseMs: 60_000, now: T0 }));
+    expect(leased.map((j) => (j.payload as CrmUpsertPayload).referralId)).toEqual(["r-0", "r-1"]);
+    const offered = await ahead.fill("contact", 4, new Set());
+    expect(offered.map(({ record: r }) => [r.externalId, r.fields])).toEqual([["p-2@contoso.test", { name: "Ada Renamed" }]]);
   });
 });

@@ -53,8 +53,15 @@ export interface OutboxJob {
 }
 
 /** A pending job as a look-ahead sees it: which job, for which lead, and which version of its payload. */
-export interface UpcomingJob {
+/** A place in the lease order: a look at the queue can go on past it. */
+export interface QueuePosition {
   id: number;
+  dueBy?: Date;
+  priority: number;
+  runAt: Date;
+}
+
+export interface UpcomingJob extends QueuePosition {
   kind: string;
   pair?: string;
   leadId?: number;
@@ -111,16 +118,24 @@ const OPEN: JobState[] = ["pending", "running"];
  * lease order) only when the query says `state = 'pending'` itself.
  */
 const PENDING = "state = 'pending'";
+/** The lease order as the index holds it: dated jobs first, by deadline; undated ones after them. */
+const DATED_ORDER: Array<{ column: string; order: "asc" | "desc" }> = [
+  { column: "due_by", order: "asc" },
+  { column: "priority", order: "desc" },
+  { column: "run_at", order: "asc" },
+  { column: "id", order: "asc" },
+];
+const UNDATED_ORDER = DATED_ORDER.slice(1);
 /** Jobs per statement: 15 columns a row stays far below SQLite's bound-variable limit. */
 const ENQUEUE_CHUNK = 500;
 
-/** Jobs with the same key replace each other while pending: lead + target + kind unless the job says. */
 /** The order jobs are leased in: earliest deadline (undated last), priority, due time, id. */
 function leaseOrder(a: Record<string, unknown>, b: Record<string, unknown>): number {
   const due = (row: Record<string, unknown>) => (row.due_by === null || row.due_by === undefined ? Number.POSITIVE_INFINITY : toDate(row.due_by).getTime());
   return due(a) - due(b) || toNumber(b.priority) - toNumber(a.priority) || toDate(a.run_at).getTime() - toDate(b.run_at).getTime() || toNumber(a.id) - toNumber(b.id);
 }
 
+/** Jobs with the same key replace each other while pending: lead + target + kind unless the job says. */
 function coalesceKeyOf(job: NewJob): string | null {
   if (job.coalesceKey !== undefined) return job.coalesceKey;
   return job.leadId !== undefined ? `${job.leadId}|${job.target}|${job.kind}` : null;
@@ -370,35 +385,55 @@ export class OutboxRepository {
   /**
    * The pending jobs of a target never tried yet, in the order they will be leased, without their
    * payloads (read those with `payloads`): what a batch may look ahead at. Walks the lease-order
-   * index like a lease, and locks nothing.
+   * index like a lease, and locks nothing. With `after`, the jobs that follow that place in the
+   * order, so a look can go on where the last one stopped instead of reading the front again.
    */
-  async upcoming(target: string, limit: number): Promise<UpcomingJob[]> {
+  async upcoming(target: string, limit: number, after?: QueuePosition): Promise<UpcomingJob[]> {
     const columns = ["id", "kind", "pair", "lead_id", "idempotency_key", "due_by", "priority", "run_at"];
     const base = () => this.db("outbox_jobs").select(columns).where({ target, attempts: 0 }).whereRaw(PENDING).limit(limit);
-    const dated = await base().whereNotNull("due_by").orderBy([
-      { column: "due_by", order: "asc" },
-      { column: "priority", order: "desc" },
-      { column: "run_at", order: "asc" },
-      { column: "id", order: "asc" },
-    ]);
-    const undated =
-      dated.length >= limit
-        ? []
-        : await base()
-            .whereNull("due_by")
-            .orderBy([
-              { column: "priority", order: "desc" },
-              { column: "run_at", order: "asc" },
-              { column: "id", order: "asc" },
-            ])
-            .limit(limit - dated.length);
-    return ([...dated, ...undated] as Array<Record<string, unknown>>).map((row) => ({
+    // Within one due date, the jobs at or before `at` in the index order (priority down, due time, id).
+    const atOrBefore = (query: Knex.QueryBuilder, at: QueuePosition) =>
+      query
+        .where("priority", ">", at.priority)
+        .orWhere((p) => p.where("priority", at.priority).andWhere("run_at", "<", at.runAt))
+        .orWhere((p) => p.where({ priority: at.priority, run_at: at.runAt }).andWhere("id", "<=", at.id));
+    const rows: Array<Record<string, unknown>> = [];
+    // Undated jobs come after every dated one: a place among them has no dated jobs left to read.
+    if (!after || after.dueBy) {
+      const dated = base().whereNotNull("due_by");
+      const dueBy = after?.dueBy;
+      if (after && dueBy) dated.where("due_by", ">=", dueBy).whereNot((same) => same.where("due_by", dueBy).andWhere((q) => atOrBefore(q, after)));
+      rows.push(...((await dated.orderBy(DATED_ORDER)) as Array<Record<string, unknown>>));
+    }
+    if (rows.length < limit) {
+      const undated = base().whereNull("due_by").limit(limit - rows.length);
+      if (after && !after.dueBy) undated.whereNot((q) => atOrBefore(q, after));
+      rows.push(...((await undated.orderBy(UNDATED_ORDER)) as Array<Record<string, unknown>>));
+    }
+    return rows.map((row) => ({
       id: toNumber(row.id),
       kind: String(row.kind),
       pair: toOptional(row.pair as string | null),
       leadId: row.lead_id === null || row.lead_id === undefined ? undefined : toNumber(row.lead_id),
       version: String(row.idempotency_key),
+      dueBy: toOptionalDate(row.due_by as string | number | Date | null),
+      priority: toNumber(row.priority),
+      runAt: toDate(row.run_at),
     }));
+  }
+
+  /**
+   * Of these jobs, the ones still pending, never tried, at the version given: a look-ahead's
+   * reading of their payloads still stands.
+   */
+  async stillUpcoming(versions: ReadonlyMap<number, string>): Promise<Set<number>> {
+    const standing = new Set<number>();
+    const ids = [...versions.keys()];
+    for (let offset = 0; offset < ids.length; offset += ENQUEUE_CHUNK) {
+      const rows = (await this.db("outbox_jobs").select("id", "idempotency_key").whereIn("id", ids.slice(offset, offset + ENQUEUE_CHUNK)).andWhere({ attempts: 0 }).whereRaw(PENDING)) as Array<Record<string, unknown>>;
+      for (const row of rows) if (versions.get(toNumber(row.id)) === String(row.idempotency_key)) standing.add(toNumber(row.id));
+    }
+    return standing;
   }
 
   /** The payloads of these jobs by id (a job gone since is left out). */
