@@ -1,32 +1,50 @@
 /**
- * Yields what `source` yields, asking it for the next item as soon as one is handed out: the
- * source's wait (a page's HTTP round trip) overlaps the consumer's work on the item (storing the
- * page). At most one item is read ahead. A failure of the read-ahead surfaces where that item
- * would have been consumed, never as an unhandled rejection; a consumer that stops early closes
- * the source.
+ * Yields what `source` yields, in order, in groups: the items that arrived while the consumer was
+ * busy with the last group come together. The source is asked for its next item as soon as there
+ * is room, so its wait (a page's HTTP round trip) overlaps the consumer's work (storing pages), and
+ * a consumer slower than the source takes several items at once (one transaction for the pages
+ * that queued behind a busy store, instead of one each). At most `depth` items wait to be taken
+ * besides the one being read. A failure of the source surfaces after the items before it were
+ * handed out, never as an unhandled rejection; a consumer that stops early closes the source.
  */
-export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+export async function* readAheadGroups<T>(source: AsyncIterable<T>, depth = 1): AsyncGenerator<T[]> {
   const iterator = source[Symbol.asyncIterator]();
-  let next = settled(iterator.next());
+  const ready: Array<Settled<T>> = [];
+  let reading: Promise<void> | undefined;
+  let ended = false;
+  const readMore = (): void => {
+    if (reading || ended || ready.length >= depth) return;
+    reading = settled(iterator.next()).then((result) => {
+      reading = undefined;
+      ready.push(result);
+      if (!result.ok || result.value.done) ended = true;
+      readMore();
+    });
+  };
   let finished = false;
   try {
     for (;;) {
-      const result = await next;
-      if (!result.ok) {
-        finished = true;
-        throw result.error;
+      readMore();
+      while (ready.length === 0) await reading;
+      const group: T[] = [];
+      for (let head = ready[0]; head?.ok && !head.value.done; head = ready[0]) {
+        group.push(head.value.value);
+        ready.shift();
       }
-      if (result.value.done) {
-        finished = true;
-        return;
+      if (group.length > 0) {
+        readMore();
+        yield group;
+        continue;
       }
-      next = settled(iterator.next());
-      yield result.value.value;
+      const last = ready.shift() as Settled<T>;
+      finished = true;
+      if (!last.ok) throw last.error;
+      return;
     }
   } finally {
     if (!finished) {
-      // The read ahead may still be in flight: let it end before closing the source after it.
-      await next;
+      // A read may still be in flight: let it end before closing the source after it.
+      while (reading) await reading;
       await iterator.return?.();
     }
   }

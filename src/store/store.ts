@@ -3,6 +3,7 @@ import type { Logger } from "../log/logger.js";
 import { CosellError } from "../shared/errors.js";
 import type { StoreKind, StoreOptions } from "./connect.js";
 import { connect, connectReader, redactUrl } from "./connect.js";
+import { WriteTurns } from "./write-turns.js";
 import { MIGRATION_TABLE, migrationSource } from "./migrations/index.js";
 
 /** The advisory lock PostgreSQL replicas take turns migrating under. */
@@ -61,12 +62,14 @@ export class Store {
   readonly reads: Repositories;
   readonly #knex: Knex;
   readonly #reader: Knex | undefined;
+  readonly #turns: WriteTurns | undefined;
   readonly #url: string;
 
   private constructor(knex: Knex, kind: StoreKind, url: string, reader?: Knex) {
     this.#knex = knex;
     this.#reader = reader;
     this.kind = kind;
+    this.#turns = kind === "sqlite" ? new WriteTurns() : undefined;
     this.#url = url;
     this.repos = repositories(knex, kind);
     this.reads = reader ? repositories(reader, kind) : this.repos;
@@ -164,9 +167,14 @@ export class Store {
     return { applied: names(completed), pending: names(pending) };
   }
 
-  /** Runs `work` in one transaction: all its writes land together or not at all. */
-  async transaction<T>(work: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.#knex.transaction(async (trx) => work(repositories(trx, this.kind)));
+  /**
+   * Runs `work` in one transaction: all its writes land together or not at all. A `bulk` one (many
+   * rows that nothing waits on at once) lets other transactions waiting for SQLite's one writer go
+   * first; PostgreSQL writes in parallel and needs no turns.
+   */
+  async transaction<T>(work: (repos: Repositories) => Promise<T>, options: { bulk?: boolean } = {}): Promise<T> {
+    const run = () => this.#knex.transaction(async (trx) => work(repositories(trx, this.kind)));
+    return this.#turns ? this.#turns.take(options.bulk === true, run) : run();
   }
 
   async close(): Promise<void> {

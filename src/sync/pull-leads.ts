@@ -7,7 +7,7 @@ import { JOINT_PLANNING } from "../partner-center/wire.js";
 import type { Clock } from "../shared/clock.js";
 import { isTerminal } from "../domain/index.js";
 import { isCosellError } from "../shared/errors.js";
-import { readAhead } from "../shared/read-ahead.js";
+import { readAheadGroups } from "../shared/read-ahead.js";
 import type { AdaptedReferral } from "../partner-center/adapter.js";
 import type { LeadInput, NewLeadEvent, Repositories, SavedLead, Store } from "../store/index.js";
 import { leadInputFrom } from "./lead-record.js";
@@ -19,6 +19,8 @@ export interface LeadCursor {
 }
 
 export const DEFAULT_OVERLAP_MS = 5 * 60_000;
+/** Pages a pull stores in one transaction at most, when that many arrived while the store was busy. */
+export const DEFAULT_PAGES_PER_COMMIT = 2;
 
 export function leadCursorKey(account: string): { scope: string; name: string } {
   return { scope: `partner-center:${account}`, name: "changes" };
@@ -54,7 +56,9 @@ export interface PullLeadsOptions {
    * page's own, in the same statement (any it writes itself would land before them).
    */
   onStored?: (repos: Repositories, stored: PulledLead[], now: Date, timeline: NewLeadEvent[]) => Promise<void>;
-  /** After each page's commit; `more` says whether pages are left. */
+  /** Pages stored in one transaction at most (default 2), when they queued behind a busy store. */
+  pagesPerCommit?: number;
+  /** After the commit of each page (pages stored together are told one by one); `more` says whether pages are left. */
   onPage?: (report: PullReport, more: boolean) => void;
 }
 
@@ -89,17 +93,20 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
   const report: PullReport = { pages: 0, received: 0, created: 0, updated: 0, unchanged: 0, skipped: 0, ...(stored ? { cursor: stored.value } : {}) };
   log.info({ since: since?.toISOString() ?? "beginning", cursor: stored?.value }, "pull started");
 
-  // The next page is fetched while this one is stored: the HTTP round trip and the transaction
-  // overlap. Pages still commit one at a time, in order, so the cursor never passes a lost page.
-  const pages = readAhead(options.client.listChanged({ ...(since ? { since } : {}), filter: options.filter ?? "direction eq 'Incoming'", ...(options.signal ? { signal: options.signal } : {}) }));
-  for await (const page of pages) {
+  // Pages are fetched while earlier ones are stored: the HTTP round trips and the transactions
+  // overlap. The pages that arrived while the store was busy commit together, in order, in one
+  // transaction (a backfill's pages queue behind the CRM writes; one commit each made the pull wait
+  // for the store once per page). The cursor still never passes a page that was not stored.
+  const groups = readAheadGroups(options.client.listChanged({ ...(since ? { since } : {}), filter: options.filter ?? "direction eq 'Incoming'", ...(options.signal ? { signal: options.signal } : {}) }), options.pagesPerCommit ?? DEFAULT_PAGES_PER_COMMIT);
+  for await (const pages of groups) {
     const now = options.clock.now();
     // Read and hashed before the transaction: it holds the store (SQLite's one connection) only
     // for the writes, not for work that needs none.
-    const prepared = prepareReferrals(options, page.items, programs);
+    const prepared = pages.map((page) => prepareReferrals(options, page.items, programs));
     const counts = await options.store.transaction(async (repos) => {
-      const tally = await storeReferrals(repos, options, prepared, now, options.full ? "reconciliation" : "poll");
-      const last = page.items[page.items.length - 1];
+      const tallies: Tally[] = [];
+      for (const run of withoutRepeats(prepared)) tallies.push(await storeReferrals(repos, options, run, now, options.full ? "reconciliation" : "poll"));
+      const last = pages.at(-1)?.items.at(-1);
       if (last?.updatedDateTime) {
         const candidate: LeadCursor = { updatedAt: last.updatedDateTime, id: last.id };
         if (!report.cursor || compareCursor(candidate, report.cursor) > 0) {
@@ -107,16 +114,22 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
           report.cursor = candidate;
         }
       }
-      return tally;
-    });
-    report.pages += 1;
-    report.received += page.items.length;
-    report.created += counts.created;
-    report.updated += counts.updated;
-    report.unchanged += counts.unchanged;
-    report.skipped += counts.skipped;
-    options.onPage?.({ ...report }, page.nextLink !== undefined);
-    log.debug({ page: report.pages, items: page.items.length, ...counts }, "page stored");
+      return tallies;
+      // Bulk: the outbox's leases and settles go first. They are paced by the CRMs' rate limits,
+      // so they leave the pull its turns, and the CRM calls keep pace with it instead of trailing.
+    }, { bulk: true });
+    for (const tally of counts) {
+      report.created += tally.created;
+      report.updated += tally.updated;
+      report.unchanged += tally.unchanged;
+      report.skipped += tally.skipped;
+    }
+    for (const page of pages) {
+      report.pages += 1;
+      report.received += page.items.length;
+      options.onPage?.({ ...report }, page.nextLink !== undefined);
+    }
+    log.debug({ pages: report.pages, items: pages.reduce((sum, page) => sum + page.items.length, 0) }, "pages stored");
   }
   log.info({ ...report }, "pull finished");
   return report;
@@ -146,6 +159,28 @@ interface PreparedPage {
   kept: AdaptedReferral[];
   inputs: LeadInput[];
   skipped: number;
+}
+
+/**
+ * Consecutive pages merged into as few as can be stored as one: a referral changed while the feed
+ * was read comes again on a later page, and is saved after its first copy, never beside it.
+ */
+function withoutRepeats(pages: readonly PreparedPage[]): PreparedPage[] {
+  const runs: PreparedPage[] = [];
+  let run: PreparedPage | undefined;
+  let seen = new Set<string>();
+  for (const page of pages) {
+    if (!run || page.inputs.some((input) => seen.has(input.referralId))) {
+      run = { kept: [], inputs: [], skipped: 0 };
+      seen = new Set();
+      runs.push(run);
+    }
+    run.kept.push(...page.kept);
+    run.inputs.push(...page.inputs);
+    run.skipped += page.skipped;
+    for (const input of page.inputs) seen.add(input.referralId);
+  }
+  return runs;
 }
 
 /** Adapts a page's referrals and builds their rows (hashes included): no store needed. */

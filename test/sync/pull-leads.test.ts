@@ -2,6 +2,7 @@ import { afterEach, beforeEach, expect, it } from "vitest";
 import { createSandboxPki } from "../../src/auth/sandbox/pki.js";
 import { silentLogger } from "../../src/log/logger.js";
 import type { ReferralClient } from "../../src/partner-center/client.js";
+import type { WireReferral } from "../../src/partner-center/wire.js";
 import type { PartnerCenterSandbox } from "../../src/sandbox/partner-center/sandbox.js";
 import { ManualClock } from "../../src/shared/clock.js";
 import type { Store } from "../../src/store/index.js";
@@ -68,7 +69,7 @@ describeEachStore("pulling leads", (kind) => {
           return result;
         }),
     };
-    await expect(pull({ store: crashing })).rejects.toThrow("killed before commit");
+    await expect(pull({ store: crashing, pagesPerCommit: 1 })).rejects.toThrow("killed before commit");
     expect(await store.repos.leads.countOpen()).toBe(300);
 
     const callsBefore = listCalls();
@@ -78,6 +79,40 @@ describeEachStore("pulling leads", (kind) => {
     expect(resumed.created).toBe(700);
     expect(resumed.received).toBeLessThan(700 + 50);
     expect(await store.repos.leads.countOpen()).toBe(1000);
+  });
+
+  it("stores the pages that queued behind a busy store in one transaction, a repeated referral after its first copy", async () => {
+    const feed = sandbox.referrals.all().sort((x, y) => (x.updatedDateTime ?? "").localeCompare(y.updatedDateTime ?? ""));
+    const [first, a, b, c, d] = feed as WireReferral[];
+    // `a` changes while the feed is read: it comes again at the end, after the last record.
+    const changed = { ...a, eTag: '"a2"', updatedDateTime: new Date(new Date(d?.updatedDateTime ?? 0).getTime() + 1000).toISOString(), name: "Renamed while paging" } as WireReferral;
+    // Pages that are there at once, as a backfill's are while the store works on the first.
+    const memory = {
+      listChanged: async function* () {
+        yield { items: [first], nextLink: "2" };
+        yield { items: [a, b], nextLink: "3" };
+        yield { items: [c], nextLink: "4" };
+        yield { items: [d, changed] };
+      },
+    } as unknown as ReferralClient;
+    let transactions = 0;
+    const counting: Pick<Store, "repos" | "transaction"> = {
+      repos: store.repos,
+      transaction: (work) => {
+        transactions += 1;
+        return store.transaction(work);
+      },
+    };
+    const told: Array<[number, boolean]> = [];
+    const report = await pull({ client: memory, store: counting, pagesPerCommit: 4, onPage: (r, more) => told.push([r.pages, more]) });
+    expect(transactions).toBe(2);
+    expect(report).toMatchObject({ pages: 4, received: 6, created: 5, updated: 1 });
+    expect(told).toEqual([[1, true], [2, true], [3, true], [4, false]]);
+    const lead = await store.repos.leads.findByReferralId(ACCOUNT, a?.id ?? "");
+    expect([lead?.name, lead?.eTag]).toEqual(["Renamed while paging", '"a2"']);
+    expect((await store.repos.events.timeline(lead?.id ?? 0)).map((e) => e.kind)).toEqual(["lead-changed", "lead-received"]);
+    const cursor = await store.repos.cursors.get<LeadCursor>(leadCursorKey(ACCOUNT).scope, "changes");
+    expect(cursor?.value).toEqual({ updatedAt: changed.updatedDateTime, id: a?.id });
   });
 
   it("picks up a lead that changed after the last pull and records it on the timeline", async () => {
