@@ -51,7 +51,7 @@ export interface PullLeadsOptions {
   signal?: AbortSignal;
   /**
    * Called with every new or changed lead of a page (every lead, in a reconciliation pass) inside
-   * the page's transaction, so what it writes (an upsert for each CRM of the pair) commits or rolls
+   * the page's transaction (shared with the pages stored beside it), so what it writes (an upsert for each CRM of the pair) commits or rolls
    * back with the leads themselves. Timeline entries it pushes to `timeline` are written after the
    * page's own, in the same statement (any it writes itself would land before them).
    */
@@ -103,6 +103,8 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
     // Read and hashed before the transaction: it holds the store (SQLite's one connection) only
     // for the writes, not for work that needs none.
     const prepared = pages.map((page) => prepareReferrals(options, page.items, programs));
+    // Bulk: the outbox's leases and settles go first. They are paced by the CRMs' rate limits, so
+    // they leave the pull its turns, and the CRM calls keep pace with it instead of trailing.
     const counts = await options.store.transaction(async (repos) => {
       const tallies: Tally[] = [];
       for (const run of withoutRepeats(prepared)) tallies.push(await storeReferrals(repos, options, run, now, options.full ? "reconciliation" : "poll"));
@@ -115,8 +117,6 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
         }
       }
       return tallies;
-      // Bulk: the outbox's leases and settles go first. They are paced by the CRMs' rate limits,
-      // so they leave the pull its turns, and the CRM calls keep pace with it instead of trailing.
     }, { bulk: true });
     for (const tally of counts) {
       report.created += tally.created;

@@ -1,4 +1,5 @@
 import type { QueuePosition, Store, UpcomingJob } from "../store/index.js";
+import { compareQueuePositions } from "../store/index.js";
 import type { CrmUpsertPayload, QueuedRecord } from "./enqueue-crm-upsert.js";
 import { CRM_UPSERT } from "./enqueue-crm-upsert.js";
 import type { SharedRecordCache } from "./shared-record-cache.js";
@@ -141,7 +142,7 @@ export class SharedLookahead {
     if (whole) this.#cursor = undefined;
     for (const [id, { job }] of this.#known) {
       if (inFront.has(id)) continue;
-      if (whole || !last || compareAt(job, last) <= 0) this.#known.delete(id);
+      if (whole || !last || compareQueuePositions(job, last) <= 0) this.#known.delete(id);
     }
   }
 
@@ -169,17 +170,11 @@ export class SharedLookahead {
   }
 }
 
-/** The lease order of two places: earliest deadline (undated last), higher priority, earlier due time, lower id. */
-function compareAt(a: QueuePosition, b: QueuePosition): number {
-  const due = (at: QueuePosition) => at.dueBy?.getTime() ?? Number.POSITIVE_INFINITY;
-  return due(a) - due(b) || b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || a.id - b.id;
-}
-
 const withoutJob = ({ record, hash }: AheadRecord): AheadRecord => ({ record, hash });
 
 function later(a: QueuePosition | undefined, b: QueuePosition | undefined): QueuePosition | undefined {
   if (!a || !b) return a ?? b;
-  return compareAt(a, b) >= 0 ? a : b;
+  return compareQueuePositions(a, b) >= 0 ? a : b;
 }
 
 /** A record several leads may share and no seller owns: not the lead's own, not routed, associating nothing. */

@@ -52,7 +52,6 @@ export interface OutboxJob {
   finishedAt?: Date;
 }
 
-/** A pending job as a look-ahead sees it: which job, for which lead, and which version of its payload. */
 /** A place in the lease order: a look at the queue can go on past it. */
 export interface QueuePosition {
   id: number;
@@ -61,6 +60,7 @@ export interface QueuePosition {
   runAt: Date;
 }
 
+/** A pending job as a look-ahead sees it: which job, for which lead, and which version of its payload. */
 export interface UpcomingJob extends QueuePosition {
   kind: string;
   pair?: string;
@@ -118,21 +118,29 @@ const OPEN: JobState[] = ["pending", "running"];
  * lease order) only when the query says `state = 'pending'` itself.
  */
 const PENDING = "state = 'pending'";
-/** The lease order as the index holds it: dated jobs first, by deadline; undated ones after them. */
-const DATED_ORDER: Array<{ column: string; order: "asc" | "desc" }> = [
-  { column: "due_by", order: "asc" },
-  { column: "priority", order: "desc" },
-  { column: "run_at", order: "asc" },
-  { column: "id", order: "asc" },
-];
-const UNDATED_ORDER = DATED_ORDER.slice(1);
+/**
+ * The lease order as the index holds it, for dated jobs (by deadline first) or undated ones (which
+ * come after every dated one); `alias` prefixes the columns of a joined query.
+ */
+function leaseOrderBy(dated: boolean, alias = ""): Array<{ column: string; order: "asc" | "desc" }> {
+  const order: Array<{ column: string; order: "asc" | "desc" }> = [
+    { column: `${alias}priority`, order: "desc" },
+    { column: `${alias}run_at`, order: "asc" },
+    { column: `${alias}id`, order: "asc" },
+  ];
+  return dated ? [{ column: `${alias}due_by`, order: "asc" }, ...order] : order;
+}
 /** Jobs per statement: 15 columns a row stays far below SQLite's bound-variable limit. */
 const ENQUEUE_CHUNK = 500;
 
-/** The order jobs are leased in: earliest deadline (undated last), priority, due time, id. */
-function leaseOrder(a: Record<string, unknown>, b: Record<string, unknown>): number {
-  const due = (row: Record<string, unknown>) => (row.due_by === null || row.due_by === undefined ? Number.POSITIVE_INFINITY : toDate(row.due_by).getTime());
-  return due(a) - due(b) || toNumber(b.priority) - toNumber(a.priority) || toDate(a.run_at).getTime() - toDate(b.run_at).getTime() || toNumber(a.id) - toNumber(b.id);
+/** The order jobs are leased in: earliest deadline (undated last), higher priority, earlier due time, lower id. */
+export function compareQueuePositions(a: QueuePosition, b: QueuePosition): number {
+  const due = (at: QueuePosition) => at.dueBy?.getTime() ?? Number.POSITIVE_INFINITY;
+  return due(a) - due(b) || b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || a.id - b.id;
+}
+
+function positionOf(row: Record<string, unknown>): QueuePosition {
+  return { id: toNumber(row.id), dueBy: toOptionalDate(row.due_by as string | number | Date | null), priority: toNumber(row.priority), runAt: toDate(row.run_at) };
 }
 
 /** Jobs with the same key replace each other while pending: lead + target + kind unless the job says. */
@@ -320,23 +328,11 @@ export class OutboxRepository {
     // Earliest deadline first (urgent ones have the earliest), undated after, then priority, age and
     // id. Each part walks the lease-order index and stops at the limit, so a lease costs the same
     // with ten pending jobs or a hundred thousand; expired leases (crashed workers) are few.
-    const dated = await this.#dueQuery(request).whereNotNull("j.due_by").orderBy([
-      { column: "j.due_by", order: "asc" },
-      { column: "j.priority", order: "desc" },
-      { column: "j.run_at", order: "asc" },
-      { column: "j.id", order: "asc" },
-    ]);
-    const undated =
-      dated.length >= request.limit
-        ? []
-        : await this.#dueQuery(request).whereNull("j.due_by").orderBy([
-            { column: "j.priority", order: "desc" },
-            { column: "j.run_at", order: "asc" },
-            { column: "j.id", order: "asc" },
-          ]);
+    const dated = await this.#dueQuery(request).whereNotNull("j.due_by").orderBy(leaseOrderBy(true, "j."));
+    const undated = dated.length >= request.limit ? [] : await this.#dueQuery(request).whereNull("j.due_by").orderBy(leaseOrderBy(false, "j."));
     const leaseNow = request.leaseNow ?? now;
     const expired = await this.#siblingFree(this.db("outbox_jobs as j").select("j.*").where({ "j.target": request.target, "j.state": "running" }).andWhere("j.lease_expires_at", "<=", leaseNow), leaseNow).limit(request.limit);
-    const rows = [...dated, ...undated, ...expired].sort(leaseOrder).slice(0, request.limit) as Array<Record<string, unknown>>;
+    const rows = [...dated, ...undated, ...expired].sort((a, b) => compareQueuePositions(positionOf(a), positionOf(b))).slice(0, request.limit) as Array<Record<string, unknown>>;
     const leased: OutboxJob[] = [];
     const expiresAt = new Date(leaseNow.getTime() + request.leaseMs);
     const ofKind = new Map<string, number>();
@@ -403,22 +399,19 @@ export class OutboxRepository {
       const dated = base().whereNotNull("due_by");
       const dueBy = after?.dueBy;
       if (after && dueBy) dated.where("due_by", ">=", dueBy).whereNot((same) => same.where("due_by", dueBy).andWhere((q) => atOrBefore(q, after)));
-      rows.push(...((await dated.orderBy(DATED_ORDER)) as Array<Record<string, unknown>>));
+      rows.push(...((await dated.orderBy(leaseOrderBy(true))) as Array<Record<string, unknown>>));
     }
     if (rows.length < limit) {
       const undated = base().whereNull("due_by").limit(limit - rows.length);
       if (after && !after.dueBy) undated.whereNot((q) => atOrBefore(q, after));
-      rows.push(...((await undated.orderBy(UNDATED_ORDER)) as Array<Record<string, unknown>>));
+      rows.push(...((await undated.orderBy(leaseOrderBy(false))) as Array<Record<string, unknown>>));
     }
     return rows.map((row) => ({
-      id: toNumber(row.id),
       kind: String(row.kind),
       pair: toOptional(row.pair as string | null),
       leadId: row.lead_id === null || row.lead_id === undefined ? undefined : toNumber(row.lead_id),
       version: String(row.idempotency_key),
-      dueBy: toOptionalDate(row.due_by as string | number | Date | null),
-      priority: toNumber(row.priority),
-      runAt: toDate(row.run_at),
+      ...positionOf(row),
     }));
   }
 
