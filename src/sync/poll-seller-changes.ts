@@ -83,22 +83,48 @@ export async function pollSellerChanges(options: {
     lastWritten: (referralIds) => store.reads.crmLinks.pushedModstampsFor(pair.account, pair.pair, inbound.name, referralIds),
   });
   let latest = stored?.value;
-  for await (const page of feed) {
-    const now = options.clock.now();
-    await store.transaction(async (repos) => {
-      for (const change of page.changes) {
-        const outcome = await recordChange(repos, pair, inbound.name, change, now);
-        report[outcome] += 1;
-        if (outcome !== "unknown" && outcome !== "repeats") report.changes += 1;
+  // Where a run of pages without changes (our own writes, filtered out by the connector) got to:
+  // saved with the next page that has changes, or when the feed ends or fails. A backfill's feed is
+  // hundreds of such pages, and a write transaction each kept SQLite's one writer from the pull.
+  // Losing it to a crash only means reading those pages again.
+  let unsaved: ChangeCursor | undefined;
+  const advance = async (repos: Repositories, cursor: ChangeCursor, now: Date) => {
+    // A page inside the overlap window must not move the cursor back.
+    if (!latest || newer(cursor, latest)) {
+      await repos.cursors.save(key.scope, key.name, cursor, now);
+      latest = cursor;
+    }
+  };
+  const saveUnsaved = async () => {
+    const cursor = unsaved;
+    unsaved = undefined;
+    if (cursor && (!latest || newer(cursor, latest))) await store.transaction((repos) => advance(repos, cursor, options.clock.now()));
+  };
+  try {
+    for await (const page of feed) {
+      if (page.changes.length === 0) {
+        unsaved = page.cursor;
+        report.pages += 1;
+        continue;
       }
-      // A page inside the overlap window must not move the cursor back.
-      if (!latest || newer(page.cursor, latest)) {
-        await repos.cursors.save(key.scope, key.name, page.cursor, now);
-        latest = page.cursor;
-      }
-    });
-    report.pages += 1;
+      unsaved = undefined;
+      const now = options.clock.now();
+      await store.transaction(async (repos) => {
+        for (const change of page.changes) {
+          const outcome = await recordChange(repos, pair, inbound.name, change, now);
+          report[outcome] += 1;
+          if (outcome !== "unknown" && outcome !== "repeats") report.changes += 1;
+        }
+        await advance(repos, page.cursor, now);
+      });
+      report.pages += 1;
+    }
+  } catch (error) {
+    // The pages read before the failure stay read; the failure is what the caller hears of.
+    await saveUnsaved().catch(() => undefined);
+    throw error;
   }
+  await saveUnsaved();
   if (report.changes > 0 || report.unknown > 0) log.info({ ...report }, "seller changes read");
   return report;
 }

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ChangePage, CrmConnector } from "../../connectors/types.js";
 import { silentLogger } from "../../src/log/logger.js";
 import type { CompiledMapping } from "../../src/mapping/index.js";
@@ -7,6 +7,7 @@ import { countCall } from "../../src/shared/call-meter.js";
 import { ManualClock } from "../../src/shared/clock.js";
 import type { Store } from "../../src/store/index.js";
 import { OutboundSync } from "../../src/sync/outbound-sync.js";
+import { sellerCursorKey } from "../../src/sync/poll-seller-changes.js";
 import type { TestDatabase } from "../helpers/stores.js";
 import { createTestDatabase, openMigratedStore } from "../helpers/stores.js";
 
@@ -51,4 +52,31 @@ it("a CRM change poll asks the CRM's rate before every call it makes, as the out
   const report = await sync.poll("p");
   expect(report.pages).toBe(2);
   expect(events).toEqual(["turn hs", "search 0", "turn hs", "read 0", "turn hs", "search 1", "turn hs", "read 1"]);
+});
+
+describe("pages without seller changes (our own writes, filtered out)", () => {
+  const emptyPages = (count: number, fail?: Error) =>
+    ({
+      kind: "hubspot",
+      async *changes(): AsyncGenerator<ChangePage> {
+        for (let page = 1; page <= count; page += 1) yield { changes: [], cursor: { modstamp: `2026-11-2${page}T00:00:00.000Z`, id: String(page) } };
+        if (fail) throw fail;
+      },
+    }) as unknown as CrmConnector;
+  const syncWith = (connector: CrmConnector) =>
+    new OutboundSync({ store, clock, logger: silentLogger(), pairs: () => new Map([["p", { pair: "p", crm: "hs", mapping, maxAttempts: 5, account: "pc", connector, debounceMs: 0 }]]) });
+  const cursorNow = async () => (await store.repos.cursors.get(sellerCursorKey("p", mapping.inboundTarget()?.object ?? "").scope, mapping.inboundTarget()?.object ?? ""))?.value;
+
+  it("move the cursor in one write at the end of the feed, not one per page", async () => {
+    const transaction = vi.spyOn(store, "transaction");
+    const report = await syncWith(emptyPages(3)).poll("p");
+    expect(report.pages).toBe(3);
+    expect(transaction).toHaveBeenCalledTimes(1);
+    expect(await cursorNow()).toEqual({ modstamp: "2026-11-23T00:00:00.000Z", id: "3" });
+  });
+
+  it("keep the place they reached when the feed fails after them, and the failure is still told", async () => {
+    await expect(syncWith(emptyPages(2, new Error("feed broke"))).poll("p")).rejects.toThrow("feed broke");
+    expect(await cursorNow()).toEqual({ modstamp: "2026-11-22T00:00:00.000Z", id: "2" });
+  });
 });
