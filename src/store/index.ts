@@ -6,7 +6,7 @@ export type { LeadRecord, LeadInput, SavedLead, SaveOutcome, DueLead, DueDeadlin
 export type { CrmLink, PushConfirmation } from "./repositories/crm-links-repository.js";
 export type { StoredCursor } from "./repositories/cursors-repository.js";
 export type { LeadEvent, NewLeadEvent, EventSide } from "./repositories/lead-events-repository.js";
-export type { EnqueueResult, FailureListQuery, JobState, LeaseRequest, NewJob, OutboxJob, OutboxStats, QueuePosition, Settlement, UpcomingJob } from "./repositories/outbox-repository.js";
+export type { EnqueueOptions, EnqueueResult, FailureListQuery, JobState, LeaseRequest, NewJob, OutboxJob, OutboxStats, QueuePosition, Settlement, UpcomingJob } from "./repositories/outbox-repository.js";
 export { compareQueuePositions } from "./repositories/outbox-repository.js";
 export type { ReminderRecord } from "./repositories/reminders-repository.js";
 export { reminderKey } from "./repositories/reminders-repository.js";

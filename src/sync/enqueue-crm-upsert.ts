@@ -8,7 +8,7 @@ import type { CompiledMapping, MappedRecord } from "../mapping/index.js";
 import { mappingSource } from "../mapping/index.js";
 import { contentHash } from "../shared/content-hash.js";
 import { groupBy } from "../shared/group-by.js";
-import type { CrmLink, LeadRecord, NewJob, NewLeadEvent, Repositories, SaveOutcome } from "../store/index.js";
+import type { CrmLink, LeadInput, LeadRecord, NewJob, NewLeadEvent, Repositories, SaveOutcome } from "../store/index.js";
 
 export const CRM_UPSERT = "crm-upsert";
 
@@ -78,26 +78,66 @@ export async function enqueueCrmUpsert(repos: Repositories, target: PairTarget, 
  * and timeline entries written at once); returns how many upserts were queued. Given `timeline`,
  * the entries go there for the caller to write with its own.
  */
-export async function enqueueCrmUpserts(repos: Repositories, target: PairTarget, stored: readonly StoredLead[], now: Date, options: { cause?: string; timeline?: NewLeadEvent[] } = {}): Promise<number> {
+export async function enqueueCrmUpserts(repos: Repositories, target: PairTarget, stored: readonly StoredLead[], now: Date, options: { cause?: string; timeline?: NewLeadEvent[]; drafts?: UpsertDrafts } = {}): Promise<number> {
   const { cause, timeline } = options;
   if (stored.length === 0) return 0;
   const known = stored.filter(({ saved }) => saved.outcome !== "created").map(({ saved }) => saved.lead.id);
   const links = known.length > 0 ? await repos.crmLinks.forLeads(known) : [];
   const byLead = groupBy(links.filter((link) => link.pair === target.pair), (link) => link.leadId);
+  const drafts = options.drafts?.for(target, now, cause);
+  const newLeads = new Set<number>();
   const jobs: NewJob[] = [];
   const events: NewLeadEvent[] = [];
   for (const { saved, adapted } of stored) {
-    const planned = planUpsert(target, saved.lead, adapted, byLead.get(saved.lead.id) ?? [], now, cause);
+    const created = saved.outcome === "created";
+    if (created) newLeads.add(saved.lead.id);
+    const draft = created ? drafts?.get(adapted) : undefined;
+    const planned = draft ? forLead(draft, saved.lead.id) : planUpsert(target, saved.lead, adapted, byLead.get(saved.lead.id) ?? [], now, cause);
     if (planned.job) jobs.push(planned.job);
     if (planned.event) events.push(planned.event);
   }
-  if (jobs.length > 0) await repos.outbox.enqueueMany(jobs, now);
+  if (jobs.length > 0) await repos.outbox.enqueueMany(jobs, now, { newLeads });
   if (timeline) timeline.push(...events);
   else if (events.length > 0) await repos.events.appendMany(events);
   return jobs.length;
 }
 
-function planUpsert(target: PairTarget, lead: LeadRecord, adapted: AdaptedReferral, ours: readonly CrmLink[], now: Date, cause?: string): { job?: NewJob; event?: NewLeadEvent } {
+type Planned = { job?: NewJob; event?: NewLeadEvent };
+
+/** The lead id a draft was planned without (the store gives it when the lead is created). */
+const DRAFT_LEAD_ID = 0;
+
+/**
+ * Upserts planned before the transaction that stores their leads, for the leads that turn out new:
+ * a new lead has no link to read, and its id is the only thing of it the plan takes from the store.
+ * Mapping and hashing a page then no longer hold SQLite's one writer. A lead the store already had
+ * is planned in the transaction as before (its links decide).
+ */
+export class UpsertDrafts {
+  readonly #plans = new Map<string, { target: PairTarget; now: number; cause: string | undefined; byReferral: WeakMap<AdaptedReferral, Planned> }>();
+
+  /** Plans `leads` for `target` as new leads, at `now` (the time the transaction will store them at). */
+  draft(target: PairTarget, leads: ReadonlyArray<{ input: LeadInput; adapted: AdaptedReferral }>, now: Date, cause?: string): void {
+    const byReferral = new WeakMap<AdaptedReferral, Planned>();
+    for (const { input, adapted } of leads) {
+      const lead: LeadRecord = { ...input, id: DRAFT_LEAD_ID, createdAt: now, updatedAt: now };
+      byReferral.set(adapted, planUpsert(target, lead, adapted, [], now, cause));
+    }
+    this.#plans.set(target.pair, { target, now: now.getTime(), cause, byReferral });
+  }
+
+  /** The drafts for this target, if they were made for it (the same mapping), at this time, for this cause. */
+  for(target: PairTarget, now: Date, cause: string | undefined): WeakMap<AdaptedReferral, Planned> | undefined {
+    const plans = this.#plans.get(target.pair);
+    return plans && plans.target === target && plans.now === now.getTime() && plans.cause === cause ? plans.byReferral : undefined;
+  }
+}
+
+function forLead(draft: Planned, leadId: number): Planned {
+  return { ...(draft.job ? { job: { ...draft.job, leadId } } : {}), ...(draft.event ? { event: { ...draft.event, leadId } } : {}) };
+}
+
+function planUpsert(target: PairTarget, lead: LeadRecord, adapted: AdaptedReferral, ours: readonly CrmLink[], now: Date, cause?: string): Planned {
   const inbound = target.mapping.inboundTarget();
   const primaryName = inbound?.name ?? target.mapping.describeObjects()[0]?.name ?? "";
   const primary = ours.find((link) => link.crmObject === primaryName);

@@ -4,8 +4,8 @@ import type { ReferralClient } from "../partner-center/client.js";
 import type { Clock } from "../shared/clock.js";
 import type { Store } from "../store/index.js";
 import type { PairTarget } from "./enqueue-crm-upsert.js";
-import { crmTarget, enqueueCrmUpserts } from "./enqueue-crm-upsert.js";
-import type { PullReport } from "./pull-leads.js";
+import { crmTarget, enqueueCrmUpserts, UpsertDrafts } from "./enqueue-crm-upsert.js";
+import type { PullLeadsOptions, PullReport } from "./pull-leads.js";
 import { pullChangedLeads, pullReferral } from "./pull-leads.js";
 import type { RunObserver } from "./record-run.js";
 import { recordRun } from "./record-run.js";
@@ -108,6 +108,7 @@ export class InboundSync {
     let queued = 0;
     let woken = 0;
     const targets = source.pairs();
+    const drafts = new UpsertDrafts();
     const report = await pullChangedLeads({
       account,
       client: source.client,
@@ -115,8 +116,16 @@ export class InboundSync {
       clock: this.#options.clock,
       logger: this.#options.logger,
       full,
+      // A reconciliation reads leads the store has, nearly all: planned in the transaction, from their links.
+      ...(full
+        ? {}
+        : {
+            onPrepared: (leads: Parameters<NonNullable<PullLeadsOptions["onPrepared"]>>[0], now: Date) => {
+              for (const pair of targets) drafts.draft(pair, leads, now);
+            },
+          }),
       onStored: async (repos, stored, now, timeline) => {
-        for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now, { timeline });
+        for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now, { timeline, drafts });
       },
       // A backfill's first pages are written to the CRM while later ones are still being read.
       // A partial CRM batch waits for the next page rather than going part-full between two.

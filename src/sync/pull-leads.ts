@@ -56,6 +56,11 @@ export interface PullLeadsOptions {
    * page's own, in the same statement (any it writes itself would land before them).
    */
   onStored?: (repos: Repositories, stored: PulledLead[], now: Date, timeline: NewLeadEvent[]) => Promise<void>;
+  /**
+   * Called with the leads of each group of pages before its transaction opens, at the time they
+   * will be stored at: work that needs no store (planning their effects) done here does not hold it.
+   */
+  onPrepared?: (leads: ReadonlyArray<{ input: LeadInput; adapted: AdaptedReferral }>, now: Date) => void;
   /** Pages stored in one transaction at most (default 2), when they queued behind a busy store. */
   pagesPerCommit?: number;
   /** After the commit of each page (pages stored together are told one by one); `more` says whether pages are left. */
@@ -103,6 +108,7 @@ export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullR
     // Read and hashed before the transaction: it holds the store (SQLite's one connection) only
     // for the writes, not for work that needs none.
     const prepared = pages.map((page) => prepareReferrals(options, page.items, programs));
+    options.onPrepared?.(prepared.flatMap((page) => page.kept.map((adapted, index) => ({ adapted, input: page.inputs[index] as LeadInput }))), now);
     // Bulk: the outbox's leases and settles go first. They are paced by the CRMs' rate limits, so
     // they leave the pull its turns, and the CRM calls keep pace with it instead of trailing.
     const counts = await options.store.transaction(async (repos) => {

@@ -80,6 +80,28 @@ describeEachStore("outbox", (kind) => {
     expect(await store.repos.outbox.list()).toHaveLength(3);
   });
 
+  it("leads created by the caller's transaction: their default keys are not looked up, a key the caller names still is", async () => {
+    await enqueue({ coalesceKey: "shared", payload: { v: 1 } });
+    const reads: string[] = [];
+    const sql = (query: { sql: string }) => void reads.push(query.sql);
+    const result = await store.transaction(async (repos) => {
+      const raw = { id: "r-new" };
+      const created = await repos.leads.save({ account: "a", referralId: "r-new", program: "JointPlanning", name: "N", state: "new", status: "New", substatus: "Received", eTag: "e", remoteCreatedAt: clock.now(), remoteUpdatedAt: clock.now(), contentHash: contentHash(raw), raw }, clock.now());
+      (repos.outbox as unknown as { db: { on(event: string, fn: typeof sql): unknown; off(event: string, fn: typeof sql): unknown } }).db.on("query", sql);
+      try {
+        return await repos.outbox.enqueueMany([job({ leadId: created.lead.id, payload: { fresh: 1 } }), job({ leadId: created.lead.id, kind: "crm-task", coalesceKey: "shared", payload: { v: 2 } })], clock.now(), { newLeads: new Set([created.lead.id]) });
+      } finally {
+        (repos.outbox as unknown as { db: { off(event: string, fn: typeof sql): unknown } }).db.off("query", sql);
+      }
+    });
+    expect(result).toEqual({ queued: 1, coalesced: 1 });
+    const lookups = reads.filter((text) => /select .* from .*outbox_jobs/i.test(text) && /coalesce_key/.test(text));
+    expect(lookups).toHaveLength(1);
+    // One key looked up: the named one (a placeholder is `?` on SQLite, `$n` on PostgreSQL).
+    expect(lookups[0]?.match(/\?|\$\d+/g)).toHaveLength(1);
+    expect((await store.repos.outbox.list()).map((j) => j.payload)).toEqual([{ v: 2 }, { fresh: 1 }]);
+  });
+
   it("queues a batch as one job at a time would: pending keys coalesced, new ones inserted, a key named twice replaced in order", async () => {
     await enqueue({ leadId, payload: { v: 1 }, dueBy: new Date(clock.now().getTime() + 10 * HOUR) });
     const batch = [

@@ -144,6 +144,14 @@ function positionOf(row: Record<string, unknown>): QueuePosition {
 }
 
 /** Jobs with the same key replace each other while pending: lead + target + kind unless the job says. */
+export interface EnqueueOptions {
+  /**
+   * Leads the caller's transaction created: their jobs' default coalesce keys are not looked up
+   * (no pending job can have them yet).
+   */
+  newLeads?: ReadonlySet<number>;
+}
+
 function coalesceKeyOf(job: NewJob): string | null {
   if (job.coalesceKey !== undefined) return job.coalesceKey;
   return job.leadId !== undefined ? `${job.leadId}|${job.target}|${job.kind}` : null;
@@ -203,20 +211,24 @@ export class OutboxRepository {
    * the pending jobs they would replace, one insert per 500 new jobs. A batch naming one coalesce
    * key twice is queued one job at a time, so the second replaces the first.
    */
-  async enqueueMany(jobs: readonly NewJob[], now: Date): Promise<{ queued: number; coalesced: number }> {
+  async enqueueMany(jobs: readonly NewJob[], now: Date, options: EnqueueOptions = {}): Promise<{ queued: number; coalesced: number }> {
     const keys = jobs.map(coalesceKeyOf);
     const named = keys.filter((key): key is string => key !== null);
+    const newLeads = options.newLeads;
+    // A lead created by this very transaction has no job yet, and lead ids are never reused
+    // (AUTOINCREMENT, serial): its default key (lead + target + kind) replaces nothing.
+    const sought = newLeads ? keys.filter((key, index): key is string => key !== null && !(jobs[index]?.coalesceKey === undefined && newLeads.has(jobs[index]?.leadId ?? Number.NaN))) : named;
     if (new Set(named).size !== named.length) {
       let coalesced = 0;
       for (const job of jobs) if ((await this.enqueue(job, now)).coalesced) coalesced += 1;
       return { queued: jobs.length - coalesced, coalesced };
     }
     const pending = new Map<string, Record<string, unknown>>();
-    for (let offset = 0; offset < named.length; offset += ENQUEUE_CHUNK) {
+    for (let offset = 0; offset < sought.length; offset += ENQUEUE_CHUNK) {
       // Without statistics SQLite rates one look-up per key above a walk of the `state` indexes,
       // which here means every pending job; INDEXED BY keeps it to the keys.
       const pendingByKey = this.dialect === "sqlite" ? this.db.raw("outbox_jobs INDEXED BY outbox_jobs_one_pending_per_key") : "outbox_jobs";
-      const rows = (await this.db.select("*").from(pendingByKey).whereRaw(PENDING).whereIn("coalesce_key", named.slice(offset, offset + ENQUEUE_CHUNK))) as Array<Record<string, unknown>>;
+      const rows = (await this.db.select("*").from(pendingByKey).whereRaw(PENDING).whereIn("coalesce_key", sought.slice(offset, offset + ENQUEUE_CHUNK))) as Array<Record<string, unknown>>;
       for (const row of rows) pending.set(String(row.coalesce_key), row);
     }
     const fresh: Array<{ job: NewJob; row: Record<string, unknown> }> = [];
