@@ -143,7 +143,6 @@ function positionOf(row: Record<string, unknown>): QueuePosition {
   return { id: toNumber(row.id), dueBy: toOptionalDate(row.due_by as string | number | Date | null), priority: toNumber(row.priority), runAt: toDate(row.run_at) };
 }
 
-/** Jobs with the same key replace each other while pending: lead + target + kind unless the job says. */
 export interface EnqueueOptions {
   /**
    * Leads the caller's transaction created: their jobs' default coalesce keys are not looked up
@@ -152,6 +151,7 @@ export interface EnqueueOptions {
   newLeads?: ReadonlySet<number>;
 }
 
+/** Jobs with the same key replace each other while pending: lead + target + kind unless the job says. */
 function coalesceKeyOf(job: NewJob): string | null {
   if (job.coalesceKey !== undefined) return job.coalesceKey;
   return job.leadId !== undefined ? `${job.leadId}|${job.target}|${job.kind}` : null;
