@@ -109,6 +109,9 @@ export class InboundSync {
     let woken = 0;
     const targets = source.pairs();
     const drafts = new UpsertDrafts();
+    const onPrepared: PullLeadsOptions["onPrepared"] = (leads, now) => {
+      for (const pair of targets) drafts.draft(pair, leads, now);
+    };
     const report = await pullChangedLeads({
       account,
       client: source.client,
@@ -117,13 +120,7 @@ export class InboundSync {
       logger: this.#options.logger,
       full,
       // A reconciliation reads leads the store has, nearly all: planned in the transaction, from their links.
-      ...(full
-        ? {}
-        : {
-            onPrepared: (leads: Parameters<NonNullable<PullLeadsOptions["onPrepared"]>>[0], now: Date) => {
-              for (const pair of targets) drafts.draft(pair, leads, now);
-            },
-          }),
+      ...(full ? {} : { onPrepared }),
       onStored: async (repos, stored, now, timeline) => {
         for (const pair of targets) queued += await enqueueCrmUpserts(repos, pair, stored, now, { timeline, drafts });
       },

@@ -51,9 +51,10 @@ export interface PullLeadsOptions {
   signal?: AbortSignal;
   /**
    * Called with every new or changed lead of a page (every lead, in a reconciliation pass) inside
-   * the page's transaction (shared with the pages stored beside it), so what it writes (an upsert for each CRM of the pair) commits or rolls
-   * back with the leads themselves. Timeline entries it pushes to `timeline` are written after the
-   * page's own, in the same statement (any it writes itself would land before them).
+   * the page's transaction (shared with the pages stored beside it), so what it writes (an upsert
+   * for each CRM of the pair) commits or rolls back with the leads themselves. Timeline entries it
+   * pushes to `timeline` are written after the page's own, in the same statement (any it writes
+   * itself would land before them).
    */
   onStored?: (repos: Repositories, stored: PulledLead[], now: Date, timeline: NewLeadEvent[]) => Promise<void>;
   /**
@@ -84,9 +85,9 @@ export interface PullReport {
 }
 
 /**
- * Pulls everything changed since the stored cursor, one page per transaction: the page's leads,
- * their timeline entries and the advanced cursor commit together, so a crash at any point resumes
- * from the last durable page and never skips one.
+ * Pulls everything changed since the stored cursor, a page (or the few that queued behind a busy
+ * store) per transaction: the pages' leads, their timeline entries and the advanced cursor commit
+ * together, so a crash at any point resumes from the last durable page and never skips one.
  */
 export async function pullChangedLeads(options: PullLeadsOptions): Promise<PullReport> {
   const log = componentLogger(options.logger, "pull", { pair: options.account });
