@@ -1,6 +1,7 @@
 import { Client } from "@hubspot/api-client";
 import type { Logger } from "../../src/log/logger.js";
 import { componentLogger } from "../../src/log/logger.js";
+import type { RateBudget } from "../../src/shared/call-meter.js";
 import { countCall } from "../../src/shared/call-meter.js";
 import type { RateInfo } from "../../src/shared/rate-info.js";
 import type { ChangePage, ChangesRequest, CrmChange, CrmConnector, CrmErrorCode, CrmOwner, OwnerQuery, SchemaProblem, SchemaReport, SchemaRequirement, TaskRequest, TaskResult, UpsertRequest, UpsertResult } from "../types.js";
@@ -50,8 +51,8 @@ export class HubSpotConnector implements CrmConnector {
   readonly #log: Logger;
   readonly #appId: string | undefined;
   #rate: RateInfo = {};
-  /** 429s since the last call that went through: each doubles the wait, up to the policy's window. */
-  #throttledInRow = 0;
+  /** Per rate (the main one, search's), 429s since its last call that went through: each doubles the wait, up to the policy's window. */
+  readonly #throttledInRow = new Map<RateBudget | "main", number>();
   /** Where the portal's records open in the browser (account-info), when the token may read it. */
   #portal: { id: number; uiDomain: string } | undefined;
 
@@ -167,6 +168,7 @@ export class HubSpotConnector implements CrmConnector {
           limit: SEARCH_PAGE,
           after: "0",
         }),
+        "search",
       )) as { results: HubSpotObject[]; paging?: unknown };
       if (answer.results.length === 0) return;
       const newest = answer.results[answer.results.length - 1]?.properties.hs_lastmodifieddate ?? modstamp;
@@ -199,6 +201,7 @@ export class HubSpotConnector implements CrmConnector {
             limit: SEARCH_PAGE,
             after: String(after),
           }),
+          "search",
         )) as { results: HubSpotObject[]; paging?: { next?: { after: string } } };
         if (answer.results.length === 0) return;
         const last = answer.results[answer.results.length - 1] as HubSpotObject;
@@ -331,6 +334,7 @@ export class HubSpotConnector implements CrmConnector {
         after: "0",
         sorts: [],
       }),
+      "search",
     )) as { results: HubSpotObject[] };
     let task = found.results[0];
     let outcome: TaskResult["outcome"] = "existing";
@@ -397,20 +401,24 @@ export class HubSpotConnector implements CrmConnector {
 
   async close(): Promise<void> {}
 
-  async #call<T>(work: () => Promise<T>): Promise<T> {
-    const answered = await countCall();
+  /** One request; `budget` names the separate rate it draws on (search), else it is the main one's. */
+  async #call<T>(work: () => Promise<T>, budget?: RateBudget): Promise<T> {
+    const answered = await countCall(budget);
+    const rate = budget ?? "main";
     try {
       const answer = await work();
       // A throttle is over once a call goes through; left standing, every later batch would wait it out again.
-      this.#rate = {};
-      this.#throttledInRow = 0;
+      if (!budget) this.#rate = {};
+      this.#throttledInRow.delete(rate);
       return answer;
     } catch (error) {
       const e = error as { code?: number; body?: { category?: string; message?: string; policyName?: string }; headers?: Record<string, string> };
       if (typeof e.code !== "number") throw new CrmError("CRM_UNREACHABLE", `HubSpot could not be reached: ${(error as Error).message}`, { crm: "hubspot" }, error);
-      this.#throttledInRow = e.code === 429 ? this.#throttledInRow + 1 : 0;
-      const crmError = hubspotError(e.code, e.body?.category ?? "", e.body?.message ?? "", e.body?.policyName, e.headers, this.#throttledInRow);
-      if (crmError.retryAfterMs !== undefined) this.#rate = { retryAfterMs: crmError.retryAfterMs, remaining: 0 };
+      const inRow = e.code === 429 ? (this.#throttledInRow.get(rate) ?? 0) + 1 : 0;
+      this.#throttledInRow.set(rate, inRow);
+      const crmError = hubspotError(e.code, e.body?.category ?? "", e.body?.message ?? "", e.body?.policyName, e.headers, inRow);
+      // A search's throttle is its own rate's: the writes are not told to wait it out.
+      if (crmError.retryAfterMs !== undefined && !budget) this.#rate = { retryAfterMs: crmError.retryAfterMs, remaining: 0 };
       throw crmError;
     } finally {
       answered();

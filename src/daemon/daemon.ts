@@ -35,6 +35,7 @@ import { openCrmConnector } from "./crm-connectors.js";
 import { outboxTargets } from "./outbox-targets.js";
 import { loadPairMappings } from "./pair-mappings.js";
 import { HttpServer } from "../http/server.js";
+import type { RateBudget } from "../shared/call-meter.js";
 import { metered } from "../shared/call-meter.js";
 import type { ReadinessCheck } from "../http/server.js";
 import { WebhookVerifier } from "../partner-center/webhook-verifier.js";
@@ -338,7 +339,7 @@ export class Daemon {
       runClock: this.#opsClock,
       // A poll's calls wait their turn with the writes (at most one HubSpot window each) instead
       // of earning a 429 that stops them all.
-      pace: (crm) => worker.paceCall(crmTarget(crm), 10_000),
+      pace: (crm, budget) => worker.paceCall(crmTarget(crm), 10_000, budget),
     });
     if (this.#serveHttp) {
       try {
@@ -412,7 +413,7 @@ export class Daemon {
     for (const pair of pairs) {
       const connector = this.#crms.get(pair.crm)?.connector;
       // Lookups wait for the CRM's rate with its writes, whichever job makes them.
-      const pace = () => this.#worker?.paceCall(crmTarget(pair.crm), 10_000) ?? Promise.resolve(undefined);
+      const pace = (_calls: number, budget?: RateBudget) => this.#worker?.paceCall(crmTarget(pair.crm), 10_000, budget) ?? Promise.resolve(undefined);
       if (connector?.findOwner) this.#owners.set(pair.name, new OwnerDirectory({ connector, clock: this.#clock, ttlMs: pair.routing?.cacheTtl ?? DEFAULT_OWNER_TTL_MS, crmName: pair.crm, pace }));
     }
     const mail = this.#config.notify.mail;

@@ -30,7 +30,16 @@ function crmDefaults(crm: Config["crms"][string]): TargetSettings {
       return { concurrency: 4, batchSize: 200, requestsPerInterval: 100, intervalMs: 1_000, lingerMs: CRM_LINGER_MS };
     case "hubspot":
       // Private apps: 100 requests / 10 s on Free and Starter, 190 on Professional and Enterprise.
-      return { concurrency: 4, batchSize: 100, requestsPerInterval: crm.tier === "free" || crm.tier === "starter" ? 100 : 190, intervalMs: 10_000, lingerMs: CRM_LINGER_MS };
+      // Search is exempt from that window (HubSpot's API spec marks it `x-hubspot-rate-limit-exemptions:
+      // ten-secondly`) and limited to five a second per account instead.
+      return {
+        concurrency: 4,
+        batchSize: 100,
+        requestsPerInterval: crm.tier === "free" || crm.tier === "starter" ? 100 : 190,
+        intervalMs: 10_000,
+        lingerMs: CRM_LINGER_MS,
+        budgets: { search: { requestsPerInterval: 5, intervalMs: 1_000 } },
+      };
     case "dynamics":
       // Service protection: 6,000 requests per 5 minutes per user, 52 concurrent.
       return { concurrency: 8, batchSize: 100, requestsPerInterval: 6_000, intervalMs: 300_000, lingerMs: CRM_LINGER_MS };
@@ -48,6 +57,7 @@ export function outboxTargets(config: Config): Record<string, TargetSettings> {
       requestsPerInterval: override.requestsPerInterval ?? base.requestsPerInterval,
       intervalMs: override.interval ?? base.intervalMs,
       ...(override.linger !== undefined ? { lingerMs: override.linger } : base.lingerMs !== undefined ? { lingerMs: base.lingerMs } : {}),
+      ...(base.budgets ? { budgets: base.budgets } : {}),
     };
   }
   return targets;

@@ -1,4 +1,5 @@
 import type { Logger } from "../log/logger.js";
+import type { RateBudget } from "../shared/call-meter.js";
 import type { OutboxJob, Repositories } from "../store/index.js";
 import type { RateInfo } from "./pacer.js";
 
@@ -59,4 +60,9 @@ export interface TargetSettings {
    * or after this long. 0 sends whatever is due at once.
    */
   lingerMs?: number;
+  /**
+   * Rates the service keeps apart from the main one for some calls (see `RateBudget`): a call
+   * naming one waits for that rate alone and leaves the main one to the writes.
+   */
+  budgets?: Partial<Record<RateBudget, { requestsPerInterval: number; intervalMs: number }>>;
 }

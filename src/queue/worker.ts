@@ -5,7 +5,7 @@ import type { Logger } from "../log/logger.js";
 import { componentLogger } from "../log/logger.js";
 import type { Clock } from "../shared/clock.js";
 import { systemClock } from "../shared/clock.js";
-import type { Answered } from "../shared/call-meter.js";
+import type { Answered, RateBudget } from "../shared/call-meter.js";
 import { metered } from "../shared/call-meter.js";
 import { CosellError, toCosellError } from "../shared/errors.js";
 import type { OutboxJob, Store } from "../store/index.js";
@@ -123,23 +123,30 @@ export class OutboxWorker {
     this.#kindLimits = Object.fromEntries(Object.entries(options.handlers).flatMap(([kind, handler]) => (handler.maxJobs === undefined ? [] : [[kind, handler.maxJobs]])));
   }
 
-  pacer(target: string): Pacer {
-    let pacer = this.#pacers.get(target);
+  /**
+   * The pacer of a target's rate, or of one of its separate budgets. A budget the target does not
+   * keep apart is its main rate.
+   */
+  pacer(target: string, budget?: RateBudget): Pacer {
+    const settings = this.#options.targets[target];
+    const own = budget ? settings?.budgets?.[budget] : undefined;
+    const key = own ? `${target}\0${budget}` : target;
+    let pacer = this.#pacers.get(key);
     if (!pacer) {
-      const settings = this.#options.targets[target];
-      pacer = new Pacer(settings ?? {}, this.#options.rateClock ?? this.#clock);
-      this.#pacers.set(target, pacer);
+      // A budget keeps the target's breaker settings; only its rate is its own.
+      pacer = new Pacer({ ...settings, ...own }, this.#options.rateClock ?? this.#clock);
+      this.#pacers.set(key, pacer);
     }
     return pacer;
   }
 
   /**
    * A call made to a target outside the outbox (a CRM change poll, an owner lookup) shares its
-   * rate: it waits its turn as a batch's calls do, at most `maxWaitMs`, and is counted as sent;
-   * the caller says when it was answered.
+   * rate (or the budget it names): it waits its turn as a batch's calls do, at most `maxWaitMs`,
+   * and is counted as sent; the caller says when it was answered.
    */
-  async paceCall(target: string, maxWaitMs: number): Promise<Answered> {
-    const pacer = this.pacer(target);
+  async paceCall(target: string, maxWaitMs: number, budget?: RateBudget): Promise<Answered> {
+    const pacer = this.pacer(target, budget);
     await this.#turn(pacer, this.#now() + maxWaitMs);
     this.#options.observer?.requests(target, 1);
     return pacer.take();
@@ -315,13 +322,15 @@ export class OutboxWorker {
         // Every later call a client makes for this batch (connectors count theirs) waits its turn
         // in the target's rate too: a HubSpot lead is three calls, a CRM task four, and a batch of a
         // hundred tasks must not fire four hundred at once. Each counts from its answer.
+        // A call on a separate budget (a HubSpot search) waits for that budget instead.
         let paced = 0;
-        const gate = async (calls: number) => {
-          if (calls <= 1) return firstAnswered;
+        const gate = async (calls: number, budget?: RateBudget) => {
+          const own = this.pacer(target, budget);
+          if (calls <= 1 && own === pacer) return firstAnswered;
           paced += 1;
-          await this.#turn(pacer);
+          await this.#turn(own);
           this.#options.observer?.requests(target, 1);
-          return pacer.take();
+          return own.take();
         };
         // A batch none of whose jobs is urgent may wait within the target's linger for what a
         // producer still has on its way, to fill a call that would go part-full.

@@ -1,6 +1,6 @@
 import type { CrmConnector, CrmOwner, OwnerQuery } from "../../connectors/types.js";
 import type { Person } from "../domain/lead.js";
-import type { Answered } from "../shared/call-meter.js";
+import type { Answered, RateBudget } from "../shared/call-meter.js";
 import { metered } from "../shared/call-meter.js";
 import type { Clock } from "../shared/clock.js";
 import { CosellError } from "../shared/errors.js";
@@ -43,13 +43,13 @@ export class OwnerDirectory {
   readonly #ttlMs: number;
   readonly #crmName: string;
   readonly #entries = new Map<string, Entry>();
-  readonly #pace: (() => Promise<Answered | undefined>) | undefined;
+  readonly #pace: ((calls: number, budget?: RateBudget) => Promise<Answered | undefined>) | undefined;
 
   /**
    * `pace` waits for the CRM's rate before each call a lookup makes: lookups come from CRM writes
    * and from Partner Center pushes alike, and are the CRM's calls either way.
    */
-  constructor(options: { connector: CrmConnector; clock: Clock; ttlMs: number; crmName: string; pace?: () => Promise<Answered | undefined> }) {
+  constructor(options: { connector: CrmConnector; clock: Clock; ttlMs: number; crmName: string; pace?: (calls: number, budget?: RateBudget) => Promise<Answered | undefined> }) {
     this.#connector = options.connector;
     this.#clock = options.clock;
     this.#ttlMs = options.ttlMs;

@@ -9,10 +9,17 @@ import { AsyncLocalStorage } from "node:async_hooks";
 /** Said once a call has its answer (or failed): a rate counts the call from then. */
 export type Answered = () => void;
 
+/**
+ * A rate a service keeps apart from its main one for some calls: HubSpot's search endpoints are
+ * exempt from the ten-second window and limited to five a second of their own. A call names its
+ * budget; a call that names none draws on the main rate.
+ */
+export type RateBudget = "search";
+
 interface Meter {
   calls: number;
   /** Waits before a call, with the count including it; may give back what to say once it is answered. */
-  gate?: (calls: number) => Promise<Answered | undefined> | Answered | undefined;
+  gate?: (calls: number, budget?: RateBudget) => Promise<Answered | undefined> | Answered | undefined;
 }
 
 const nothing: Answered = () => undefined;
@@ -24,11 +31,11 @@ const meters = new AsyncLocalStorage<Meter>();
  * so (the outbox's pacer). The client calls what it gives back once the answer is in. Outside
  * `metered` it counts nothing and never waits.
  */
-export async function countCall(): Promise<Answered> {
+export async function countCall(budget?: RateBudget): Promise<Answered> {
   const meter = meters.getStore();
   if (!meter) return nothing;
   meter.calls += 1;
-  return (meter.gate ? await meter.gate(meter.calls) : undefined) ?? nothing;
+  return (meter.gate ? await meter.gate(meter.calls, budget) : undefined) ?? nothing;
 }
 
 /** Runs `work` and says how many calls it made; `gate` is asked before each. */

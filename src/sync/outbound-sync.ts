@@ -1,5 +1,5 @@
 import type { Logger } from "../log/logger.js";
-import type { Answered } from "../shared/call-meter.js";
+import type { Answered, RateBudget } from "../shared/call-meter.js";
 import { metered } from "../shared/call-meter.js";
 import type { Clock } from "../shared/clock.js";
 import type { Store } from "../store/index.js";
@@ -25,7 +25,7 @@ export interface OutboundSyncOptions {
    * Waits until the CRM's rate, which the outbox's writes share, lets one more call go, and counts
    * it. Asked before every call a poll makes to the pair's CRM.
    */
-  pace?: (crm: string) => Promise<Answered | undefined>;
+  pace?: (crm: string, budget?: RateBudget) => Promise<Answered | undefined>;
 }
 
 /** CRM → Partner Center: polls each pair's change feed; polls of one pair never overlap. */
@@ -54,7 +54,7 @@ export class OutboundSync {
     const pair = this.#options.pairs().get(name);
     if (!pair) throw new Error(`No enabled pair "${name}" in this daemon.`);
     const pace = this.#options.pace;
-    const { value: report } = await metered(() => pollSellerChanges({ pair, store: this.#options.store, clock: this.#options.clock, logger: this.#options.logger }), pace ? () => pace(pair.crm) : undefined);
+    const { value: report } = await metered(() => pollSellerChanges({ pair, store: this.#options.store, clock: this.#options.clock, logger: this.#options.logger }), pace ? (_calls, budget) => pace(pair.crm, budget) : undefined);
     if (report.queued > 0) this.#options.onQueued?.();
     return report;
   }

@@ -2,6 +2,7 @@ import nock from "nock";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HubSpotConnector } from "../../connectors/hubspot/connector.js";
 import { silentLogger } from "../../src/log/logger.js";
+import { metered } from "../../src/shared/call-meter.js";
 
 const BASE = "https://api.hubapi.com";
 const connector = () => new HubSpotConnector({ accessToken: "pat-na1-test", basePath: BASE, logger: silentLogger(), appId: "99" });
@@ -162,6 +163,26 @@ describe("the requests @hubspot/api-client makes for the connector", () => {
     expect(c.rateInfo()).toEqual({});
     throttle();
     await expect(c.upsert({ object: "companies", externalIdField: "cosell_customer_key", records: [{ key: "a", fields: {} }] })).rejects.toMatchObject({ retryAfterMs: 1_000 });
+  });
+
+  it("a search draws on search's own rate: counted under that budget, and its secondly 429 does not hold up the writes", async () => {
+    const budgets: Array<string | undefined> = [];
+    nock(BASE)
+      .post("/crm/v3/objects/leads/search")
+      .reply(429, { status: "error", message: "You have reached your secondly limit.", errorType: "RATE_LIMIT", policyName: "SECONDLY", category: "RATE_LIMITS" })
+      .post("/crm/v3/objects/companies/batch/upsert")
+      .reply(200, { status: "COMPLETE", results: [{ id: "9", properties: { cosell_customer_key: "a" } }] });
+    const c = connector();
+    const { value: error } = await metered(
+      async () => {
+        for await (const page of c.changes({ object: "leads", externalIdField: "cosell_referral_id", fields: ["cosell_status"], since: new Date(500) })) void page;
+      },
+      (_calls, budget) => void budgets.push(budget),
+    ).catch((e: unknown) => ({ value: e }));
+    expect(error).toMatchObject({ code: "CRM_THROTTLED", retryAfterMs: 1_000 });
+    expect(c.rateInfo()).toEqual({});
+    await metered(() => c.upsert({ object: "companies", externalIdField: "cosell_customer_key", records: [{ key: "a", fields: {} }] }), (_calls, budget) => void budgets.push(budget));
+    expect(budgets).toEqual(["search", undefined]);
   });
 
   it("createTask: searches tasks by title and due time, reads the record's owner, creates a to-do, associates it by default", async () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { HubSpotConnector } from "../../connectors/hubspot/connector.js";
-import type { HubSpotSandbox } from "../../connectors/hubspot/sandbox/server.js";
+import { HubSpotSandbox } from "../../connectors/hubspot/sandbox/server.js";
 import type { ChangePage } from "../../connectors/types.js";
 import { ManualClock } from "../../src/shared/clock.js";
 import { startHubSpot, syncLeads } from "../helpers/hubspot.js";
@@ -82,7 +82,7 @@ describe("HubSpot connector against the sandbox", () => {
 
   it("returns 15,000 records edited with one timestamp exactly once, under the 10,000-result cap", async () => {
     const clock = new ManualClock("2026-11-24T10:00:00Z");
-    ({ sandbox, connector } = await startHubSpot({ clock, rateLimit: 100_000 }));
+    ({ sandbox, connector } = await startHubSpot({ clock, rateLimit: 100_000, searchRateLimit: 100_000 }));
     const results = await connector.upsert({ object: "contacts", externalIdField: "email", records: Array.from({ length: 15_000 }, (_, i) => ({ key: `c${i}@x.example`, fields: { firstname: "A" } })) });
     clock.advance(60_000);
     sandbox.editAsSeller("contacts", results.map((r) => (r.outcome === "failed" ? "" : r.id)), { jobtitle: "CIO" });
@@ -94,7 +94,7 @@ describe("HubSpot connector against the sandbox", () => {
 
   it("a change feed's search (found through the write log) answers what a scan of every record answers, page by page", async () => {
     const clock = new ManualClock("2026-11-24T10:00:00Z");
-    ({ sandbox, connector } = await startHubSpot({ clock, rateLimit: 100_000 }));
+    ({ sandbox, connector } = await startHubSpot({ clock, rateLimit: 100_000, searchRateLimit: 100_000 }));
     const written = await connector.upsert({ object: "contacts", externalIdField: "email", records: Array.from({ length: 300 }, (_, i) => ({ key: `c${i}@x.example`, fields: { firstname: "A" } })) });
     const ids = written.map((r) => (r.outcome === "failed" ? "" : r.id));
     clock.advance(60_000);
@@ -135,6 +135,24 @@ describe("HubSpot connector against the sandbox", () => {
     expect(await call("/crm/v3/objects/companies/batch/upsert", { inputs: [{ id: "x", idProperty: "name", properties: {} }] })).toMatchObject({ status: 400, body: { message: expect.stringContaining("unique") } });
     const anonymous = await fetch(`${sandbox.url}/crm/v3/properties/leads`);
     expect(anonymous.status).toBe(401);
+  });
+
+  it("search has its own limit (5 a second for the account) and does not count in the ten-second window", async () => {
+    // The sandbox alone: a connector's opening calls would take from the window.
+    sandbox = await HubSpotSandbox.start({ rateLimit: 3 });
+    const post = (path: string, body: unknown, token = sandbox.appToken) => fetch(`${sandbox.url}${path}`, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    // Sent together, so they land within one second even on a slow machine.
+    const searches = await Promise.all(Array.from({ length: 7 }, () => post("/crm/v3/objects/companies/search", { limit: 1 })));
+    const refused = searches.filter((response) => response.status === 429);
+    expect(refused).toHaveLength(2);
+    expect(await refused[0]?.json()).toMatchObject({ category: "RATE_LIMITS", message: "You have reached your secondly limit.", policyName: "SECONDLY" });
+    expect(searches.find((response) => response.status === 200)?.headers.get("x-hubspot-ratelimit-remaining")).toBeNull();
+    // Five searches later the ten-second window (three calls here) is still whole.
+    const writes = [];
+    for (let i = 0; i < 4; i += 1) writes.push(await post("/crm/v3/objects/companies/batch/upsert", { inputs: [{ id: `k${i}`, idProperty: "cosell_customer_key", properties: { name: "A" } }] }));
+    expect(writes.map((response) => response.status)).toEqual([200, 200, 200, 429]);
+    expect(writes[0]?.headers.get("x-hubspot-ratelimit-remaining")).toBe("2");
+    expect(await writes[3]?.json()).toMatchObject({ policyName: "TEN_SECONDLY_ROLLING" });
   });
 
   it("reports partial failures per record, typed", async () => {

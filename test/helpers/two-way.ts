@@ -1,9 +1,10 @@
+import { HubSpotSandbox } from "../../connectors/hubspot/sandbox/server.js";
 import { parseConfigText } from "../../src/config/index.js";
 import { Daemon } from "../../src/daemon/daemon.js";
 import { silentLogger } from "../../src/log/logger.js";
 import type { PartnerCenterSandbox } from "../../src/sandbox/partner-center/sandbox.js";
 import { sellerUiFor } from "../../src/sandbox/seller-ui.js";
-import type { ManualClock } from "../../src/shared/clock.js";
+import type { Clock, ManualClock } from "../../src/shared/clock.js";
 import type { TestDatabase } from "./stores.js";
 import { createTestDatabase } from "./stores.js";
 
@@ -43,8 +44,18 @@ export interface TwoWayRig {
   close(): Promise<void>;
 }
 
+/**
+ * On a manual clock the outbox cannot pace (a reading that stands still lets calls go unpaced), so
+ * the HubSpot sandbox's real-time limit of five searches a second would refuse a test's quick
+ * passes. These tests are about the sync, not the rate: the limit is lifted for them.
+ */
+export function liftSearchLimit(daemon: Daemon, crm: string): void {
+  const sandbox = daemon.crmSandbox(crm);
+  if (sandbox instanceof HubSpotSandbox) sandbox.limits.searchesPerSecond = Number.POSITIVE_INFINITY;
+}
+
 /** The whole daemon, one pair, on in-process sandboxes and a manual clock; the test drives each pass. */
-export async function startTwoWay(kind: CrmKind, clock: ManualClock, options: { debounce?: string; mail?: boolean; teams?: boolean; crmTasks?: boolean; http?: string; env?: NodeJS.ProcessEnv; routing?: string; mapping?: string } = {}): Promise<TwoWayRig> {
+export async function startTwoWay(kind: CrmKind, clock: ManualClock, options: { debounce?: string; mail?: boolean; teams?: boolean; crmTasks?: boolean; http?: string; env?: NodeJS.ProcessEnv; routing?: string; mapping?: string; rateClock?: Clock } = {}): Promise<TwoWayRig> {
   const database: TestDatabase = await createTestDatabase("sqlite");
   const config = parseConfigText(
     [
@@ -63,8 +74,10 @@ export async function startTwoWay(kind: CrmKind, clock: ManualClock, options: { 
     "two-way.yaml",
     { env: options.env ?? {}, cwd: process.cwd() },
   );
-  const daemon = new Daemon({ config, logger: silentLogger(), clock, oneShot: true, serveHttp: options.http !== undefined });
+  const daemon = new Daemon({ config, logger: silentLogger(), clock, oneShot: true, serveHttp: options.http !== undefined, ...(options.rateClock ? { rateClock: options.rateClock } : {}) });
   await daemon.start();
+  // Paced on a real rate clock, the test keeps HubSpot's search limit.
+  if (!options.rateClock) liftSearchLimit(daemon, "crm");
   const pc = daemon.partnerCenter("pc").sandbox;
   if (!pc) throw new Error("no Partner Center sandbox");
   const inboundName = "lead";

@@ -296,6 +296,47 @@ describeEachStore("outbox", (kind) => {
     expect(await store.repos.outbox.stats(clock.now())).toMatchObject({ byState: { done: { [TARGET]: 1 } } });
   });
 
+  it("a call on a separate budget (HubSpot's search) waits for that budget alone and leaves the main rate to the writes", async () => {
+    await enqueue({ leadId });
+    const rateClock = new WarpClock();
+    const sent: string[] = [];
+    const w = new OutboxWorker({
+      store,
+      handlers: {
+        "crm-upsert": {
+          async handle(jobs) {
+            for (const call of ["write", "search", "search", "search", "write", "search"] as const) {
+              await countCall(call === "search" ? "search" : undefined);
+              sent.push(call);
+            }
+            return { outcomes: jobs.map(() => ({ ok: true as const })) };
+          },
+        },
+      },
+      // Two writes per 10 s; three searches a second of their own.
+      targets: { [TARGET]: { concurrency: 1, batchSize: 10, requestsPerInterval: 2, intervalMs: 10_000, budgets: { search: { requestsPerInterval: 3, intervalMs: 1_000 } } } },
+      logger: silentLogger(),
+      clock,
+      rateClock,
+      pollMs: 2,
+    });
+    const run = w.runOnce(TARGET);
+    await until(() => sent.length >= 5);
+    for (let i = 0; i < 10; i += 1) await tick();
+    // The searches did not take the writes' two slots; the fourth search waits for its own second.
+    expect(sent).toEqual(["write", "search", "search", "search", "write"]);
+    rateClock.jump(1_100);
+    await run;
+    expect(sent).toHaveLength(6);
+    expect(w.pacer(TARGET).waitMs()).toBeGreaterThan(5_000);
+    expect(w.pacer(TARGET, "search").waitMs()).toBe(0);
+    // A call outside the outbox (a change poll's search) draws on the same budget.
+    await w.paceCall(TARGET, 0, "search");
+    await w.paceCall(TARGET, 0, "search");
+    expect(w.pacer(TARGET, "search").waitMs()).toBeGreaterThan(0);
+    expect(w.pacer(TARGET).waitMs()).toBeGreaterThan(5_000);
+  });
+
   it("paces the calls of every job of a one-job-at-a-time batch (CRM tasks: four calls each)", async () => {
     for (let n = 0; n < 3; n += 1) await enqueue({ coalesceKey: null, kind: "crm-task" });
     const rateClock = new WarpClock();

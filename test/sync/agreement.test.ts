@@ -10,6 +10,7 @@ import { sellerUiFor } from "../../src/sandbox/seller-ui.js";
 import { ManualClock } from "../../src/shared/clock.js";
 import { checkAgreement } from "../helpers/agreement.js";
 import { createTestDatabase } from "../helpers/stores.js";
+import { liftSearchLimit } from "../helpers/two-way.js";
 
 const KINDS = ["salesforce", "hubspot", "dynamics"] as const;
 const PAIRS = KINDS.map((kind) => ({ pair: `p-${kind}`, crm: kind, mapping: `mappings/${kind}.yaml` }));
@@ -37,6 +38,7 @@ describe("a 2,000-lead run with faults in every sandbox", () => {
       const pc = daemon.partnerCenter("pc").sandbox;
       if (!pc) throw new Error("no sandbox");
       pc.generate(LEADS - 50, { acceptedShare: 0.3, spreadDays: 3 });
+      for (const kind of KINDS) liftSearchLimit(daemon, kind);
       const uis = KINDS.map((kind) => {
         const sandbox = daemon.crmSandbox(kind);
         if (!sandbox) throw new Error(`no ${kind} sandbox`);

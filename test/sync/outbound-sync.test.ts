@@ -27,7 +27,7 @@ afterEach(async () => {
   await database.drop();
 });
 
-it("a CRM change poll asks the CRM's rate before every call it makes, as the outbox's writes do", async () => {
+it("a CRM change poll asks the CRM's rate (or the budget a call names) before every call it makes, as the outbox's writes do", async () => {
   const events: string[] = [];
   // A change feed of two pages, two calls each (a search, then a read of the records found).
   const connector = {
@@ -35,7 +35,7 @@ it("a CRM change poll asks the CRM's rate before every call it makes, as the out
     async *changes(): AsyncGenerator<ChangePage> {
       for (let page = 0; page < 2; page += 1) {
         for (const call of ["search", "read"]) {
-          await countCall();
+          await countCall(call === "search" ? "search" : undefined);
           events.push(`${call} ${page}`);
         }
         yield { changes: [], cursor: { modstamp: `2026-11-2${page}T00:00:00.000Z`, id: String(page) } };
@@ -47,11 +47,11 @@ it("a CRM change poll asks the CRM's rate before every call it makes, as the out
     clock,
     logger: silentLogger(),
     pairs: () => new Map([["p", { pair: "p", crm: "hs", mapping, maxAttempts: 5, account: "pc", connector, debounceMs: 0 }]]),
-    pace: async (crm) => void events.push(`turn ${crm}`),
+    pace: async (crm, budget) => void events.push(`turn ${crm}${budget ? ` (${budget})` : ""}`),
   });
   const report = await sync.poll("p");
   expect(report.pages).toBe(2);
-  expect(events).toEqual(["turn hs", "search 0", "turn hs", "read 0", "turn hs", "search 1", "turn hs", "read 1"]);
+  expect(events).toEqual(["turn hs (search)", "search 0", "turn hs", "read 0", "turn hs (search)", "search 1", "turn hs", "read 1"]);
 });
 
 describe("pages without seller changes (our own writes, filtered out)", () => {

@@ -12,7 +12,8 @@ import { closeServer, listenLocal } from "../../../src/shared/local-server.js";
  * A HubSpot portal on loopback that @hubspot/api-client talks to unchanged: objects (companies,
  * contacts, leads, deals) with batch create/read/update/upsert and HubSpot's `…WithErrors` partial
  * answers, search with one sort and the 10,000-result cap, v4 associations, the properties API with
- * unique values, property history with source fields, and rate limits with real 429 bodies.
+ * unique values, property history with source fields, and rate limits with real 429 bodies (search
+ * has its own, outside the ten-second window).
  */
 export const OBJECT_TYPES = ["companies", "contacts", "leads", "deals", "tasks"] as const;
 type ObjectType = (typeof OBJECT_TYPES)[number];
@@ -61,6 +62,11 @@ export interface HubSpotSandboxOptions {
   /** Requests allowed per rate window per token (HubSpot: 190 per 10 s on Professional). */
   rateLimit?: number;
   rateWindowMs?: number;
+  /**
+   * Search requests allowed per second for the whole account (HubSpot: 5). Search is exempt from
+   * the window above: HubSpot's API spec marks it `x-hubspot-rate-limit-exemptions: ["ten-secondly"]`.
+   */
+  searchRateLimit?: number;
   /** false: the portal lacks the Co-sell properties (to test `crm check --fix`). */
   withCosellProperties?: boolean;
   faults?: Partial<HubSpotFaults>;
@@ -107,6 +113,11 @@ export class HubSpotSandbox {
   readonly sellerUserId = 7001;
   readonly sellerToken: string;
   readonly faults: HubSpotFaults;
+  /**
+   * Search requests allowed per second for the account (HubSpot: 5). Settable, as faults are: a test
+   * that runs the daemon on a manual clock cannot pace it, and lifts it.
+   */
+  readonly limits: { searchesPerSecond: number };
   readonly stats = { requests: 0, throttled: 0, byRoute: {} as Record<string, number> };
   /** The account's owners (its users as record owners); a deactivated user's owner is archived. */
   readonly owners: SandboxOwner[];
@@ -124,6 +135,8 @@ export class HubSpotSandbox {
   readonly #random: SeededRandom;
   readonly #rateLimit: number;
   readonly #rateWindowMs: number;
+  /** When each search of the last second came in (one window for the account, whatever the token). */
+  #searches: number[] = [];
   #nextId = 1000;
   #lastStamp = 0;
   #server: Server | undefined;
@@ -134,6 +147,7 @@ export class HubSpotSandbox {
     this.#random = new SeededRandom(options.seed ?? "hubspot");
     this.#rateLimit = options.rateLimit ?? 190;
     this.#rateWindowMs = options.rateWindowMs ?? 10_000;
+    this.limits = { searchesPerSecond: options.searchRateLimit ?? 5 };
     this.faults = { latencyMs: 0, errorRate: 0, throttleRate: 0, ...options.faults };
     this.appToken = `pat-na1-${this.#random.uuid()}`;
     this.sellerToken = `user-${this.#random.uuid()}`;
@@ -211,7 +225,8 @@ export class HubSpotSandbox {
     try {
       const caller = this.#tokens.get(String(req.headers.authorization ?? "").replace(/^Bearer\s+/i, ""));
       if (!caller) throw new HubSpotError(401, "INVALID_AUTHENTICATION", "Authentication credentials not found. This API supports OAuth 2.0 authentication.");
-      const rate = this.#rate(String(req.headers.authorization));
+      const search = req.method === "POST" && /^\/crm\/v3\/objects\/\w+\/search$/.test(url.pathname);
+      const rate = search ? this.#searchRate() : this.#rate(String(req.headers.authorization));
       this.stats.requests += 1;
       const route = `${req.method} ${url.pathname.replace(/\/\d+(?=\/|$)/g, "/{id}")}`;
       this.stats.byRoute[route] = (this.stats.byRoute[route] ?? 0) + 1;
@@ -252,6 +267,22 @@ export class HubSpotSandbox {
     window.push(now);
     this.#windows.set(token, window);
     return headers;
+  }
+
+  /**
+   * Search's own limit, per second for the account. Its answers carry no X-HubSpot-RateLimit
+   * headers (those describe the ten-second window, which search does not count in), and its 429
+   * says the secondly limit, which is what the SDK's retry looks for.
+   */
+  #searchRate(): Record<string, string> {
+    const now = Date.now();
+    this.#searches = this.#searches.filter((at) => at > now - 1_000);
+    if (this.#searches.length >= this.limits.searchesPerSecond) {
+      this.stats.throttled += 1;
+      throw new HubSpotError(429, "RATE_LIMITS", "You have reached your secondly limit.", { errorType: "RATE_LIMIT", policyName: "SECONDLY" });
+    }
+    this.#searches.push(now);
+    return {};
   }
 
   #route(method: string, url: URL, body: Record<string, unknown>, caller: Caller): [number, unknown] {
