@@ -1,7 +1,8 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfidentialClientApplication } from "@azure/msal-node";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ClientCredentialsTokenProvider, DelegatedTokenProvider } from "../../src/auth/msal-token-provider.js";
 import { createNetworkClient } from "../../src/auth/network-client.js";
 import type { SandboxApp, SandboxUser } from "../../src/auth/sandbox/entra-sandbox.js";
@@ -41,6 +42,30 @@ describe("client credentials against the sandbox authority", () => {
     const forced = await provider.getToken({ forceRefresh: true });
     expect(forced).not.toBe(first);
     expect(entra.validate(forced, "https://api.partnercenter.microsoft.com")).toBeUndefined();
+  });
+
+  it("hands out the token it holds without asking msal again, until shortly before it expires", async () => {
+    const held = new ManualClock(new Date());
+    const asked = vi.spyOn(ConfidentialClientApplication.prototype, "acquireTokenByClientCredential");
+    try {
+      const provider = new ClientCredentialsTokenProvider(entraApp(), { ...common(), clock: held });
+      const first = await provider.getToken();
+      for (let i = 0; i < 5; i += 1) expect(await provider.getToken()).toBe(first);
+      expect(asked).toHaveBeenCalledTimes(1);
+      // An hour's token: 50 minutes on it is still held, 56 minutes on (within msal's five-minute margin) it is asked for again.
+      held.advance(50 * 60_000);
+      await provider.getToken();
+      expect(asked).toHaveBeenCalledTimes(1);
+      held.advance(6 * 60_000);
+      await provider.getToken();
+      expect(asked).toHaveBeenCalledTimes(2);
+      // A refused token is never handed out again: forcing asks msal, skipping its cache.
+      await provider.getToken({ forceRefresh: true });
+      expect(asked).toHaveBeenCalledTimes(3);
+      expect(asked.mock.calls[2]?.[0]).toMatchObject({ skipCache: true });
+    } finally {
+      asked.mockRestore();
+    }
   });
 
   it("reports a wrong secret with what to check", async () => {
