@@ -337,8 +337,8 @@ export class Daemon {
       onQueued: () => worker.wake(),
       onRun,
       runClock: this.#opsClock,
-      // A poll's calls wait their turn with the writes (at most one HubSpot window each) instead
-      // of earning a 429 that stops them all.
+      // A poll's calls wait their turn with the writes (at most one HubSpot window each), and its
+      // searches on the search budget, instead of earning a 429 that stops them all.
       pace: (crm, budget) => worker.paceCall(crmTarget(crm), 10_000, budget),
     });
     if (this.#serveHttp) {

@@ -22,8 +22,9 @@ export interface OutboundSyncOptions {
   /** After a poll queued pushes (the daemon wakes its outbox worker). */
   onQueued?: () => void;
   /**
-   * Waits until the CRM's rate, which the outbox's writes share, lets one more call go, and counts
-   * it. Asked before every call a poll makes to the pair's CRM.
+   * Waits until the CRM's rate, which the outbox's writes share (or the separate budget the call
+   * names, such as HubSpot's search), lets one more call go, and counts it. Asked before every call
+   * a poll makes to the pair's CRM.
    */
   pace?: (crm: string, budget?: RateBudget) => Promise<Answered | undefined>;
 }
