@@ -1,3 +1,4 @@
+import type { RateBudget } from "../src/shared/call-meter.js";
 import type { RateInfo } from "../src/shared/rate-info.js";
 import { CosellError } from "../src/shared/errors.js";
 
@@ -204,6 +205,8 @@ export interface CrmErrorContext {
   crmMessage?: string;
   field?: string;
   retryAfterMs?: number;
+  /** The separate rate a throttled call drew on (HubSpot's search), whose wait is that rate's alone. */
+  rateBudget?: RateBudget;
   /** Record ids involved (e.g. the several records one external id matched). */
   recordIds?: string[];
 }
@@ -211,11 +214,13 @@ export interface CrmErrorContext {
 /** A CRM's refusal or failure, in our terms, with its own words kept. */
 export class CrmError extends CosellError {
   readonly retryAfterMs: number | undefined;
+  readonly rateBudget: RateBudget | undefined;
   readonly field: string | undefined;
 
   constructor(code: CrmErrorCode, message: string, context: CrmErrorContext, cause?: unknown) {
     super(code, message, { retryable: RETRYABLE.has(code), details: { ...context }, cause });
     this.retryAfterMs = context.retryAfterMs;
+    this.rateBudget = context.rateBudget;
     this.field = context.field;
   }
 }

@@ -416,7 +416,7 @@ export class HubSpotConnector implements CrmConnector {
       if (typeof e.code !== "number") throw new CrmError("CRM_UNREACHABLE", `HubSpot could not be reached: ${(error as Error).message}`, { crm: "hubspot" }, error);
       const inRow = e.code === 429 ? (this.#throttledInRow.get(rate) ?? 0) + 1 : 0;
       this.#throttledInRow.set(rate, inRow);
-      const crmError = hubspotError(e.code, e.body?.category ?? "", e.body?.message ?? "", e.body?.policyName, e.headers, inRow);
+      const crmError = hubspotError(e.code, e.body?.category ?? "", e.body?.message ?? "", e.body?.policyName, e.headers, inRow, budget);
       // A search's throttle is its own rate's: the writes are not told to wait it out.
       if (crmError.retryAfterMs !== undefined && !budget) this.#rate = { retryAfterMs: crmError.retryAfterMs, remaining: 0 };
       throw crmError;
@@ -458,7 +458,7 @@ function failuresByKey(answer: BatchAnswer): Map<string, CrmError> {
   return failures;
 }
 
-function hubspotError(status: number, category: string, message: string, policyName?: string, headers?: Record<string, string>, throttledInRow = 1): CrmError {
+function hubspotError(status: number, category: string, message: string, policyName?: string, headers?: Record<string, string>, throttledInRow = 1, budget?: RateBudget): CrmError {
   let code: CrmErrorCode;
   if (status === 429) code = "CRM_THROTTLED";
   else if (status === 401) code = "CRM_UNAUTHENTICATED";
@@ -477,7 +477,7 @@ function hubspotError(status: number, category: string, message: string, policyN
     crm: "hubspot",
     crmCode: category || String(status),
     crmMessage: message,
-    ...(code === "CRM_THROTTLED" ? { retryAfterMs: wait } : {}),
+    ...(code === "CRM_THROTTLED" ? { retryAfterMs: wait, ...(budget ? { rateBudget: budget } : {}) } : {}),
   });
 }
 

@@ -85,6 +85,11 @@ function retryAfterOf(error: unknown): number | undefined {
   return typeof value === "number" ? value : undefined;
 }
 
+/** The separate rate a throttled call drew on, when the error says (a HubSpot search's 429). */
+function rateBudgetOf(error: unknown): RateBudget | undefined {
+  return (error as { rateBudget?: RateBudget }).rateBudget;
+}
+
 /**
  * Leases due jobs target by target, runs them through the target's handler under its pacer and
  * concurrency, renews leases while they run, and settles each one: done, due again with backoff,
@@ -437,7 +442,8 @@ export class OutboxWorker {
         draws.set(outcome.error, draw);
         const error = toCosellError(outcome.error, "OUTBOX_JOB_FAILED");
         const retryAfterMs = retryAfterOf(outcome.error);
-        if (retryAfterMs !== undefined) pacer.observe({ retryAfterMs });
+        // A throttle of a separate budget (a search) waits that budget out, not the writes.
+        if (retryAfterMs !== undefined) this.pacer(target, rateBudgetOf(outcome.error)).observe({ retryAfterMs });
         if (isUnavailable(error)) pacer.unavailable();
         else pacer.otherFailure();
         const plan = planRetry(

@@ -179,7 +179,7 @@ describe("the requests @hubspot/api-client makes for the connector", () => {
       },
       (_calls, budget) => void budgets.push(budget),
     ).catch((e: unknown) => ({ value: e }));
-    expect(error).toMatchObject({ code: "CRM_THROTTLED", retryAfterMs: 1_000 });
+    expect(error).toMatchObject({ code: "CRM_THROTTLED", retryAfterMs: 1_000, rateBudget: "search" });
     expect(c.rateInfo()).toEqual({});
     await metered(() => c.upsert({ object: "companies", externalIdField: "cosell_customer_key", records: [{ key: "a", fields: {} }] }), (_calls, budget) => void budgets.push(budget));
     expect(budgets).toEqual(["search", undefined]);

@@ -337,6 +337,21 @@ describeEachStore("outbox", (kind) => {
     expect(w.pacer(TARGET).waitMs()).toBeGreaterThan(5_000);
   });
 
+  it("a job failed by a throttled search waits out the search budget, and the writes' rate stays open", async () => {
+    await enqueue({ leadId });
+    const targets = { [TARGET]: { concurrency: 1, batchSize: 10, requestsPerInterval: 1000, intervalMs: 1000, budgets: { search: { requestsPerInterval: 5, intervalMs: 1_000 } } } };
+    const throttled = (rateBudget?: "search") => Object.assign(new CosellError("CRM_THROTTLED", "HubSpot 429 (SECONDLY)", { retryable: true }), { retryAfterMs: 1_000, ...(rateBudget ? { rateBudget } : {}) });
+    const searchFailed = worker(() => [{ ok: false, error: throttled("search") }], { targets });
+    await searchFailed.runOnce(TARGET);
+    expect(searchFailed.pacer(TARGET).waitMs()).toBe(0);
+    expect(searchFailed.pacer(TARGET, "search").waitMs()).toBeGreaterThan(0);
+    // The same failure from a write's 429 holds the writes.
+    clock.advance(60_000);
+    const writeFailed = worker(() => [{ ok: false, error: throttled() }], { targets });
+    await writeFailed.runOnce(TARGET);
+    expect(writeFailed.pacer(TARGET).waitMs()).toBeGreaterThan(0);
+  });
+
   it("paces the calls of every job of a one-job-at-a-time batch (CRM tasks: four calls each)", async () => {
     for (let n = 0; n < 3; n += 1) await enqueue({ coalesceKey: null, kind: "crm-task" });
     const rateClock = new WarpClock();
