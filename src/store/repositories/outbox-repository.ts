@@ -214,10 +214,10 @@ export class OutboxRepository {
   async enqueueMany(jobs: readonly NewJob[], now: Date, options: EnqueueOptions = {}): Promise<{ queued: number; coalesced: number }> {
     const keys = jobs.map(coalesceKeyOf);
     const named = keys.filter((key): key is string => key !== null);
-    const newLeads = options.newLeads;
     // A lead created by this very transaction has no job yet, and lead ids are never reused
     // (AUTOINCREMENT, serial): its default key (lead + target + kind) replaces nothing.
-    const sought = newLeads ? keys.filter((key, index): key is string => key !== null && !(jobs[index]?.coalesceKey === undefined && newLeads.has(jobs[index]?.leadId ?? Number.NaN))) : named;
+    const replacesNothing = (job: NewJob) => job.coalesceKey === undefined && job.leadId !== undefined && options.newLeads?.has(job.leadId) === true;
+    const sought = keys.filter((key, index): key is string => key !== null && !replacesNothing(jobs[index] as NewJob));
     if (new Set(named).size !== named.length) {
       let coalesced = 0;
       for (const job of jobs) if ((await this.enqueue(job, now)).coalesced) coalesced += 1;
