@@ -11,7 +11,15 @@ export interface Fleet {
   /** GET a path of the fixture's control port, as JSON. */
   control<T>(path: string): Promise<T>;
   /** A config for daemons on these sandboxes; `extra` YAML lines are appended. */
-  writeConfig(options: { storeUrl: string; lease?: string; extra?: string; pcOrigin?: string; sfUrl?: string }): { file: string; env: NodeJS.ProcessEnv };
+  writeConfig(options: {
+    storeUrl: string;
+    lease?: string;
+    extra?: string;
+    pcOrigin?: string;
+    sfUrl?: string;
+    /** Pacing of the Salesforce target (`outbox.targets.crm:sf`), e.g. small batches so one replica cannot hold all the work. */
+    sfTarget?: { batchSize?: number; concurrency?: number };
+  }): { file: string; env: NodeJS.ProcessEnv };
   close(): Promise<void>;
 }
 
@@ -46,7 +54,7 @@ export async function startFleet(leads: number): Promise<Fleet> {
   return {
     settings,
     control: async <T>(path: string) => (await (await fetch(`${settings.control}${path}`)).json()) as T,
-    writeConfig: ({ storeUrl, lease = "5s", extra = "", pcOrigin, sfUrl }) => {
+    writeConfig: ({ storeUrl, lease = "5s", extra = "", pcOrigin, sfUrl, sfTarget }) => {
       const dir = mkdtempSync(join(tmpdir(), "cosell-fleet-"));
       const file = join(dir, "config.yaml");
       // A proxy in front of a sandbox takes its origin's place.
@@ -60,7 +68,7 @@ export async function startFleet(leads: number): Promise<Fleet> {
           "log:\n  level: info\n  pretty: never",
           "http:\n  host: 127.0.0.1\n  port: 0",
           // Retries back off to at most 3 s: these suites wait for the queue to drain after faults.
-          `outbox:\n  lease: ${lease}\n  poll: 200ms\n  backoff:\n    cap: 3s`,
+          `outbox:\n  lease: ${lease}\n  poll: 200ms\n  backoff:\n    cap: 3s${sfTarget ? `\n  targets:\n    "crm:sf": ${JSON.stringify(sfTarget)}` : ""}`,
           'deadlines:\n  sweep: "*/2 * * * * *"',
           `partnerCenter:\n  accounts:\n    fleet:\n      baseUrl: ${pc.baseUrl}\n      webhookApiUrl: ${pc.webhookApiUrl}\n      auth:\n        mode: client-credentials\n        tenantId: ${pc.tenantId}\n        clientId: ${pc.clientId}\n        clientSecret: \${PC_SECRET}\n        authority: ${pc.authority}\n        caFile: ${pc.caFile}`,
           `crms:\n  sf:\n    type: salesforce\n    loginUrl: ${sf.url}\n    timeout: 5s\n    auth:\n      mode: client-credentials\n      clientId: ${sf.clientId}\n      clientSecret: \${SF_SECRET}`,

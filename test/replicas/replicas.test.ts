@@ -36,7 +36,11 @@ describe.skipIf(inject("pgUrl") === null)("several replicas on PostgreSQL", () =
     const control = fleet;
     const stats = () => control.control<FleetStats>("/stats");
     database = await createTestDatabase("postgres");
-    const { file: config, env } = fleet.writeConfig({ storeUrl: database.url });
+    // Small batches, one at a time per replica, and a Salesforce that answers in a fifth of a second:
+    // the backfill is more work than one replica holds at once, so it spreads whichever replica
+    // pulls first (with 200-lead batches, one replica could lease all 300 leads in two batches).
+    const { file: config, env } = fleet.writeConfig({ storeUrl: database.url, sfTarget: { batchSize: 20, concurrency: 1 } });
+    await fleet.control("/latency?ms=200");
     for (let i = 0; i < 3; i += 1) replicas.push(spawnCli(["run", "--config", config], env));
     const urls = await Promise.all(
       replicas.map(async (replica) => {
@@ -53,6 +57,7 @@ describe.skipIf(inject("pgUrl") === null)("several replicas on PostgreSQL", () =
     });
     const done = await Promise.all(urls.map(async (url) => sum(await metrics(url), "cosell_outbox_jobs_total", ['outcome="done"'])));
     expect(done.filter((n) => n > 0).length, `jobs done per replica: ${done.join(", ")}`).toBeGreaterThanOrEqual(2);
+    await fleet.control("/latency?ms=0");
 
     // Schedules run once per two-second slot across the fleet, not once per replica.
     const before = await stats();
