@@ -30,10 +30,10 @@ export interface Repositories {
 
 function repositories(db: Knex | Knex.Transaction, kind: StoreKind): Repositories {
   return {
-    leads: new LeadsRepository(db),
-    crmLinks: new CrmLinksRepository(db),
+    leads: new LeadsRepository(db, kind),
+    crmLinks: new CrmLinksRepository(db, kind),
     cursors: new CursorsRepository(db),
-    events: new LeadEventsRepository(db),
+    events: new LeadEventsRepository(db, kind),
     outbox: new OutboxRepository(db, kind),
     reminders: new RemindersRepository(db),
     syncRuns: new SyncRunsRepository(db),

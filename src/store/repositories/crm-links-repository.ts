@@ -1,4 +1,6 @@
 import type { Knex } from "knex";
+import type { StoreKind } from "../connect.js";
+import { insertRows } from "../insert-rows.js";
 import { parseJson, toDate, toNumber, toOptional, toOptionalDate } from "../rows.js";
 
 /**
@@ -42,7 +44,10 @@ export interface PushConfirmation {
 }
 
 export class CrmLinksRepository {
-  constructor(private readonly db: Knex | Knex.Transaction) {}
+  constructor(
+    private readonly db: Knex | Knex.Transaction,
+    private readonly kind: StoreKind,
+  ) {}
 
   /** The link for (lead, pair, object), created pending when there is none yet. */
   async reserve(leadId: number, pair: string, crmObject: string, now: Date): Promise<CrmLink> {
@@ -95,7 +100,7 @@ export class CrmLinksRepository {
         }));
       const merged = ["crm_record_id", "status", "last_pushed_hash", "last_pushed_at", "last_pushed_modstamp", ...(withFields ? ["last_pushed_fields"] : []), "updated_at"];
       for (let offset = 0; offset < rows.length; offset += 300) {
-        await this.db("crm_links").insert(rows.slice(offset, offset + 300)).onConflict(["pair", "lead_id", "crm_object"]).merge(merged);
+        await insertRows(this.db, this.kind, "crm_links", rows.slice(offset, offset + 300), { onConflict: { columns: ["pair", "lead_id", "crm_object"], merge: merged } });
       }
     }
   }

@@ -1,4 +1,6 @@
 import type { Knex } from "knex";
+import type { StoreKind } from "../connect.js";
+import { insertRows } from "../insert-rows.js";
 import { parseJson, toDate, toNumber, toOptional } from "../rows.js";
 
 /** Which side a timeline event came from or acted on. */
@@ -21,7 +23,10 @@ export interface LeadEvent {
 export type NewLeadEvent = Omit<LeadEvent, "id">;
 
 export class LeadEventsRepository {
-  constructor(private readonly db: Knex | Knex.Transaction) {}
+  constructor(
+    private readonly db: Knex | Knex.Transaction,
+    private readonly kind: StoreKind,
+  ) {}
 
   async append(event: NewLeadEvent): Promise<number> {
     const [row] = await this.db("lead_events").insert(toRow(event)).returning("id");
@@ -32,7 +37,7 @@ export class LeadEventsRepository {
   async appendMany(events: readonly NewLeadEvent[]): Promise<void> {
     // 7 columns a row: chunks stay far below SQLite's bound-variable limit.
     for (let offset = 0; offset < events.length; offset += 500) {
-      await this.db("lead_events").insert(events.slice(offset, offset + 500).map(toRow));
+      await insertRows(this.db, this.kind, "lead_events", events.slice(offset, offset + 500).map(toRow));
     }
   }
 

@@ -1,6 +1,8 @@
 import type { Knex } from "knex";
 import type { LeadState } from "../../domain/lead.js";
 import { TERMINAL_STATES, WORKING_STATES } from "../../domain/lead.js";
+import type { StoreKind } from "../connect.js";
+import { insertRows } from "../insert-rows.js";
 import { parseJson, toDate, toNumber, toOptional, toOptionalDate } from "../rows.js";
 
 /** One Partner Center lead as the store keeps it: the canonical columns plus the raw record. */
@@ -91,7 +93,10 @@ function byAccount(inputs: readonly LeadInput[]): Map<string, string[]> {
 }
 
 export class LeadsRepository {
-  constructor(private readonly db: Knex | Knex.Transaction) {}
+  constructor(
+    private readonly db: Knex | Knex.Transaction,
+    private readonly kind: StoreKind,
+  ) {}
 
   /**
    * Stores a lead pulled from Partner Center. A record whose content hash and eTag match the stored
@@ -121,9 +126,13 @@ export class LeadsRepository {
     for (let offset = 0; offset < fresh.length; offset += SAVE_CHUNK) {
       const chunk = fresh.slice(offset, offset + SAVE_CHUNK);
       // Each id comes back with its key: the order of a multi-row RETURNING is not promised.
-      const rows = (await this.db("leads")
-        .insert(chunk.map((input) => ({ ...toRow(input), created_at: now, updated_at: now })))
-        .returning(["id", "account", "referral_id"])) as Row[];
+      const rows = await insertRows(
+        this.db,
+        this.kind,
+        "leads",
+        chunk.map((input) => ({ ...toRow(input), created_at: now, updated_at: now })),
+        { returning: ["id", "account", "referral_id"] },
+      );
       for (const row of rows) ids.set(leadKey(String(row.account), String(row.referral_id)), toNumber(row.id));
     }
     const saved: SavedLead[] = [];

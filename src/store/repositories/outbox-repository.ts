@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Knex } from "knex";
+import { insertRows } from "../insert-rows.js";
 import { parseJson, toDate, toNumber, toOptional, toOptionalDate } from "../rows.js";
 
 export type JobState = "pending" | "running" | "done" | "dead" | "dropped" | "superseded";
@@ -253,7 +254,7 @@ export class OutboxRepository {
   async #insertRacing(batch: Array<{ job: NewJob; row: Record<string, unknown> }>, now: Date): Promise<number> {
     const rows = batch.map(({ row }) => row);
     if (this.dialect === "sqlite" || !("isTransaction" in this.db && this.db.isTransaction)) {
-      await this.db("outbox_jobs").insert(rows);
+      await insertRows(this.db, this.dialect, "outbox_jobs", rows);
       return 0;
     }
     try {
