@@ -4,7 +4,7 @@ import type { Logger } from "../log/logger.js";
 import type { InboundIntent } from "../mapping/index.js";
 import { desiredOutcome } from "../mapping/index.js";
 import type { ReferralRequest } from "../partner-center/adapter.js";
-import { adaptReferral, parseReferral, requestsForSteps, teamMemberOperation } from "../partner-center/adapter.js";
+import { adaptParsedReferral, adaptReferral, parseReferral, requestsForSteps, teamMemberOperation } from "../partner-center/adapter.js";
 import type { ReferralClient } from "../partner-center/client.js";
 import { PartnerCenterError, ReferralConflictError } from "../partner-center/errors.js";
 import type { JsonPatchOperation, WireReferral } from "../partner-center/wire.js";
@@ -99,7 +99,7 @@ async function pushOne(options: PcPushOptions, job: OutboxJob): Promise<JobOutco
 
   let referral = parseReferral(lead.raw);
   for (let round = 0; round < MAX_REPLANS; round += 1) {
-    const adapted = adaptReferral(referral);
+    const adapted = adaptParsedReferral(referral);
     const now = options.clock.now();
     let steps: LeadAction[] = [];
     if (intent.lifecycle) {
@@ -163,7 +163,7 @@ class Push {
   /** Stores the record Partner Center returned and maps it to every CRM of the account. */
   async store(referral: WireReferral, cause: string, clearError: boolean): Promise<void> {
     const now = this.options.clock.now();
-    const adapted = adaptReferral(referral);
+    const adapted = adaptParsedReferral(referral);
     let queued = false;
     await this.options.store.transaction(async (repos) => {
       if (clearError) await this.#setError(repos, undefined, now);

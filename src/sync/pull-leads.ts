@@ -1,6 +1,6 @@
 import type { Logger } from "../log/logger.js";
 import { componentLogger } from "../log/logger.js";
-import { adaptReferral } from "../partner-center/adapter.js";
+import { adaptParsedReferral } from "../partner-center/adapter.js";
 import type { ReferralClient } from "../partner-center/client.js";
 import type { WireReferral } from "../partner-center/wire.js";
 import { JOINT_PLANNING } from "../partner-center/wire.js";
@@ -197,7 +197,7 @@ function prepareReferrals(options: PullLeadsOptions, items: readonly WireReferra
   for (const item of items) {
     let adapted;
     try {
-      adapted = adaptReferral(item);
+      adapted = adaptParsedReferral(item);
     } catch (error) {
       if (!isCosellError(error)) throw error;
       // A record Partner Center sent that this version cannot read: skipped, said once, the rest of the page kept.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { adaptReferral, requestsForSteps } from "../../src/partner-center/adapter.js";
+import { adaptParsedReferral, adaptReferral, requestsForSteps } from "../../src/partner-center/adapter.js";
 import { parseReferral } from "../../src/partner-center/adapter.js";
 
 const base = {
@@ -92,6 +92,13 @@ describe("referral adapter", () => {
     const minimal = adaptReferral({ id: "only-id", status: 7, customerProfile: "nope", team: [{ email: 3 }] });
     expect(minimal.lead).toMatchObject({ referralId: "only-id", state: "new", name: "only-id", customer: { name: "", contacts: [] } });
     expect(() => parseReferral({ name: "x" })).toThrow(expect.objectContaining({ code: "PC_RECORD_INVALID" }));
+  });
+
+  it("adapts a referral the client already parsed exactly as it adapts the raw record", () => {
+    const mistyped = { id: "only-id", status: 7, customerProfile: "nope", team: [{ email: 3 }], extra: { kept: true } };
+    for (const raw of [mistyped, { ...mistyped, customerProfile: { name: "Contoso", team: [{ firstName: "A", email: "a@contoso.example" }] }, details: { dealValue: "1,200", substages: [{ name: "Qualify", status: "Complete" }] } }]) {
+      expect(adaptParsedReferral(parseReferral(raw))).toEqual(adaptReferral(raw));
+    }
   });
 });
 
