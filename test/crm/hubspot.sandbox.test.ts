@@ -119,6 +119,11 @@ describe("HubSpot connector against the sandbox", () => {
       expect(viaLog.total).toBe(viaScan.total);
       expect(viaLog.results).toEqual(viaScan.results);
       expect((await search([{ filters: [since] }], viaLog.paging?.next.after)).results).toEqual((await search([{ filters: [since] }, { filters: [since] }], viaScan.paging?.next.after)).results);
+      // A further filter beside the stamp is still applied to what the log found.
+      const cio = [since, { propertyName: "jobtitle", operator: "EQ", value: "CIO" }];
+      const narrowed = await search([{ filters: cio }]);
+      expect(narrowed.results).toEqual((await search([{ filters: cio }, { filters: cio }])).results);
+      expect(narrowed.results.every((record) => record.properties.jobtitle === "CIO")).toBe(true);
     }
     expect((await search([{ filters: [{ propertyName: "hs_lastmodifieddate", operator: "GTE", value: String(Date.parse("2026-11-24T10:01:00Z")) }] }])).total).toBe(103);
   });

@@ -29,6 +29,8 @@ interface HistoryEntry {
 /** One write of a record: the stamp it left, for the change feed's search. */
 interface WriteEntry {
   at: number;
+  /** `at` as the record's hs_lastmodifieddate string. */
+  stamp: string;
   record: StoredObject;
 }
 
@@ -473,8 +475,8 @@ export class HubSpotSandbox {
   }
 
   /** Whether a log entry is its record's last write, and the record is still there. */
-  #isLastWrite(type: ObjectType, { at, record }: WriteEntry): boolean {
-    return String(at) === record.properties.hs_lastmodifieddate && this.get(type, record.id) === record;
+  #isLastWrite(type: ObjectType, { stamp, record }: WriteEntry): boolean {
+    return stamp === record.properties.hs_lastmodifieddate && this.get(type, record.id) === record;
   }
 
   /**
@@ -482,11 +484,13 @@ export class HubSpotSandbox {
    * the records written since, found in the write log: a scan of every record per page made the
    * poll beside a 100,000-lead backfill the sandbox's heaviest work. Undefined: scan everything.
    */
-  #modifiedSince(type: ObjectType, groups: Array<{ filters?: Array<{ propertyName: string; operator: string; value?: string }> }>): StoredObject[] | undefined {
+  #modifiedSince(type: ObjectType, groups: Array<{ filters?: Array<{ propertyName: string; operator: string; value?: string }> }>): { records: StoredObject[]; onlyFilter: boolean } | undefined {
     if (groups.length !== 1) return undefined;
-    const since = (groups[0]?.filters ?? []).find((filter) => filter.propertyName === "hs_lastmodifieddate" && (filter.operator === "GT" || filter.operator === "GTE") && filter.value !== undefined);
+    const filters = groups[0]?.filters ?? [];
+    const since = filters.find((filter) => filter.propertyName === "hs_lastmodifieddate" && (filter.operator === "GT" || filter.operator === "GTE") && filter.value !== undefined);
     if (!since) return undefined;
     const from = ordered(since.value ?? null);
+    const strictly = since.operator === "GT";
     const log = this.#modifiedLog.get(type) ?? [];
     let low = 0;
     let high = log.length;
@@ -497,13 +501,16 @@ export class HubSpotSandbox {
     }
     const seen = new Set<StoredObject>();
     const found: StoredObject[] = [];
-    for (const entry of log.slice(low)) {
+    for (let index = low; index < log.length; index += 1) {
+      const entry = log[index] as WriteEntry;
       // An entry a later write replaced, or a record gone since, is passed over.
       if (seen.has(entry.record) || !this.#isLastWrite(type, entry)) continue;
+      // The entry is its record's last write, so `at` is the record's stamp: GT is checked here.
+      if (strictly && entry.at <= from) continue;
       seen.add(entry.record);
       found.push(entry.record);
     }
-    return found;
+    return { records: found, onlyFilter: filters.length === 1 };
   }
 
   #search(type: ObjectType, body: Record<string, unknown>): unknown {
@@ -520,7 +527,11 @@ export class HubSpotSandbox {
     const descending = sort?.direction === "DESCENDING";
     // Ties keep HubSpot's own order, which is not the id order a client would need to page on.
     // Each record's sort value is read once, not once per comparison.
-    const keyed = (this.#modifiedSince(type, groups) ?? this.all(type)).filter(matches).map((record) => ({ record, key: ordered(record.properties[sortBy] ?? null), tie: sortBy === "hs_object_id" ? 0 : hashOrder(record.id) }));
+    // The change feed's search (its one filter a stamp the write log already applied) needs no
+    // filter pass: every record found matches.
+    const since = this.#modifiedSince(type, groups);
+    const candidates = since ? (since.onlyFilter ? since.records : since.records.filter(matches)) : this.all(type).filter(matches);
+    const keyed = candidates.map((record) => ({ record, key: ordered(record.properties[sortBy] ?? null), tie: sortBy === "hs_object_id" ? 0 : hashOrder(record.id) }));
     keyed.sort((a, b) => {
       const difference = a.key - b.key;
       return descending ? -difference : difference || a.tie - b.tie;
@@ -637,7 +648,7 @@ export class HubSpotSandbox {
     }
     record.properties.hs_lastmodifieddate = ms;
     const type = this.#types.get(record);
-    if (type) this.#logWrite(type, { at: Number(ms), record });
+    if (type) this.#logWrite(type, { at: Number(ms), stamp: ms, record });
     record.properties.hs_updated_by_user_id = caller.kind === "user" ? String(caller.userId) : null;
     record.updatedAt = stamp;
   }
