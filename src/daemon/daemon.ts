@@ -383,7 +383,7 @@ export class Daemon {
     for (const task of this.#tasks.splice(0)) await task.stop();
     this.#deadlineTimer?.stop();
     this.#deadlineTimer = undefined;
-    await Promise.all([this.#inbound?.settle(), this.#outbound?.settle()]);
+    await Promise.all([this.#inbound?.settle(), this.#outbound?.stop()]);
     this.#inbound = undefined;
     this.#outbound = undefined;
     await this.#worker?.stop(this.#config.outbox.shutdownGrace);

@@ -33,6 +33,7 @@ export interface OutboundSyncOptions {
 export class OutboundSync {
   readonly #options: OutboundSyncOptions;
   readonly #runs: SerialRuns<SellerChangesReport>;
+  readonly #stopping = new AbortController();
 
   constructor(options: OutboundSyncOptions) {
     this.#options = options;
@@ -51,11 +52,17 @@ export class OutboundSync {
     return this.#runs.settle();
   }
 
+  /** Ends the polls in flight after the page each has in hand (their places saved), and waits for them. */
+  stop(): Promise<void> {
+    this.#stopping.abort();
+    return this.#runs.settle();
+  }
+
   async #pollOnce(name: string): Promise<SellerChangesReport> {
     const pair = this.#options.pairs().get(name);
     if (!pair) throw new Error(`No enabled pair "${name}" in this daemon.`);
     const pace = this.#options.pace;
-    const { value: report } = await metered(() => pollSellerChanges({ pair, store: this.#options.store, clock: this.#options.clock, logger: this.#options.logger }), pace ? (_calls, budget) => pace(pair.crm, budget) : undefined);
+    const { value: report } = await metered(() => pollSellerChanges({ pair, store: this.#options.store, clock: this.#options.clock, logger: this.#options.logger, signal: this.#stopping.signal }), pace ? (_calls, budget) => pace(pair.crm, budget) : undefined);
     if (report.queued > 0) this.#options.onQueued?.();
     return report;
   }

@@ -75,6 +75,28 @@ describe("pages without seller changes (our own writes, filtered out)", () => {
     expect(await cursorNow()).toEqual({ modstamp: "2026-11-23T00:00:00.000Z", id: "3" });
   });
 
+  it("end after the page in hand when the sync stops, their place saved, the rest of the feed unread", async () => {
+    let stopped: Promise<void> | undefined;
+    let read = 0;
+    const connector = {
+      kind: "hubspot",
+      async *changes(): AsyncGenerator<ChangePage> {
+        for (let page = 1; page <= 9; page += 1) {
+          read = page;
+          // The daemon stops while the poll reads its second page.
+          if (page === 2) stopped = sync.stop();
+          yield { changes: [], cursor: { modstamp: `2026-11-2${page}T00:00:00.000Z`, id: String(page) } };
+        }
+      },
+    } as unknown as CrmConnector;
+    const sync = syncWith(connector);
+    const report = await sync.poll("p");
+    await stopped;
+    expect(report.pages).toBe(2);
+    expect(read).toBe(2);
+    expect(await cursorNow()).toEqual({ modstamp: "2026-11-22T00:00:00.000Z", id: "2" });
+  });
+
   it("keep the place they reached when the feed fails after them, and the failure is still told", async () => {
     await expect(syncWith(emptyPages(2, new Error("feed broke"))).poll("p")).rejects.toThrow("feed broke");
     expect(await cursorNow()).toEqual({ modstamp: "2026-11-22T00:00:00.000Z", id: "2" });
