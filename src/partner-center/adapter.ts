@@ -33,7 +33,8 @@ export function adaptReferral(raw: unknown): AdaptedReferral {
 
 /**
  * `adaptReferral` for a referral `parseReferral` already checked: the client parses every record it
- * returns, and parsing a page's referrals again was a tenth of a backfill's allocations.
+ * returns, and parsing a page's referrals again was a fifth of a backfill's allocations (3.1 against
+ * 2.5 GB per 10,000 leads in a heap profile).
  */
 export function adaptParsedReferral(referral: WireReferral): AdaptedReferral {
   const substages = substageProgress(referral.details?.substages);
