@@ -48,10 +48,6 @@ export class OutboundSync {
     return this.#runs.request(pair);
   }
 
-  settle(): Promise<void> {
-    return this.#runs.settle();
-  }
-
   /** Ends the polls in flight after the page each has in hand (their places saved), and waits for them. */
   stop(): Promise<void> {
     this.#stopping.abort();

@@ -108,22 +108,19 @@ export async function pollSellerChanges(options: {
   };
   try {
     for await (const page of feed) {
-      if (page.changes.length === 0) {
-        unsaved = page.cursor;
-        report.pages += 1;
-        if (options.signal?.aborted) break;
-        continue;
+      if (page.changes.length === 0) unsaved = page.cursor;
+      else {
+        unsaved = undefined;
+        const now = options.clock.now();
+        await store.transaction(async (repos) => {
+          for (const change of page.changes) {
+            const outcome = await recordChange(repos, pair, inbound.name, change, now);
+            report[outcome] += 1;
+            if (outcome !== "unknown" && outcome !== "repeats") report.changes += 1;
+          }
+          await advance(repos, page.cursor, now);
+        });
       }
-      unsaved = undefined;
-      const now = options.clock.now();
-      await store.transaction(async (repos) => {
-        for (const change of page.changes) {
-          const outcome = await recordChange(repos, pair, inbound.name, change, now);
-          report[outcome] += 1;
-          if (outcome !== "unknown" && outcome !== "repeats") report.changes += 1;
-        }
-        await advance(repos, page.cursor, now);
-      });
       report.pages += 1;
       if (options.signal?.aborted) break;
     }

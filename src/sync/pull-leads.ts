@@ -6,7 +6,6 @@ import type { WireReferral } from "../partner-center/wire.js";
 import { JOINT_PLANNING } from "../partner-center/wire.js";
 import type { Clock } from "../shared/clock.js";
 import { isTerminal } from "../domain/index.js";
-import { isCosellError } from "../shared/errors.js";
 import { readAheadGroups } from "../shared/read-ahead.js";
 import type { AdaptedReferral } from "../partner-center/adapter.js";
 import type { LeadInput, NewLeadEvent, Repositories, SavedLead, Store } from "../store/index.js";
@@ -194,17 +193,10 @@ function withoutRepeats(pages: readonly PreparedPage[]): PreparedPage[] {
 function prepareReferrals(options: PullLeadsOptions, items: readonly WireReferral[], programs: ReadonlySet<string>): PreparedPage {
   const kept: AdaptedReferral[] = [];
   let skipped = 0;
+  // A record this version cannot read never gets here: the client skips it, said once, and keeps
+  // the rest of the page.
   for (const item of items) {
-    let adapted;
-    try {
-      adapted = adaptParsedReferral(item);
-    } catch (error) {
-      if (!isCosellError(error)) throw error;
-      // A record Partner Center sent that this version cannot read: skipped, said once, the rest of the page kept.
-      componentLogger(options.logger, "pull").warn({ code: error.code, referralId: item.id, err: error }, "skipped a referral that could not be read");
-      skipped += 1;
-      continue;
-    }
+    const adapted = adaptParsedReferral(item);
     if (!programs.has(adapted.lead.program.toLowerCase())) {
       skipped += 1;
       continue;

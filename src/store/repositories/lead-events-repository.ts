@@ -35,7 +35,8 @@ export class LeadEventsRepository {
 
   /** Several events in one statement (a batch's worth of writes), in order. */
   async appendMany(events: readonly NewLeadEvent[]): Promise<void> {
-    // 7 columns a row: chunks stay far below SQLite's bound-variable limit.
+    // 7 columns a row: chunks stay far below PostgreSQL's bound-parameter limit (on SQLite the
+    // rows travel as one JSON text).
     for (let offset = 0; offset < events.length; offset += 500) {
       await insertRows(this.db, this.kind, "lead_events", events.slice(offset, offset + 500).map(toRow));
     }
